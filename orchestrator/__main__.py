@@ -1,0 +1,7 @@
+"""`python -m orchestrator` is the `pipeline` command."""
+
+import sys
+
+from orchestrator.cli import main
+
+sys.exit(main())

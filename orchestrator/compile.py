@@ -1,0 +1,196 @@
+"""Translate stages into doit task dicts: the core of the design.
+
+Each stage becomes a task named by its stage id; each pipeline a task that depends on
+its stages. doit decides what runs, through two seams it offers:
+
+- ``file_dep``: required file inputs and the stage's scripts. doit's own MD5 checker
+  compares their content with the state saved when the stage last succeeded, so a
+  stage whose upstream rewrote byte-identical files is not re-run (early cutoff).
+- ``uptodate``: one `StageFreshness` per stage covers what doit cannot express:
+  never-succeeded, undeclared or external inputs, the command, the digests of the
+  declared environment variables, directory and optional inputs, and outputs that are
+  missing or changed since the stage wrote them.
+
+The task's action is `StageAction`; what it returns is saved by doit as the task's
+values and read back by `StageFreshness` on the next run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from orchestrator.digest import artifact_digest, file_digest, text_digest
+from orchestrator.graph import Graph, Stage
+
+VALUES_KEY = "pipeline"  # the key of our fingerprint in a task's saved doit values
+
+
+def script_paths(graph: Graph, stage: Stage, root: Path) -> list[str]:
+    """Command arguments (and a path-like executable) naming a project file that is not
+    a declared artifact: the stage's scripts, whose content makes it stale."""
+    artifact_paths = [a.path for a in graph.artifacts.values()]
+    scripts = []
+    candidates = list(stage.command.args)
+    if "/" in stage.command.executable:
+        candidates.insert(0, stage.command.executable)
+    for arg in candidates:
+        if not arg or arg.startswith("-") or "\n" in arg:
+            continue
+        rel = _project_relative(arg, root)
+        if rel is None or not (root / rel).is_file():
+            continue
+        if any(rel == p or rel.startswith(p + "/") for p in artifact_paths):
+            continue
+        scripts.append(rel)
+    return sorted(set(scripts))
+
+
+def _project_relative(arg: str, root: Path) -> str | None:
+    path = Path(arg)
+    if path.is_absolute():
+        try:
+            path = path.relative_to(root)
+        except ValueError:
+            return None
+    rel = os.path.normpath(path).replace(os.sep, "/")
+    if rel.startswith("../") or rel in ("..", "."):
+        return None
+    return rel
+
+
+def env_digests(stage: Stage, environ: dict[str, str] | None = None) -> dict[str, str | None]:
+    """name -> digest of the variable's value (None if unset). Never the value itself."""
+    environ = os.environ if environ is None else environ
+    return {var.name: (text_digest(var.name, environ[var.name]) if var.name in environ else None)
+            for var in stage.environment}
+
+
+class StageFreshness:
+    """doit `uptodate` callable: True when nothing doit's file_dep cannot see has changed.
+
+    After a successful run doit saves `fingerprint` (through a value saver) beside the
+    output digests the action returned; the next check compares against both.
+    """
+
+    def __init__(self, graph: Graph, stage: Stage, root: Path, file_deps: list[str]):
+        self.stage = stage
+        self.root = root
+        self.file_deps = file_deps
+        cache = stage.cache_artifacts
+        self.command_digest = text_digest(json.dumps(stage.command.as_list()))
+        # inputs doit's file_dep does not cover: directories and optional files
+        self.tracked_inputs = [
+            graph.artifacts[i.artifact] for i in stage.inputs
+            if i.artifact and i.artifact not in cache
+            and (graph.artifacts[i.artifact].is_directory or i.optional)]
+        self.outputs = [(graph.artifacts[o.artifact], o.optional) for o in stage.outputs
+                        if o.artifact not in cache]
+        self.reasons: list[str] = []
+        self.fingerprint: dict[str, Any] | None = None
+
+    def configure_task(self, task) -> None:
+        task.value_savers.append(lambda: {VALUES_KEY: self.fingerprint})
+
+    def current(self) -> dict[str, Any]:
+        """What the stage would run with now: command, environment and input digests."""
+        inputs = {a.path: artifact_digest(self.root / a.path, a.is_directory)
+                  for a in self.tracked_inputs}
+        for dep in self.file_deps:
+            try:
+                inputs[dep] = file_digest(self.root / dep)
+            except OSError:
+                inputs[dep] = None
+        env = env_digests(self.stage)
+        summary = text_digest(self.command_digest, json.dumps(env, sort_keys=True),
+                              json.dumps(inputs, sort_keys=True))
+        return {"command": self.command_digest, "env": env, "inputs": inputs,
+                "digest": summary}
+
+    def stale_reasons(self, values: dict[str, Any]) -> list[str]:
+        saved = values.get(VALUES_KEY)
+        now = self.fingerprint
+        if not saved:
+            return ["never run"]
+        reasons = []
+        external = self.stage.external_inputs
+        if external:
+            reasons.append(f"external input: {external[0].uri or external[0].kind or 'external'}")
+        if not self.stage.inputs:
+            reasons.append("no declared inputs")
+        if saved.get("command") != now["command"]:
+            reasons.append("command changed")
+        old_env = saved.get("env", {})
+        changed_env = [n for n, d in now["env"].items() if old_env.get(n) != d]
+        if changed_env:
+            reasons.append("environment changed: " + ", ".join(changed_env))
+        old_inputs = saved.get("inputs", {})
+        for artifact in self.tracked_inputs:
+            if old_inputs.get(artifact.path) != now["inputs"][artifact.path]:
+                reasons.append(f"input changed: {artifact.display_path}")
+        written = values.get("outputs", {})
+        for artifact, optional in self.outputs:
+            digest = artifact_digest(self.root / artifact.path, artifact.is_directory)
+            if digest is None and not optional:
+                reasons.append(f"output missing: {artifact.display_path}")
+            elif artifact.path in written and written[artifact.path] != digest:
+                reasons.append(f"output {'missing' if digest is None else 'changed'}: "
+                               f"{artifact.display_path}")
+        return reasons
+
+    def __call__(self, task, values) -> bool:
+        self.fingerprint = self.current()
+        self.reasons = self.stale_reasons(values)
+        return not self.reasons
+
+    def __repr__(self) -> str:
+        why = "; ".join(self.reasons) if self.reasons else "inputs, command and outputs unchanged"
+        return f"stage-freshness({why})"
+
+
+def compile_stage(graph: Graph, stage: Stage, root: Path, action: Any,
+                  task_deps: list[str]) -> dict[str, Any]:
+    """The doit task dict for one stage."""
+    scripts = script_paths(graph, stage, root)
+    cache = stage.cache_artifacts
+    file_inputs = [graph.artifacts[i.artifact].path for i in stage.inputs
+                   if i.artifact and not i.optional and i.artifact not in cache
+                   and not graph.artifacts[i.artifact].is_directory]
+    file_deps = sorted(set(file_inputs) | set(scripts))
+    return {
+        "basename": stage.id,
+        "doc": stage.name or stage.description or f"stage {stage.id}",
+        "actions": [action],
+        "file_dep": file_deps,
+        "task_dep": task_deps,
+        "uptodate": [StageFreshness(graph, stage, root, file_deps)],
+        "verbosity": 2,
+        "io": {"capture": False},
+        "meta": {"stage": stage.id, "scripts": scripts},
+    }
+
+
+def compile_tasks(graph: Graph, stage_ids: list[str] | tuple[str, ...], root: Path,
+                  make_action, pipelines: bool = False) -> list[dict[str, Any]]:
+    """Task dicts for `stage_ids` (dependencies outside them are dropped, so doit runs
+    exactly these), plus one group task per pipeline when `pipelines` is set."""
+    chosen = set(stage_ids)
+    tasks = []
+    for sid in stage_ids:
+        stage = graph.stages[sid]
+        deps = [d for d in stage.depends_on if d in chosen]
+        tasks.append(compile_stage(graph, stage, root, make_action(stage), deps))
+    if pipelines:
+        from orchestrator.plan import stage_order
+
+        for pipeline in graph.pipelines.values():
+            tasks.append({
+                "basename": pipeline.id,
+                "doc": pipeline.description or f"pipeline {pipeline.id}",
+                "actions": None,
+                "task_dep": stage_order(graph, pipeline.stages),
+                "meta": {"pipeline": pipeline.id},
+            })
+    return tasks

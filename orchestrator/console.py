@@ -1,0 +1,75 @@
+"""The one place that prints for humans. Colour only on a terminal, never with NO_COLOR."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TextIO
+
+
+def use_colour(stream: TextIO) -> bool:
+    if os.environ.get("NO_COLOR"):
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def seconds(duration_ms: float | None) -> str:
+    if duration_ms is None:
+        return "?"
+    s = duration_ms / 1000
+    if s < 60:
+        return f"{s:.1f}s"
+    minutes, s = divmod(int(round(s)), 60)
+    return f"{minutes}m{s:02d}s"
+
+
+class Console:
+    def __init__(self, out: TextIO | None = None, err: TextIO | None = None):
+        self.out = out or sys.stdout
+        self.err = err or sys.stderr
+        self.colour = use_colour(self.out)
+        if self.colour:
+            from colorama import Fore, Style
+
+            self._styles = {"start": Fore.CYAN, "ok": Fore.GREEN, "skip": Style.DIM,
+                            "fail": Fore.RED, "note": Style.DIM, "bold": Style.BRIGHT}
+            self._reset = Style.RESET_ALL
+        else:
+            self._styles, self._reset = {}, ""
+
+    def _paint(self, style: str, text: str) -> str:
+        code = self._styles.get(style)
+        return f"{code}{text}{self._reset}" if code else text
+
+    def line(self, text: str = "", style: str | None = None) -> None:
+        self.out.write((self._paint(style, text) if style else text) + "\n")
+        self.out.flush()
+
+    def error(self, text: str) -> None:
+        self.out.flush()
+        self.err.write(text + "\n")
+        self.err.flush()
+
+    @staticmethod
+    def counter(index: int, total: int) -> str:
+        return f"[{index}/{total}]"
+
+    def stage_started(self, index: int, total: int, stage_id: str, reason: str | None) -> None:
+        why = f" ({reason})" if reason else ""
+        self.line(self._paint("start", f"▶ {self.counter(index, total)} {stage_id}") + why)
+
+    def stage_succeeded(self, index: int, total: int, stage_id: str, duration_ms: float) -> None:
+        self.line(f"✔ {self.counter(index, total)} {stage_id} done in {seconds(duration_ms)}", "ok")
+
+    def stage_up_to_date(self, index: int, total: int, stage_id: str, reason: str | None) -> None:
+        why = f" ({reason})" if reason else ""
+        self.line(f"↷ {self.counter(index, total)} {stage_id} up to date{why}", "skip")
+
+    def stage_failed(self, index: int, total: int, stage_id: str, message: str,
+                     log_path: str | None, hints: list[str]) -> None:
+        self.line(f"✖ {self.counter(index, total)} {stage_id} failed: {message}", "fail")
+        if log_path:
+            self.line(f"    log: {log_path}", "note")
+        for hint in hints:
+            self.line(f"    rerun: {hint}", "note")

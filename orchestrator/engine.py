@@ -1,0 +1,64 @@
+"""The seam to doit: the one configuration both entry points share, and running tasks.
+
+`pipeline run` and `doit run` (through `orchestrator.dodo`) use the same DB file,
+backend and checker, so what one built is up to date for the other.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+from orchestrator.graph import Graph, Stage
+from orchestrator.ledger import RunLedger
+from orchestrator.stage_action import StageAction
+
+DOIT_CONFIG_BASE: dict[str, Any] = {
+    "dep_file": ".doit.db",
+    "backend": "sqlite3",
+    "check_file_uptodate": "md5",
+    "verbosity": 2,
+}
+
+
+def action_factory(graph: Graph, root: Path, ledger: RunLedger) -> Callable[[Stage], StageAction]:
+    def make(stage: Stage) -> StageAction:
+        return StageAction(graph, stage, root, ledger.log_path, lambda: ledger.run_id)
+    return make
+
+
+def to_doit_tasks(task_dicts: list[dict]) -> list:
+    """doit Task objects from our task dicts (the same path a dodo file's dicts take)."""
+    from doit.loader import generate_tasks
+
+    return generate_tasks("stage_graph", (dict(d) for d in task_dicts))
+
+
+def run_doit(task_dicts: list[dict], task_names: list[str], reporter: Any,
+             force: bool = False) -> int:
+    """Run `task_names` through doit's own `run` command; return doit's exit code."""
+    from doit.cmd_base import TaskLoader2
+    from doit.doit_cmd import DoitMain
+
+    config = dict(DOIT_CONFIG_BASE, reporter=reporter)
+
+    class Loader(TaskLoader2):
+        def load_doit_config(self) -> dict:
+            return config
+
+        def load_tasks(self, cmd, pos_args) -> list:
+            return to_doit_tasks(task_dicts)
+
+    argv = ["run", *(["--always-execute"] if force else []), *task_names]
+    return DoitMain(Loader(), config_filenames=()).run(argv)
+
+
+def open_state(root: Path):
+    """doit's dependency DB for reading states (None when nothing ever ran here)."""
+    from doit.dependency import CHECKERS, Dependency, SqliteDB
+
+    db_path = root / DOIT_CONFIG_BASE["dep_file"]
+    if not db_path.exists():
+        return None
+    return Dependency(SqliteDB, str(db_path),
+                      checker_cls=CHECKERS[DOIT_CONFIG_BASE["check_file_uptodate"]])

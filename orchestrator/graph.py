@@ -1,0 +1,542 @@
+"""Read a stage graph (JSON or YAML), validate it (schema, then meaning), freeze it.
+
+Everything here is pure data: no process is started, nothing is written. A problem
+is reported as ``<file>: <place>: <message>`` so the user can go straight to it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import posixpath
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import Any, Iterable
+
+from orchestrator.errors import GraphError, UsageError
+
+DEFAULT_GRAPH = Path("pipeline") / "stage-graph.json"
+DEFAULT_PIPELINE = "full-refresh"
+# A YAML file can expand (through aliases) into far more data than it holds; past this
+# many values it is refused instead of being walked.
+MAX_VALUES = 1_000_000
+MAX_PROBLEMS = 20
+
+
+@dataclass(frozen=True)
+class Artifact:
+    id: str
+    type: str  # "file" | "directory"
+    path: str  # relative to the root, posix, no trailing slash
+    format: str | None = None
+    schema: str | None = None
+    description: str = ""
+
+    @property
+    def is_directory(self) -> bool:
+        return self.type == "directory"
+
+    @property
+    def display_path(self) -> str:
+        return self.path + "/" if self.is_directory else self.path
+
+
+@dataclass(frozen=True)
+class Input:
+    artifact: str | None  # None for an external input
+    optional: bool = False
+    kind: str | None = None
+    uri: str | None = None
+
+    @property
+    def is_external(self) -> bool:
+        return self.artifact is None
+
+
+@dataclass(frozen=True)
+class Output:
+    artifact: str
+    optional: bool = False
+
+
+@dataclass(frozen=True)
+class EnvVar:
+    name: str
+    required: bool = False
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Command:
+    executable: str
+    args: tuple[str, ...] = ()
+
+    def as_list(self) -> list[str]:
+        return [self.executable, *self.args]
+
+
+@dataclass(frozen=True)
+class Hook:
+    """One step run around a stage: move or remove an artifact, or run a command."""
+
+    kind: str  # "move" | "remove" | "command"
+    source: str | None = None  # artifact id (move: from, remove: what)
+    target: str | None = None  # artifact id (move: to)
+    command: Command | None = None
+
+    def describe(self, graph: "Graph") -> str:
+        if self.kind == "move":
+            return (f"move {graph.artifacts[self.source].display_path} -> "
+                    f"{graph.artifacts[self.target].display_path}")
+        if self.kind == "remove":
+            return f"remove {graph.artifacts[self.source].display_path}"
+        return "run " + " ".join(self.command.as_list())
+
+
+@dataclass(frozen=True)
+class Hooks:
+    before: tuple[Hook, ...] = ()
+    after: tuple[Hook, ...] = ()
+    on_failure: tuple[Hook, ...] = ()
+
+
+@dataclass(frozen=True)
+class SideEffect:
+    type: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Stage:
+    id: str
+    command: Command
+    index: int  # position in the graph's stages list
+    name: str = ""
+    description: str = ""
+    depends_on: tuple[str, ...] = ()
+    inputs: tuple[Input, ...] = ()
+    outputs: tuple[Output, ...] = ()
+    environment: tuple[EnvVar, ...] = ()
+    side_effects: tuple[SideEffect, ...] = ()
+    hooks: Hooks = field(default_factory=Hooks)
+
+    @property
+    def cache_artifacts(self) -> frozenset[str]:
+        """Artifacts this stage both reads and writes: a cache carried between runs."""
+        read = {i.artifact for i in self.inputs if i.artifact}
+        return frozenset(read & {o.artifact for o in self.outputs})
+
+    @property
+    def external_inputs(self) -> tuple[Input, ...]:
+        return tuple(i for i in self.inputs if i.is_external)
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    id: str
+    stages: tuple[str, ...]
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Graph:
+    path: Path  # absolute path of the graph file
+    root: Path  # absolute project root; artifact paths are relative to it
+    display: str  # the graph path as messages show it
+    pipelines: dict[str, Pipeline]
+    stages: dict[str, Stage]  # in file order
+    artifacts: dict[str, Artifact]
+    version: str | None = None
+    default_pipeline_id: str | None = None
+
+    def default_pipeline(self) -> Pipeline:
+        """`defaultPipeline`, else `full-refresh`, else the only pipeline."""
+        if self.default_pipeline_id:
+            return self.pipelines[self.default_pipeline_id]
+        if DEFAULT_PIPELINE in self.pipelines:
+            return self.pipelines[DEFAULT_PIPELINE]
+        if len(self.pipelines) == 1:
+            return next(iter(self.pipelines.values()))
+        names = ", ".join(self.pipelines) or "none"
+        raise UsageError(f"{self.display}: no default pipeline; name one of: {names}")
+
+    def pipeline(self, pipeline_id: str) -> Pipeline:
+        try:
+            return self.pipelines[pipeline_id]
+        except KeyError:
+            raise UsageError(f"unknown pipeline '{pipeline_id}'"
+                             f"{did_you_mean(pipeline_id, self.pipelines)}") from None
+
+    def stage(self, stage_id: str) -> Stage:
+        try:
+            return self.stages[stage_id]
+        except KeyError:
+            raise UsageError(f"unknown stage '{stage_id}'"
+                             f"{did_you_mean(stage_id, self.stages)}") from None
+
+    def writers(self, artifact_id: str) -> list[str]:
+        return [s.id for s in self.stages.values()
+                if any(o.artifact == artifact_id for o in s.outputs)]
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def display_path(path: Path) -> str:
+    """The path relative to the working directory when it is below it."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+# ---------------------------------------------------------------------------
+# Loading
+
+
+def resolve_graph_path(root: Path, graph: str | Path | None) -> Path:
+    """`graph` as given (relative to the working directory), else the default under root."""
+    if graph is None:
+        return (root / DEFAULT_GRAPH).absolute()
+    return Path(graph).absolute()
+
+
+def load_graph(path: Path, root: Path | None = None) -> Graph:
+    """Read, validate and freeze the graph at `path`; raise GraphError naming each problem."""
+    path = Path(path).absolute()
+    root = Path(root).absolute() if root is not None else Path.cwd()
+    shown = display_path(path)
+    data = _read_document(path, shown)
+    problems = _schema_problems(data, shown)
+    if not problems:
+        problems = _meaning_problems(data, shown, root)
+    if problems:
+        if len(problems) > MAX_PROBLEMS:
+            extra = len(problems) - MAX_PROBLEMS
+            problems = problems[:MAX_PROBLEMS] + [f"{shown}: ... and {extra} more problems"]
+        raise GraphError(problems)
+    return _freeze(data, path, root, shown)
+
+
+def _read_document(path: Path, shown: str) -> Any:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise GraphError([f"{shown}: graph file not found"]) from None
+    except IsADirectoryError:
+        raise GraphError([f"{shown}: is a directory, not a graph file"]) from None
+    except OSError as exc:
+        raise GraphError([f"{shown}: cannot read graph file: {exc.strerror}"]) from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise GraphError([f"{shown}: not UTF-8 text (byte {exc.start}: {exc.reason})"]) from None
+    if not text.strip():
+        raise GraphError([f"{shown}: file is empty"])
+    is_yaml = path.suffix.lower() in (".yaml", ".yml")
+    try:
+        data = _parse_yaml(text, shown) if is_yaml else _parse_json(text, shown)
+        size = _count_values(data)
+    except RecursionError:
+        raise GraphError([f"{shown}: nesting is too deep to be a stage graph"]) from None
+    except _SelfReference:
+        raise GraphError([f"{shown}: the document contains itself (a recursive YAML alias)"]) from None
+    if size > MAX_VALUES:
+        raise GraphError([f"{shown}: too large: more than {MAX_VALUES} values"])
+    if not isinstance(data, dict):
+        raise GraphError([f"{shown}: top level must be an object with 'pipelines', 'stages' "
+                          f"and 'artifacts', not {_type_name(data)}"])
+    return data
+
+
+def _parse_json(text: str, shown: str) -> Any:
+    def reject_constant(name: str) -> Any:
+        raise ValueError(f"{name} is not valid JSON")
+
+    try:
+        return json.loads(text, parse_constant=reject_constant)
+    except json.JSONDecodeError as exc:
+        raise GraphError([f"{shown}: line {exc.lineno}, column {exc.colno}: "
+                          f"invalid JSON: {exc.msg}"]) from None
+    except ValueError as exc:
+        raise GraphError([f"{shown}: invalid JSON: {exc}"]) from None
+
+
+def _parse_yaml(text: str, shown: str) -> Any:
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise GraphError([f"{shown}: {where}invalid YAML: {exc.problem}"]) from None
+    except yaml.YAMLError as exc:
+        raise GraphError([f"{shown}: invalid YAML: {exc}"]) from None
+
+
+class _SelfReference(Exception):
+    pass
+
+
+def _count_values(data: Any) -> int:
+    """How many values `data` holds once every shared (aliased) part is expanded.
+
+    Iterative, so depth cannot exhaust the stack; a YAML structure that contains
+    itself is refused.
+    """
+    sizes: dict[int, int] = {}
+    on_path: set[int] = set()
+    stack: list[tuple[Any, bool]] = [(data, False)]
+    while stack:
+        node, done = stack.pop()
+        if not isinstance(node, (dict, list)):
+            continue
+        key = id(node)
+        children = list(node.values()) if isinstance(node, dict) else node
+        if done:
+            on_path.discard(key)
+            sizes[key] = 1 + sum(sizes.get(id(c), 1) for c in children)
+            if sizes[key] > MAX_VALUES:
+                return sizes[key]
+            continue
+        if key in sizes:
+            continue
+        if key in on_path:
+            raise _SelfReference()
+        on_path.add(key)
+        stack.append((node, True))
+        stack.extend((c, False) for c in children if isinstance(c, (dict, list)))
+    return sizes.get(id(data), 1)
+
+
+def _type_name(value: Any) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
+            type(None): "null", int: "a number", float: "a number"}.get(type(value), "a value")
+
+
+# ---------------------------------------------------------------------------
+# Validation, first against the JSON Schema, then for meaning
+
+
+@lru_cache(maxsize=1)
+def graph_schema() -> dict:
+    schema_path = Path(__file__).with_name("stage-graph.schema.json")
+    return json.loads(schema_path.read_text(encoding="utf-8"))
+
+
+def location(parts: Iterable[Any]) -> str:
+    """A JSON path as a reader writes it: ``stages[2].dependsOn[0]``."""
+    text = ""
+    for part in parts:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += ("." if text else "") + str(part)
+    return text or "top level"
+
+
+def _schema_problems(data: dict, shown: str) -> list[str]:
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import best_match
+
+    validator = Draft202012Validator(graph_schema())
+    problems = []
+    try:
+        errors = sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
+        for error in errors:
+            best = best_match([error])
+            message = best.message if len(best.message) <= 160 else best.message[:157] + "..."
+            problems.append(f"{shown}: {location(best.absolute_path)}: {message}")
+    except RecursionError:
+        return [f"{shown}: nesting is too deep to be a stage graph"]
+    return problems
+
+
+def _normalized_relative(path: str) -> str | None:
+    """`path` normalized (posix, no trailing slash) if it stays inside the root, else None."""
+    if PurePosixPath(path).is_absolute() or PureWindowsPath(path).is_absolute() \
+            or PureWindowsPath(path).drive:
+        return None
+    norm = posixpath.normpath(path.replace("\\", "/"))
+    if norm in (".", "") or norm == ".." or norm.startswith("../"):
+        return None
+    return norm
+
+
+def _check_inside_root(root: Path, rel: str) -> bool:
+    """False when an existing symlink on the way leads outside the root."""
+    real_root = root.resolve()
+    try:
+        (root / rel).resolve().relative_to(real_root)
+    except ValueError:
+        return False
+    return True
+
+
+def _meaning_problems(data: dict, shown: str, root: Path) -> list[str]:
+    problems: list[str] = []
+
+    def problem(where: Iterable[Any], message: str) -> None:
+        problems.append(f"{shown}: {location(where)}: {message}")
+
+    def index_ids(key: str, what: str) -> dict[str, int]:
+        seen: dict[str, int] = {}
+        for i, item in enumerate(data.get(key, [])):
+            if item["id"] in seen:
+                problem([key, i, "id"], f"duplicate {what} id '{item['id']}' "
+                                        f"(first at {key}[{seen[item['id']]}])")
+            else:
+                seen[item["id"]] = i
+        return seen
+
+    stages = index_ids("stages", "stage")
+    artifacts = index_ids("artifacts", "artifact")
+    pipelines = index_ids("pipelines", "pipeline")
+
+    def known(where: list[Any], name: str, ids: dict[str, int], what: str) -> bool:
+        if name in ids:
+            return True
+        problem(where, f"unknown {what} '{name}'{did_you_mean(name, ids)}")
+        return False
+
+    for pid, i in pipelines.items():
+        if pid in stages:
+            problem(["pipelines", i, "id"], f"'{pid}' is also a stage id; pipelines and stages "
+                                            f"share one namespace of task names")
+    default = data.get("defaultPipeline")
+    if default is not None:
+        known(["defaultPipeline"], default, pipelines, "pipeline")
+
+    paths: dict[str, str] = {}
+    for i, artifact in enumerate(data.get("artifacts", [])):
+        norm = _normalized_relative(artifact["path"])
+        if norm is None:
+            problem(["artifacts", i, "path"], f"'{artifact['path']}' must be a relative path "
+                                              f"inside the project root")
+        elif not _check_inside_root(root, norm):
+            problem(["artifacts", i, "path"], f"'{artifact['path']}' leads outside the project "
+                                              f"root through a symbolic link")
+        elif norm in paths and paths[norm] != artifact["id"]:
+            problem(["artifacts", i, "path"], f"'{artifact['path']}' is also the path of "
+                                              f"artifact '{paths[norm]}'")
+        else:
+            paths[norm] = artifact["id"]
+        schema = artifact.get("schema")
+        if schema is not None and _normalized_relative(schema) is None:
+            problem(["artifacts", i, "schema"], f"'{schema}' must be a relative path inside "
+                                                f"the project root")
+
+    for i, pipeline in enumerate(data.get("pipelines", [])):
+        seen: set[str] = set()
+        for j, sid in enumerate(pipeline["stages"]):
+            if known(["pipelines", i, "stages", j], sid, stages, "stage") and sid in seen:
+                problem(["pipelines", i, "stages", j], f"stage '{sid}' is listed twice")
+            seen.add(sid)
+
+    for i, stage in enumerate(data.get("stages", [])):
+        for j, dep in enumerate(stage.get("dependsOn", [])):
+            known(["stages", i, "dependsOn", j], dep, stages, "stage")
+        for key in ("inputs", "outputs"):
+            for j, item in enumerate(stage.get(key, [])):
+                if "artifact" in item and item.get("type") != "external":
+                    known(["stages", i, key, j, "artifact"], item["artifact"], artifacts,
+                          "artifact")
+        for moment, hooks in (stage.get("hooks") or {}).items():
+            for j, hook in enumerate(hooks if isinstance(hooks, list) else []):
+                where = ["stages", i, "hooks", moment, j]
+                if "move" in hook:
+                    known(where + ["move", "from"], hook["move"]["from"], artifacts, "artifact")
+                    known(where + ["move", "to"], hook["move"]["to"], artifacts, "artifact")
+                elif "remove" in hook:
+                    known(where + ["remove"], hook["remove"], artifacts, "artifact")
+
+    cycle = _find_cycle(data.get("stages", []), stages)
+    if cycle:
+        first = stages[cycle[0]]
+        problem(["stages", first, "dependsOn"], "dependency cycle: " + " -> ".join(cycle))
+    return problems
+
+
+def _find_cycle(stage_list: list[dict], ids: dict[str, int]) -> list[str] | None:
+    """The first `dependsOn` cycle found, as a closed path, or None. Iterative DFS."""
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = finished
+    deps = {s["id"]: [d for d in s.get("dependsOn", []) if d in ids] for s in stage_list}
+    for start in deps:
+        if state.get(start):
+            continue
+        path: list[str] = [start]
+        iters = [iter(deps[start])]
+        state[start] = 1
+        while iters:
+            nxt = next(iters[-1], None)
+            if nxt is None:
+                state[path.pop()] = 2
+                iters.pop()
+            elif state.get(nxt) == 1:
+                return path[path.index(nxt):] + [nxt]
+            elif not state.get(nxt):
+                state[nxt] = 1
+                path.append(nxt)
+                iters.append(iter(deps[nxt]))
+    return None
+
+
+# ---------------------------------------------------------------------------
+# Freezing validated data into dataclasses
+
+
+def _command(raw: dict) -> Command:
+    return Command(raw["executable"], tuple(raw.get("args", [])))
+
+
+def _hook(raw: dict) -> Hook:
+    if "move" in raw:
+        return Hook("move", source=raw["move"]["from"], target=raw["move"]["to"])
+    if "remove" in raw:
+        return Hook("remove", source=raw["remove"])
+    return Hook("command", command=_command(raw["command"]))
+
+
+def _freeze(data: dict, path: Path, root: Path, shown: str) -> Graph:
+    artifacts = {
+        a["id"]: Artifact(
+            id=a["id"], type=a["type"], path=_normalized_relative(a["path"]),
+            format=a.get("format"),
+            schema=_normalized_relative(a["schema"]) if a.get("schema") else None,
+            description=a.get("description", ""))
+        for a in data.get("artifacts", [])
+    }
+    stages = {}
+    for index, s in enumerate(data["stages"]):
+        inputs = tuple(
+            Input(artifact=None, optional=bool(i.get("optional", False)),
+                  kind=i.get("kind"), uri=i.get("uri"))
+            if i.get("type") == "external" else
+            Input(artifact=i["artifact"], optional=bool(i.get("optional", False)))
+            for i in s.get("inputs", []))
+        hooks = s.get("hooks") or {}
+        stages[s["id"]] = Stage(
+            id=s["id"], command=_command(s["command"]), index=index,
+            name=s.get("name", ""), description=s.get("description", ""),
+            depends_on=tuple(s.get("dependsOn", [])),
+            inputs=inputs,
+            outputs=tuple(Output(o["artifact"], bool(o.get("optional", False)))
+                          for o in s.get("outputs", [])),
+            environment=tuple(EnvVar(e["name"], bool(e.get("required", False)),
+                                     e.get("description", ""))
+                              for e in s.get("environment", [])),
+            side_effects=tuple(SideEffect(e["type"], e.get("description", ""))
+                               for e in s.get("sideEffects", [])),
+            hooks=Hooks(before=tuple(map(_hook, hooks.get("before", []))),
+                        after=tuple(map(_hook, hooks.get("after", []))),
+                        on_failure=tuple(map(_hook, hooks.get("onFailure", [])))),
+        )
+    pipelines = {p["id"]: Pipeline(p["id"], tuple(p["stages"]), p.get("description", ""))
+                 for p in data["pipelines"]}
+    return Graph(path=path, root=root, display=shown, pipelines=pipelines, stages=stages,
+                 artifacts=artifacts, version=data.get("version"),
+                 default_pipeline_id=data.get("defaultPipeline"))

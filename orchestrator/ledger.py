@@ -1,0 +1,196 @@
+"""Run records under `.pipeline-runs/`: run ids, the run record, JSONL events, stage logs.
+
+- `<runId>.json`: the run record, replaced atomically (write, fsync, rename) at the
+  start, at most once a second while stages finish, on a failure and at the end, so
+  the cost per stage stays flat however many stages a run has.
+- `<runId>.log`: one JSON object per line and event, appended as it happens.
+- `<runId>/<stageId>.log`: what the stage printed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+RUNS_DIR = ".pipeline-runs"
+RECORD_INTERVAL_S = 1.0
+
+STAGE_STATUSES = ("succeeded", "failed", "up-to-date", "skipped", "pending")
+_ONE_MS = timedelta(milliseconds=1)
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def safe_name(text: str, limit: int = 80) -> str:
+    """A file-name-safe rendering of any id: unsafe characters become '_'."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]", "_", text).strip(".") or "_"
+    return cleaned[:limit]
+
+
+def new_run_id(runs_dir: Path, label: str, moment: datetime | None = None) -> str:
+    """`<UTC time to the ms>_<label>`, claimed by creating its record file exclusively.
+
+    Two runs started in the same millisecond get consecutive milliseconds, so ids stay
+    unique and sort in start order.
+    """
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    moment = moment or utc_now()
+    label = safe_name(label)
+    while True:
+        run_id = moment.strftime("%Y%m%dT%H%M%S.") + f"{moment.microsecond // 1000:03d}Z_{label}"
+        try:
+            fd = os.open(runs_dir / f"{run_id}.json", os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            moment = moment.replace(microsecond=(moment.microsecond // 1000) * 1000) \
+                + _ONE_MS
+            continue
+        os.close(fd)
+        return run_id
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Replace `path` with `data` so that a reader sees the old or the new file, never half."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=2, ensure_ascii=False)
+        f.write("\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+class RunLedger:
+    """Everything recorded about one run. Created by a run command, or lazily by the
+    reporter when doit itself runs the tasks."""
+
+    def __init__(self, root: Path, graph_path: str, options: dict | None = None):
+        self.root = root
+        self.runs_dir = root / RUNS_DIR
+        self.graph_path = graph_path
+        self.options = dict(options or {})
+        self.run_id: str | None = None
+        self.record: dict[str, Any] = {}
+        self._stages: dict[str, dict[str, Any]] = {}
+        self._events = None
+        self._last_write = 0.0
+        self._t0 = 0.0
+
+    @property
+    def started(self) -> bool:
+        return self.run_id is not None
+
+    @property
+    def record_path(self) -> Path:
+        return self.runs_dir / f"{self.run_id}.json"
+
+    @property
+    def events_path(self) -> Path:
+        return self.runs_dir / f"{self.run_id}.log"
+
+    def relative(self, path: Path) -> str:
+        try:
+            return str(path.relative_to(self.root))
+        except ValueError:
+            return str(path)
+
+    def start(self, pipeline_id: str | None, stages: list[tuple[str, str, str | None]],
+              label: str | None = None) -> None:
+        """Open the run: `stages` lists (id, status, reason) for every stage of the plan."""
+        moment = utc_now()
+        self._t0 = time.monotonic()
+        self.run_id = new_run_id(self.runs_dir, label or pipeline_id or "run", moment)
+        (self.runs_dir / self.run_id).mkdir(exist_ok=True)
+        for sid, status, reason in stages:
+            self._stages[sid] = self._stage_entry(sid, status, reason)
+        self.record = {
+            "runId": self.run_id,
+            "pipelineId": pipeline_id,
+            "graphPath": self.graph_path,
+            "status": "running",
+            "startedAt": iso(moment),
+            "finishedAt": None,
+            "durationMs": None,
+            "options": self.options,
+            "stages": list(self._stages.values()),
+        }
+        self._events = open(self.events_path, "a", encoding="utf-8")
+        self.event("run-started", status="running")
+        self.write_record(force=True)
+
+    @staticmethod
+    def _stage_entry(sid: str, status: str, reason: str | None) -> dict[str, Any]:
+        return {"id": sid, "status": status, "reason": reason, "startedAt": None,
+                "durationMs": None, "exitCode": None, "logPath": None, "cpuSeconds": None,
+                "peakRssKb": None, "fingerprint": None}
+
+    def log_path(self, stage_id: str) -> Path:
+        if not self.started:  # doit ran a stage without our reporter: record it anyway
+            self.start(None, [], label="doit")
+        return self.runs_dir / self.run_id / f"{safe_name(stage_id, 120)}.log"
+
+    def stage(self, stage_id: str) -> dict[str, Any]:
+        if stage_id not in self._stages:  # a stage doit ran that the plan did not list
+            self._stages[stage_id] = self._stage_entry(stage_id, "pending", None)
+            self.record["stages"].append(self._stages[stage_id])
+        return self._stages[stage_id]
+
+    def stage_started(self, stage_id: str, reason: str | None) -> None:
+        entry = self.stage(stage_id)
+        entry.update(status="running", reason=reason, startedAt=iso(utc_now()))
+        self.event("stage-started", stage_id, status="running")
+
+    def stage_finished(self, stage_id: str, status: str, reason: str | None = None,
+                       details: dict[str, Any] | None = None,
+                       artifacts: list[dict] | None = None) -> None:
+        entry = self.stage(stage_id)
+        entry["status"] = status
+        if reason is not None:
+            entry["reason"] = reason
+        for key, value in (details or {}).items():
+            if key in entry:
+                entry[key] = value
+        self.event("stage-finished", stage_id, status=status,
+                   duration_ms=entry["durationMs"], artifacts=artifacts)
+        self.write_record(force=status == "failed")
+
+    def finish(self, status: str) -> None:
+        if not self.started or self.record.get("finishedAt"):
+            return
+        moment = utc_now()
+        for entry in self._stages.values():
+            if entry["status"] == "running":
+                entry["status"] = "failed"
+        self.record.update(status=status, finishedAt=iso(moment),
+                           durationMs=round((time.monotonic() - self._t0) * 1000))
+        self.event("run-finished", status=status, duration_ms=self.record["durationMs"])
+        self.write_record(force=True)
+        if self._events:
+            self._events.close()
+            self._events = None
+
+    def event(self, name: str, stage_id: str | None = None, status: str | None = None,
+              duration_ms: int | None = None, artifacts: list[dict] | None = None) -> None:
+        if self._events is None:
+            return
+        line = {"ts": iso(utc_now()), "runId": self.run_id, "event": name, "stageId": stage_id,
+                "status": status, "durationMs": duration_ms, "artifacts": artifacts or []}
+        self._events.write(json.dumps(line, ensure_ascii=False) + "\n")
+        self._events.flush()
+
+    def write_record(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last_write < RECORD_INTERVAL_S:
+            return
+        self._last_write = now
+        write_json_atomic(self.record_path, self.record)

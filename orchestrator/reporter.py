@@ -1,0 +1,170 @@
+"""A doit reporter that prints the pipeline console and keeps the run ledger.
+
+doit calls it as it walks the tasks (`execute_task`, `add_success`, `skip_uptodate`,
+...); it is the same object whether `pipeline run` or plain `doit run` drives doit.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from orchestrator.console import Console, seconds
+from orchestrator.ledger import RunLedger
+from orchestrator.plan import Plan
+
+
+def _stage_id(task) -> str | None:
+    return (task.meta or {}).get("stage")
+
+
+def run_reason(task, force: bool = False) -> str:
+    """Why doit decided to run `task`: our freshness reasons, else the file_deps doit
+    found changed, else it was forced."""
+    for utd, _, _ in task.uptodate:
+        reasons = getattr(utd, "reasons", None)
+        if reasons:
+            return "; ".join(reasons)
+    changed = sorted(task.dep_changed or [])
+    if changed:
+        scripts = set((task.meta or {}).get("scripts", []))
+        return "; ".join(f"{'script' if p in scripts else 'input'} changed: {p}" for p in changed)
+    return "forced"
+
+
+class PipelineReporter:
+    desc = "pipeline console and run records"
+
+    def __init__(self, ledger: RunLedger, console: Console | None = None,
+                 plan: Plan | None = None, label: str | None = None):
+        self.ledger = ledger
+        self.console = console or Console()
+        self.plan = plan
+        self.label = label
+        self.total = 0
+        self.index: dict[str, int] = {}
+        self.counts = {"succeeded": 0, "failed": 0, "up-to-date": 0}
+        self.failed: list[str] = []
+        self.errors: list[str] = []
+        self.pipeline_id: str | None = plan.pipeline_id if plan else None
+
+    # -- doit's reporter interface -------------------------------------------------
+
+    def initialize(self, tasks: dict, selected_tasks: list[str]) -> None:
+        if self.plan is not None:
+            stages = [(sid, "pending" if sid in self.plan.selected else "skipped",
+                       self.plan.skipped.get(sid)) for sid in self.plan.order]
+            self.total = len(self.plan.selected)
+        else:  # plain doit: the run is whatever doit was asked for
+            from doit.cmd_base import tasks_and_deps_iter
+
+            pipelines = [(tasks[n].meta or {}).get("pipeline") for n in selected_tasks]
+            self.pipeline_id = next((p for p in pipelines if p), None)
+            seen = [t.name for t in tasks_and_deps_iter(tasks, selected_tasks) if _stage_id(t)]
+            stages = [(sid, "pending", None) for sid in seen]
+            self.total = len(stages)
+            self.label = self.label or self.pipeline_id or "+".join(selected_tasks)[:60]
+        if not self.ledger.started:
+            self.ledger.start(self.pipeline_id, stages, label=self.label)
+
+    def get_status(self, task) -> None:
+        pass
+
+    def _number(self, sid: str) -> int:
+        if sid not in self.index:
+            self.index[sid] = len(self.index) + 1
+            self.total = max(self.total, len(self.index))
+        return self.index[sid]
+
+    def execute_task(self, task) -> None:
+        sid = _stage_id(task)
+        if not sid:
+            return
+        reason = run_reason(task)
+        self.console.stage_started(self._number(sid), self.total, sid, reason)
+        self.ledger.stage_started(sid, reason)
+
+    def add_success(self, task) -> None:
+        sid = _stage_id(task)
+        if not sid:
+            return
+        details: dict[str, Any] = dict(task.values.get("run") or {})
+        self.counts["succeeded"] += 1
+        self.console.stage_succeeded(self._number(sid), self.total, sid,
+                                     details.get("durationMs") or 0)
+        artifacts = [{"path": p, "digest": d} for p, d in (task.values.get("outputs") or {}).items()]
+        self.ledger.stage_finished(sid, "succeeded", details=details, artifacts=artifacts)
+
+    def add_failure(self, task, fail) -> None:
+        sid = _stage_id(task)
+        if not sid:
+            self.errors.append(f"{task.name}: {fail.message}")
+            self.console.error(f"✖ {task.name}: {fail.message}")
+            return
+        details = dict(getattr(fail, "details", {}) or {})
+        message = fail.message.strip().splitlines()[0] if fail.message else "failed"
+        if not getattr(fail, "details", None):  # doit refused to start it
+            message = message.replace("ERROR: ", "")
+        self.counts["failed"] += 1
+        self.failed.append(sid)
+        pipeline = f" {self.pipeline_id}" if self.pipeline_id else ""
+        hints = [f"pipeline run-stage {sid}", f"pipeline run{pipeline} --from {sid}"]
+        self.console.stage_failed(self._number(sid), self.total, sid, message,
+                                  details.get("logPath"), hints)
+        self.ledger.stage_finished(sid, "failed", reason=message, details=details)
+
+    def skip_uptodate(self, task) -> None:
+        sid = _stage_id(task)
+        if not sid:
+            return
+        from doit.globals import Globals  # doit fills task.values only after this call
+
+        saved = Globals.dep_manager.get_values(task.name) if Globals.dep_manager else {}
+        last = (saved.get("run") or {}).get("finishedAt")
+        reason = f"unchanged since {last[:19].replace('T', ' ')} UTC" if last else "unchanged"
+        self.counts["up-to-date"] += 1
+        self.console.stage_up_to_date(self._number(sid), self.total, sid, reason)
+        self.ledger.stage_finished(sid, "up-to-date", reason=reason)
+
+    def skip_ignore(self, task) -> None:
+        sid = _stage_id(task)
+        if not sid:
+            return
+        self.console.stage_up_to_date(self._number(sid), self.total, sid, "ignored by doit ignore")
+        self.ledger.stage_finished(sid, "skipped", reason="ignored by doit ignore")
+
+    def cleanup_error(self, exception) -> None:
+        self.errors.append(exception.get_msg())
+        self.console.error(exception.get_msg())
+
+    def runtime_error(self, msg: str) -> None:
+        self.errors.append(msg)
+        self.console.error(f"error: {msg}")
+
+    def teardown_task(self, task) -> None:
+        pass
+
+    def complete_run(self) -> None:
+        interrupted = isinstance(sys.exc_info()[1], KeyboardInterrupt)
+        if interrupted:
+            status = "interrupted"
+        elif self.failed or self.errors:
+            status = "failed"
+        else:
+            status = "succeeded"
+        self.ledger.finish(status)
+        if not self.ledger.started:
+            return
+        c = self.counts
+        name = self.pipeline_id or self.label or "run"
+        parts = [f"{c['succeeded']} ran", f"{c['up-to-date']} up to date"]
+        if c["failed"]:
+            parts.append(f"{c['failed']} failed")
+        skipped = len(self.plan.skipped) if self.plan else 0
+        if skipped:
+            parts.append(f"{skipped} skipped by filters")
+        duration = seconds(self.ledger.record.get("durationMs"))
+        record = self.ledger.relative(self.ledger.record_path)
+        style = {"succeeded": "ok", "failed": "fail", "interrupted": "fail"}[status]
+        self.console.line(f"{name} {status} in {duration}: {', '.join(parts)}. "
+                          f"Record: {record}", style)

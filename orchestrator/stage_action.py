@@ -1,0 +1,253 @@
+"""The action doit runs for one stage: hooks, the command, validation, the result.
+
+It starts the command without a shell in the project root, streams what it prints to
+the console and to the stage's log, measures its CPU time and peak memory, checks every
+written artifact, and runs the stage's `before` / `after` / `onFailure` hooks. Its
+return value (a dict) is what doit saves as the task's values; a failure is returned
+as a `StageFailure`, which doit hands to the reporter.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from doit.exceptions import TaskFailed
+
+from orchestrator.digest import artifact_digest
+from orchestrator.graph import Graph, Hook, Stage
+from orchestrator.ledger import iso, utc_now
+from orchestrator.runtimes import ExecutableNotFound, build_invocation
+from orchestrator.schemas import SchemaProblem, validate_artifact
+
+_CHUNK = 65536
+
+
+class StageFailure(TaskFailed):
+    """Why a stage failed, with what was measured of it. Picklable, for doit."""
+
+    def __init__(self, message: str, details: dict[str, Any] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+
+
+class _Failed(Exception):
+    def __init__(self, message: str, exit_code: int | None = None):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class StageAction:
+    """doit python-action for one stage. `log_path` gives the stage's log file."""
+
+    def __init__(self, graph: Graph, stage: Stage, root: Path,
+                 log_path: Callable[[str], Path], run_id: Callable[[], str | None]):
+        self.graph = graph
+        self.stage = stage
+        self.root = root
+        self.log_path = log_path
+        self.run_id = run_id
+
+    def __repr__(self) -> str:
+        return f"<stage {self.stage.id}: {' '.join(self.stage.command.as_list())}>"
+
+    # doit passes the task through this magic parameter name
+    def __call__(self, task):
+        started = time.monotonic()
+        log_path = self.log_path(self.stage.id)
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        details: dict[str, Any] = {"startedAt": iso(utc_now()), "logPath": self._rel(log_path),
+                                   "hooks": [], "exitCode": None}
+        freshness = next((u for u, _, _ in getattr(task, "uptodate", [])
+                          if hasattr(u, "fingerprint")), None)
+        if freshness is not None and freshness.fingerprint:
+            details["fingerprint"] = freshness.fingerprint["digest"]
+        with open(log_path, "wb") as log:
+            try:
+                self._check_environment()
+                self._run_hooks("before", self.stage.hooks.before, log, details)
+                self._run_command(log, details)
+                self._check_outputs()
+                self._run_hooks("after", self.stage.hooks.after, log, details)
+            except KeyboardInterrupt:
+                self._run_hooks_quietly(log, details)
+                raise
+            except _Failed as failure:
+                self._run_hooks_quietly(log, details)
+                if failure.exit_code is not None:
+                    details["exitCode"] = failure.exit_code
+                details["durationMs"] = round((time.monotonic() - started) * 1000)
+                return StageFailure(str(failure), details)
+        details["durationMs"] = round((time.monotonic() - started) * 1000)
+        details["finishedAt"] = iso(utc_now())
+        outputs = {}
+        for out in self.stage.outputs:
+            if out.artifact in self.stage.cache_artifacts:
+                continue
+            artifact = self.graph.artifacts[out.artifact]
+            outputs[artifact.path] = artifact_digest(self.root / artifact.path,
+                                                     artifact.is_directory)
+        return {"outputs": outputs, "run": details}
+
+    def _rel(self, path: Path) -> str:
+        try:
+            return str(path.relative_to(self.root))
+        except ValueError:
+            return str(path)
+
+    # -- checks ------------------------------------------------------------------
+
+    def _check_environment(self) -> None:
+        missing = [v.name for v in self.stage.environment if v.required and v.name not in os.environ]
+        if missing:
+            raise _Failed("required environment variable not set: " + ", ".join(missing))
+        for inp in self.stage.inputs:
+            if inp.is_external or inp.optional or inp.artifact in self.stage.cache_artifacts:
+                continue
+            artifact = self.graph.artifacts[inp.artifact]
+            path = self.root / artifact.path
+            if not (path.is_dir() if artifact.is_directory else path.is_file()):
+                raise _Failed(f"missing input {artifact.display_path} (artifact {artifact.id})")
+
+    def _check_outputs(self) -> None:
+        """Every required output exists; every written artifact with a schema matches it."""
+        for out in self.stage.outputs:
+            artifact = self.graph.artifacts[out.artifact]
+            path = self.root / artifact.path
+            exists = path.is_dir() if artifact.is_directory else path.is_file()
+            if not exists:
+                if out.optional or out.artifact in self.stage.cache_artifacts:
+                    continue
+                raise _Failed(f"stage '{self.stage.id}' did not produce "
+                              f"{artifact.display_path} (artifact {artifact.id})")
+            if artifact.schema and not artifact.is_directory:
+                try:
+                    validate_artifact(self.root, artifact)
+                except SchemaProblem as problem:
+                    raise _Failed(f"artifact '{artifact.id}' ({artifact.path}) {problem}") \
+                        from None
+
+    # -- the command -------------------------------------------------------------
+
+    def _spawn(self, argv, env, log, details: dict[str, Any], what: str) -> int:
+        """Run argv, copying its output to the console and the log; return its exit code."""
+        try:
+            proc = subprocess.Popen(argv, cwd=self.root, env=env, stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        except OSError as exc:
+            raise _Failed(f"cannot start {what} '{argv[0]}': {exc.strerror}") from None
+        console = getattr(sys.stdout, "buffer", None)
+        fd = proc.stdout.fileno()
+        try:
+            while chunk := os.read(fd, _CHUNK):
+                log.write(chunk)
+                if console is not None:
+                    console.write(chunk)
+                    console.flush()
+                else:
+                    sys.stdout.write(chunk.decode("utf-8", "replace"))
+            _, status, usage = os.wait4(proc.pid, 0)
+        except KeyboardInterrupt:
+            _stop(proc)
+            raise
+        finally:
+            proc.stdout.close()
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        rss = usage.ru_maxrss if sys.platform != "darwin" else usage.ru_maxrss // 1024
+        details["cpuSeconds"] = round(details.get("cpuSeconds", 0) + usage.ru_utime
+                                      + usage.ru_stime, 3)
+        details["peakRssKb"] = max(details.get("peakRssKb") or 0, rss)
+        return proc.returncode
+
+    def _environment(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["PIPELINE_STAGE_ID"] = self.stage.id
+        run_id = self.run_id()
+        if run_id:
+            env["PIPELINE_RUN_ID"] = run_id
+        return env
+
+    def _run_command(self, log, details: dict[str, Any]) -> None:
+        try:
+            invocation = build_invocation(self.stage.command, self.root, self._environment())
+        except ExecutableNotFound as exc:
+            raise _Failed(str(exc)) from None
+        code = self._spawn(invocation.argv, invocation.env, log, details, "command")
+        details["exitCode"] = code
+        if code != 0:
+            if code < 0:
+                raise _Failed(f"killed by signal {-code}", code)
+            raise _Failed(f"exit code {code}", code)
+
+    # -- hooks -------------------------------------------------------------------
+
+    def _run_hooks(self, moment: str, hooks: tuple[Hook, ...], log, details) -> None:
+        for hook in hooks:
+            entry = {"moment": moment, "hook": hook.describe(self.graph), "status": "succeeded"}
+            details["hooks"].append(entry)
+            started = time.monotonic()
+            try:
+                self._run_hook(hook, log, details)
+            except _Failed as failure:
+                entry["status"] = "failed"
+                entry["error"] = str(failure)
+                raise _Failed(f"{moment} hook '{entry['hook']}' failed: {failure}") from None
+            finally:
+                entry["durationMs"] = round((time.monotonic() - started) * 1000)
+
+    def _run_hooks_quietly(self, log, details) -> None:
+        """onFailure hooks: all of them run; a failing one is recorded, not raised."""
+        for hook in self.stage.hooks.on_failure:
+            try:
+                self._run_hooks("onFailure", (hook,), log, details)
+            except _Failed:
+                pass
+
+    def _run_hook(self, hook: Hook, log, details) -> None:
+        if hook.kind == "command":
+            try:
+                invocation = build_invocation(hook.command, self.root, self._environment())
+            except ExecutableNotFound as exc:
+                raise _Failed(str(exc)) from None
+            code = self._spawn(invocation.argv, invocation.env, log, details, "hook")
+            if code != 0:
+                raise _Failed(f"exit code {code}")
+            return
+        source = self.root / self.graph.artifacts[hook.source].path
+        try:
+            if hook.kind == "remove":
+                _remove(source)
+            elif source.exists() or source.is_symlink():
+                target = self.root / self.graph.artifacts[hook.target].path
+                _remove(target)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(source, target)
+        except OSError as exc:
+            raise _Failed(f"{exc.strerror}: {exc.filename}") from None
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """End an interrupted child: it got the terminal's SIGINT too; give it a moment."""
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
