@@ -130,9 +130,9 @@ class RunLedger:
 
     @staticmethod
     def _stage_entry(sid: str, status: str, reason: str | None) -> dict[str, Any]:
-        return {"id": sid, "status": status, "reason": reason, "startedAt": None,
+        return {"id": sid, "status": status, "reason": reason, "error": None, "startedAt": None,
                 "durationMs": None, "exitCode": None, "logPath": None, "cpuSeconds": None,
-                "peakRssKb": None, "fingerprint": None}
+                "peakRssKb": None, "fingerprint": None, "hooks": []}
 
     def log_path(self, stage_id: str) -> Path:
         if not self.started:  # doit ran a stage without our reporter: record it anyway
@@ -152,11 +152,13 @@ class RunLedger:
 
     def stage_finished(self, stage_id: str, status: str, reason: str | None = None,
                        details: dict[str, Any] | None = None,
-                       artifacts: list[dict] | None = None) -> None:
+                       artifacts: list[dict] | None = None, error: str | None = None) -> None:
         entry = self.stage(stage_id)
         entry["status"] = status
         if reason is not None:
             entry["reason"] = reason
+        if error is not None:
+            entry["error"] = error
         for key, value in (details or {}).items():
             if key in entry:
                 entry[key] = value

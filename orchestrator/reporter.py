@@ -111,7 +111,7 @@ class PipelineReporter:
         hints = [f"pipeline run-stage {sid}", f"pipeline run{pipeline} --from {sid}"]
         self.console.stage_failed(self._number(sid), self.total, sid, message,
                                   details.get("logPath"), hints)
-        self.ledger.stage_finished(sid, "failed", reason=message, details=details)
+        self.ledger.stage_finished(sid, "failed", error=message, details=details)
 
     def skip_uptodate(self, task) -> None:
         sid = _stage_id(task)

@@ -63,7 +63,7 @@ def _refuse_missing(graph: Graph, plan: Plan, reporter: PipelineReporter,
                if w != sid}
     hints = [f"pipeline run-stage {w}" for w in sorted(writers)]
     reporter.console.stage_failed(index, reporter.total, sid, message, None, hints)
-    reporter.ledger.stage_finished(sid, "failed", reason=message)
+    reporter.ledger.stage_finished(sid, "failed", reason="missing input", error=message)
     reporter.failed.append(sid)
     reporter.counts["failed"] += 1
     reporter.complete_run()
