@@ -1,0 +1,49 @@
+"""Run ids and the run ledger's files."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+from orchestrator import ledger as ledger_module
+from orchestrator.ledger import RunLedger, new_run_id, safe_name
+
+
+def test_run_ids_are_sortable_unique_within_a_millisecond_and_safe(tmp_path):
+    moment = datetime(2026, 11, 25, 9, 0, 0, 123456, tzinfo=timezone.utc)
+    ids = [new_run_id(tmp_path, "full-refresh", moment) for _ in range(3)]
+    assert ids == ["20261125T090000.123Z_full-refresh", "20261125T090000.124Z_full-refresh",
+                   "20261125T090000.125Z_full-refresh"]
+    weird = new_run_id(tmp_path, "../nightly build/ünïcode:*?", moment)
+    assert "/" not in weird and " " not in weird and ":" not in weird
+    assert weird.startswith("20261125T090000.123Z_")
+    assert (tmp_path / f"{weird}.json").exists()
+
+
+def test_safe_name_never_yields_a_path_or_an_empty_name():
+    assert safe_name("..") == "_"
+    assert safe_name("a/b\\c") == "a_b_c"
+    assert len(safe_name("x" * 500)) == 80
+
+
+def test_record_is_throttled_but_always_written_on_failure_and_finish(tmp_path, monkeypatch):
+    writes = []
+    real = ledger_module.write_json_atomic
+    monkeypatch.setattr(ledger_module, "write_json_atomic",
+                        lambda path, data: (writes.append(data["status"]), real(path, data)))
+    ledger = RunLedger(tmp_path, "g.json", {"force": False})
+    stages = [(f"s{i}", "pending", None) for i in range(1000)]
+    ledger.start("p", stages)
+    for i in range(999):
+        ledger.stage_started(f"s{i}", "never run")
+        ledger.stage_finished(f"s{i}", "succeeded", details={"durationMs": 1})
+    ledger.stage_finished("s999", "failed", error="boom")
+    ledger.finish("failed")
+    # start + (at most a few throttled writes) + failure + finish, not one per stage
+    assert len(writes) < 20
+    record = json.loads(ledger.record_path.read_text())
+    assert record["status"] == "failed"
+    assert [s["status"] for s in record["stages"]].count("succeeded") == 999
+    events = ledger.events_path.read_text().splitlines()
+    assert len(events) == 2 + 999 * 2 + 1
+    assert not list(tmp_path.glob(".pipeline-runs/.*.tmp"))

@@ -1,0 +1,55 @@
+"""The command builder: argv, environment and working directory per runtime."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from orchestrator.graph import Command
+from orchestrator.runtimes import ExecutableNotFound, build_invocation, runtime_of
+
+
+def test_node_runs_the_node_on_path_with_args_as_given(tmp_path):
+    inv = build_invocation(Command("node", ("stages/a.mjs", "--x", "a b")), tmp_path, dict(os.environ))
+    assert inv.argv == (shutil.which("node"), "stages/a.mjs", "--x", "a b")
+    assert inv.cwd == tmp_path
+    assert runtime_of(Command("node")) == "node"
+
+
+@pytest.mark.parametrize("name", ["python3", "python"])
+def test_python_puts_the_root_first_on_pythonpath(tmp_path, name):
+    if shutil.which(name) is None:
+        pytest.fail(f"{name} must be on PATH for this test")  # never silently skipped
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": "/elsewhere"}
+    inv = build_invocation(Command(name, ("s.py",)), tmp_path, env)
+    assert inv.argv[0] == shutil.which(name)
+    assert inv.env["PYTHONPATH"] == f"{tmp_path}{os.pathsep}/elsewhere"
+    env.pop("PYTHONPATH")
+    assert build_invocation(Command(name), tmp_path, env).env["PYTHONPATH"] == str(tmp_path)
+
+
+def test_other_executables_are_taken_as_given_without_pythonpath(tmp_path):
+    env = {"PATH": os.environ["PATH"]}
+    inv = build_invocation(Command("sh", ("-c", "echo hi")), tmp_path, env)
+    assert inv.argv == (shutil.which("sh"), "-c", "echo hi")
+    assert "PYTHONPATH" not in inv.env
+
+
+def test_a_path_executable_is_relative_to_the_root(tmp_path):
+    script = tmp_path / "tools" / "run.sh"
+    script.parent.mkdir()
+    script.write_text("#!/bin/sh\n")
+    script.chmod(0o755)
+    inv = build_invocation(Command("tools/run.sh"), tmp_path, {"PATH": ""})
+    assert inv.argv == (str(script),)
+
+
+def test_missing_executables_are_named(tmp_path):
+    with pytest.raises(ExecutableNotFound, match="'nope-xyz' not found on PATH"):
+        build_invocation(Command("nope-xyz"), tmp_path, {"PATH": os.environ["PATH"]})
+    with pytest.raises(ExecutableNotFound, match="'./missing.sh' not found or not executable"):
+        build_invocation(Command("./missing.sh"), tmp_path, {"PATH": ""})
+    with pytest.raises(ExecutableNotFound, match="'node' not found on PATH"):
+        build_invocation(Command("node"), tmp_path, {"PATH": str(tmp_path)})
