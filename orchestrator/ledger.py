@@ -173,6 +173,8 @@ class RunLedger:
         for entry in self._stages.values():
             if entry["status"] == "running":
                 entry["status"] = "failed"
+                entry["error"] = entry["error"] or (
+                    "interrupted" if status == "interrupted" else "did not finish")
         self.record.update(status=status, finishedAt=iso(moment),
                            durationMs=round((time.monotonic() - self._t0) * 1000))
         self.event("run-finished", status=status, duration_ms=self.record["durationMs"])

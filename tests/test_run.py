@@ -335,3 +335,38 @@ def test_cache_artifact_read_and_written_does_not_make_its_stage_stale(project):
     project.path("build/cache.json").write_text(json.dumps({"carried": "over"}))
     assert project.pipeline("run").code == 0
     assert project.counts() == ALL
+
+
+def test_interrupt_marks_the_run_interrupted_and_keeps_what_finished(project):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    graph = project.graph()
+    graph["stages"][1]["command"] = {
+        "executable": "python3",
+        "args": ["-c", "import time; print('sleeping', flush=True); time.sleep(60)"]}
+    project.write_graph(graph)
+    proc = subprocess.Popen([sys.executable, "-m", "orchestrator", "run"], cwd=project.root,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    deadline = time.monotonic() + 30
+    log_dirs = []
+    while time.monotonic() < deadline and not log_dirs:
+        time.sleep(0.1)
+        log_dirs = list(project.root.glob(".pipeline-runs/*/transform.log"))
+    time.sleep(0.5)
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C sends to the foreground group
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 130, out
+    assert "full-refresh interrupted" in out
+    record = project.last_record()
+    assert record["status"] == "interrupted"
+    assert project.statuses(record) == {"extract": "succeeded", "transform": "failed",
+                                        "publish": "pending"}
+    assert record["stages"][1]["error"] == "interrupted"
+    # what succeeded before the interrupt stays up to date
+    result = project.pipeline("run", "--dry-run")
+    assert "up to date extract" in " ".join(result.out.split())
