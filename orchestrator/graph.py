@@ -22,6 +22,7 @@ DEFAULT_PIPELINE = "full-refresh"
 # many values it is refused instead of being walked.
 MAX_VALUES = 1_000_000
 MAX_PROBLEMS = 20
+HOOK_MOMENTS = ("before", "after", "onFailure")
 
 
 @dataclass(frozen=True)
@@ -274,8 +275,11 @@ def _parse_yaml(text: str, shown: str) -> Any:
         mark = exc.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         raise GraphError([f"{shown}: {where}invalid YAML: {exc.problem}"]) from None
-    except yaml.YAMLError as exc:
-        raise GraphError([f"{shown}: invalid YAML: {exc}"]) from None
+    except yaml.YAMLError as exc:  # e.g. a ReaderError for a control character
+        detail = (str(exc).strip().splitlines() or ["unreadable"])[0]
+        position = getattr(exc, "position", None)
+        where = f" (character {position + 1})" if isinstance(position, int) else ""
+        raise GraphError([f"{shown}: invalid YAML: {detail}{where}"]) from None
 
 
 class _SelfReference(Exception):
@@ -381,6 +385,8 @@ def _meaning_problems(data: dict, shown: str, root: Path) -> list[str]:
     problems: list[str] = []
 
     def problem(where: Iterable[Any], message: str) -> None:
+        # ids and paths come from the file: keep each problem on one line whatever they hold
+        message = message.replace("\r", "\\r").replace("\n", "\\n")
         problems.append(f"{shown}: {location(where)}: {message}")
 
     def index_ids(key: str, what: str) -> dict[str, int]:
@@ -445,8 +451,9 @@ def _meaning_problems(data: dict, shown: str, root: Path) -> list[str]:
                 if "artifact" in item and item.get("type") != "external":
                     known(["stages", i, key, j, "artifact"], item["artifact"], artifacts,
                           "artifact")
-        for moment, hooks in (stage.get("hooks") or {}).items():
-            for j, hook in enumerate(hooks if isinstance(hooks, list) else []):
+        hooks_by_moment = stage.get("hooks") or {}
+        for moment in HOOK_MOMENTS:  # other keys are unknown fields: allowed, not read
+            for j, hook in enumerate(hooks_by_moment.get(moment, [])):
                 where = ["stages", i, "hooks", moment, j]
                 if "move" in hook:
                     known(where + ["move", "from"], hook["move"]["from"], artifacts, "artifact")
