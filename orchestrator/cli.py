@@ -7,12 +7,35 @@ This is the only place where an error becomes a message and an exit code:
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from pathlib import Path
 
 from orchestrator import __version__
 from orchestrator.errors import EXIT_INTERRUPTED, EXIT_USAGE, PipelineError, UsageError
+
+
+# Each module under orchestrator/commands/ has `register(subparsers)`, which adds its
+# parser(s) and sets `handler(ctx, args)` as the parser default.
+COMMAND_MODULES = ("run",)
+
+
+class Context:
+    """What every command gets: the project root, and the graph, loaded on first use."""
+
+    def __init__(self, root: Path, graph_path: Path | None):
+        self.root = root
+        self.graph_path = graph_path
+        self._graph = None
+
+    @property
+    def graph(self):
+        if self._graph is None:
+            from orchestrator.graph import load_graph, resolve_graph_path
+
+            self._graph = load_graph(resolve_graph_path(self.root, self.graph_path), self.root)
+        return self._graph
 
 
 class _Parser(argparse.ArgumentParser):
@@ -33,29 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="stage graph file, JSON or YAML "
                              "(default: pipeline/stage-graph.json under the root)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-
-    run = commands.add_parser("run", help="run a pipeline; skip the stages that are up to date")
-    run.add_argument("pipeline", nargs="?", metavar="PIPELINE",
-                     help="pipeline id (default: defaultPipeline, else full-refresh, "
-                          "else the only pipeline)")
-    run.add_argument("--only", action="append", default=[], metavar="IDS",
-                     help="run only these stages (comma-separated or repeated)")
-    run.add_argument("--skip", action="append", default=[], metavar="IDS",
-                     help="leave these stages out (comma-separated or repeated)")
-    run.add_argument("--from", dest="start", metavar="STAGE",
-                     help="start at this stage (earlier ones are left out)")
-    run.add_argument("--to", dest="stop", metavar="STAGE",
-                     help="stop after this stage (later ones are left out)")
-    run.add_argument("--force", action="store_true",
-                     help="run every selected stage even when up to date")
-    run.add_argument("--dry-run", action="store_true",
-                     help="print what would run and why; execute nothing")
-
-    stage = commands.add_parser("run-stage", help="run one stage now, without its upstream "
-                                                  "stages, even if up to date")
-    stage.add_argument("stage", metavar="STAGE", help="stage id")
-    stage.add_argument("--dry-run", action="store_true",
-                       help="print what would run; execute nothing")
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"orchestrator.commands.{name}").register(commands)
     return parser
 
 
@@ -75,15 +77,9 @@ def dispatch(argv: list[str]) -> int:
     if not args.command:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
-    from orchestrator.graph import load_graph, resolve_graph_path
-
     graph_arg = Path(args.graph).absolute() if args.graph else None  # before -C moves us
     root = _enter_root(args.directory)
-    graph = load_graph(resolve_graph_path(root, graph_arg), root)
-    from orchestrator.commands import run as run_command
-
-    handler = {"run": run_command.run, "run-stage": run_command.run_stage}[args.command]
-    return handler(graph, args)
+    return args.handler(Context(root, graph_arg), args)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -46,6 +46,13 @@ class Console:
         self.out.write((self._paint(style, text) if style else text) + "\n")
         self.out.flush()
 
+    def json(self, data) -> None:
+        """`--json`: exactly one JSON document on stdout."""
+        import json
+
+        self.out.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        self.out.flush()
+
     def error(self, text: str) -> None:
         self.out.flush()
         self.err.write(text + "\n")

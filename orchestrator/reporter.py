@@ -18,7 +18,7 @@ def _stage_id(task) -> str | None:
     return (task.meta or {}).get("stage")
 
 
-def run_reason(task, force: bool = False) -> str:
+def run_reason(task) -> str:
     """Why doit decided to run `task`: our freshness reasons, else the file_deps doit
     found changed, else it was forced."""
     for utd, _, _ in task.uptodate:

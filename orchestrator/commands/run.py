@@ -4,15 +4,44 @@ from __future__ import annotations
 
 from orchestrator.compile import compile_tasks
 from orchestrator.console import Console
-from orchestrator.engine import action_factory, open_state, run_doit, to_doit_tasks
+from orchestrator.engine import action_factory, run_doit
 from orchestrator.errors import EXIT_OK, EXIT_STAGE_FAILED, EXIT_USAGE
 from orchestrator.graph import Graph
 from orchestrator.ledger import RunLedger
 from orchestrator.plan import Plan, make_selection, missing_inputs, plan_pipeline, plan_stage
-from orchestrator.reporter import PipelineReporter, run_reason
+from orchestrator.reporter import PipelineReporter
+from orchestrator.status import plan_statuses
 
 
-def run(graph: Graph, args) -> int:
+def register(commands) -> None:
+    run = commands.add_parser("run", help="run a pipeline; skip the stages that are up to date")
+    run.add_argument("pipeline", nargs="?", metavar="PIPELINE",
+                     help="pipeline id (default: defaultPipeline, else full-refresh, "
+                          "else the only pipeline)")
+    run.add_argument("--only", action="append", default=[], metavar="IDS",
+                     help="run only these stages (comma-separated or repeated)")
+    run.add_argument("--skip", action="append", default=[], metavar="IDS",
+                     help="leave these stages out (comma-separated or repeated)")
+    run.add_argument("--from", dest="start", metavar="STAGE",
+                     help="start at this stage (earlier ones are left out)")
+    run.add_argument("--to", dest="stop", metavar="STAGE",
+                     help="stop after this stage (later ones are left out)")
+    run.add_argument("--force", action="store_true",
+                     help="run every selected stage even when up to date")
+    run.add_argument("--dry-run", action="store_true",
+                     help="print what would run and why; execute nothing")
+    run.set_defaults(handler=run_pipeline)
+
+    stage = commands.add_parser("run-stage", help="run one stage now, without its upstream "
+                                                  "stages, even if up to date")
+    stage.add_argument("stage", metavar="STAGE", help="stage id")
+    stage.add_argument("--dry-run", action="store_true",
+                       help="print what would run; execute nothing")
+    stage.set_defaults(handler=run_stage)
+
+
+def run_pipeline(ctx, args) -> int:
+    graph = ctx.graph
     pipeline = graph.pipeline(args.pipeline) if args.pipeline else graph.default_pipeline()
     selection = make_selection(args.only, args.skip, args.start, args.stop)
     plan = plan_pipeline(graph, pipeline, selection, force=args.force)
@@ -23,7 +52,8 @@ def run(graph: Graph, args) -> int:
     return execute(graph, plan, options, label=pipeline.id)
 
 
-def run_stage(graph: Graph, args) -> int:
+def run_stage(ctx, args) -> int:
+    graph = ctx.graph
     plan = plan_stage(graph, args.stage)
     if args.dry_run:
         return show_plan(graph, plan)
@@ -71,47 +101,14 @@ def _refuse_missing(graph: Graph, plan: Plan, reporter: PipelineReporter,
 
 
 def show_plan(graph: Graph, plan: Plan) -> int:
-    """--dry-run: each stage `run`, `may run` or `up to date`, with its reason."""
-    root = graph.root
+    """--dry-run: each stage `run`, `may run`, `up to date` or `skipped`, with its reason."""
     console = Console()
     title = f"pipeline '{plan.pipeline_id}'" if plan.pipeline_id else f"stage '{plan.selected[0]}'"
     console.line(f"Plan for {title} (dry run, nothing is executed):")
-    state = open_state(root)
-    tasks = {t.name: t for t in to_doit_tasks(
-        compile_tasks(graph, plan.selected, root, lambda stage: (lambda: None)))}
-    changing: dict[str, str] = {}  # artifact id -> stage that runs and writes it
-    width = max(len(s) for s in plan.order)
-    for sid in plan.order:
-        if sid not in plan.selected:
-            console.line(f"  {'skipped':<10} {sid:<{width}}  {plan.skipped[sid]}", "skip")
-            continue
-        status, reason = _stage_status(graph, tasks, sid, state, plan.force, changing)
-        if status != "up to date":
-            for out in graph.stages[sid].outputs:
-                changing[out.artifact] = sid
-        style = {"run": "start", "may run": None, "up to date": "skip"}[status]
-        console.line(f"  {status:<10} {sid:<{width}}  {reason}", style)
-    if state is not None:
-        state.close()
+    statuses = plan_statuses(graph, plan)
+    width = max(len(s.id) for s in statuses)
+    styles = {"run": "start", "may run": None, "up to date": "skip", "skipped": "skip"}
+    for st in statuses:
+        console.line(f"  {st.status:<10} {st.id:<{width}}  {st.reason}".rstrip(),
+                     styles[st.status])
     return EXIT_OK
-
-
-def _stage_status(graph: Graph, tasks: dict, sid: str, state, force: bool,
-                  changing: dict[str, str]) -> tuple[str, str]:
-    task = tasks[sid]
-    if force:
-        return "run", "forced"
-    if state is None:
-        return "run", "never run"
-    result = state.get_status(task, tasks, get_log=True)
-    if result.status == "error":
-        missing = result.reasons.get("missing_file_dep", [])
-        return "run", "missing input: " + ", ".join(missing)
-    if result.status == "run":
-        return "run", run_reason(task)
-    upstream = [(changing[i.artifact], graph.artifacts[i.artifact].display_path)
-                for i in graph.stages[sid].inputs if i.artifact in changing]
-    if upstream:
-        writer, path = upstream[0]
-        return "may run", f"if '{writer}' changes {path}"
-    return "up to date", ""
