@@ -17,8 +17,19 @@ from orchestrator.errors import EXIT_INTERRUPTED, EXIT_USAGE, PipelineError, Usa
 
 
 # Each module under orchestrator/commands/ has `register(subparsers)`, which adds its
-# parser(s) and sets `handler(ctx, args)` as the parser default.
-COMMAND_MODULES = ("run",)
+# parser(s) and sets `handler(ctx, args)` as the parser default. Adding a command is
+# adding a module; this tuple only orders the help text.
+COMMAND_ORDER = ("run", "list", "describe", "status", "logs", "graph", "check", "doctor")
+
+
+def command_modules() -> list[str]:
+    import pkgutil
+
+    from orchestrator import commands
+
+    found = [m.name for m in pkgutil.iter_modules(commands.__path__) if not m.name.startswith("_")]
+    rank = {name: i for i, name in enumerate(COMMAND_ORDER)}
+    return sorted(found, key=lambda name: (rank.get(name, len(rank)), name))
 
 
 class Context:
@@ -56,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="stage graph file, JSON or YAML "
                              "(default: pipeline/stage-graph.json under the root)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    for name in command_modules():
         importlib.import_module(f"orchestrator.commands.{name}").register(commands)
     return parser
 
