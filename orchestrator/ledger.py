@@ -198,3 +198,48 @@ class RunLedger:
             return
         self._last_write = now
         write_json_atomic(self.record_path, self.record)
+
+
+# -- Reading the records back (for `pipeline logs`) ---------------------------------
+
+
+def recorded_run_ids(root: Path) -> list[str]:
+    """Ids of the runs recorded under `.pipeline-runs/`, oldest first.
+
+    Run ids start with their UTC start time, so sorting them sorts by start.
+    """
+    runs_dir = root / RUNS_DIR
+    if not runs_dir.is_dir():
+        return []
+    # the atomic writer's temporary files are hidden and end in .tmp: never listed
+    return sorted(p.stem for p in runs_dir.glob("*.json")
+                  if p.is_file() and not p.name.startswith("."))
+
+
+def match_run_ids(root: Path, prefix: str) -> list[str]:
+    """The recorded runs `prefix` names: the exact id alone if it exists, else every id
+    that starts with it (oldest first)."""
+    ids = recorded_run_ids(root)
+    if prefix in ids:
+        return [prefix]
+    return [run_id for run_id in ids if run_id.startswith(prefix)]
+
+
+def read_run_record(root: Path, run_id: str) -> dict[str, Any]:
+    """The run record as written; ValueError if it is not a JSON object (e.g. a record
+    file just claimed and not yet written), OSError if it cannot be read."""
+    text = (root / RUNS_DIR / f"{run_id}.json").read_text(encoding="utf-8")
+    data = json.loads(text)
+    if not isinstance(data, dict):
+        raise ValueError("not a JSON object")
+    return data
+
+
+def run_events_path(root: Path, run_id: str) -> Path:
+    """Where the run's JSONL events are appended."""
+    return root / RUNS_DIR / f"{run_id}.log"
+
+
+def stage_log_path(root: Path, run_id: str, stage_id: str) -> Path:
+    """Where a stage's output is captured in a run (known before the record says so)."""
+    return root / RUNS_DIR / run_id / f"{safe_name(stage_id, 120)}.log"

@@ -1,0 +1,401 @@
+"""`pipeline logs`: the recorded runs, one run in detail, a stage's output, or a live run.
+
+Reads only `.pipeline-runs/`; it never loads the graph, so it works when the graph is
+broken (which is often when you want to read a log).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from orchestrator.console import Console, seconds
+from orchestrator.errors import EXIT_OK, EXIT_STAGE_FAILED, UsageError
+from orchestrator.ledger import (RUNS_DIR, match_run_ids, read_run_record, recorded_run_ids,
+                                 run_events_path, stage_log_path)
+
+WIDTH = 100  # human output fits this many columns
+POLL_S = 0.2  # --follow: how often the files are read again
+GRACE_S = 2.0  # --follow: how long to wait for run-finished once the record says it is over
+CANDIDATES_SHOWN = 3  # an ambiguous prefix lists this many ids
+
+_MARKERS = {"succeeded": ("✔", "ok"), "failed": ("✖", "fail"), "interrupted": ("✖", "fail"),
+            "running": ("▶", "start"), "up-to-date": ("↷", "skip"), "skipped": ("-", "skip"),
+            "pending": ("·", "skip"), "unreadable": ("?", "fail")}
+
+
+def register(commands) -> None:
+    logs = commands.add_parser(
+        "logs", help="list recent runs, show one run or a stage's output, follow a live run")
+    logs.add_argument("run_id", nargs="?", metavar="RUN_ID",
+                      help="a run id, or any unique beginning of one")
+    logs.add_argument("--latest", action="store_true", help="the most recent run")
+    logs.add_argument("--stage", metavar="ID", help="print this stage's captured output")
+    logs.add_argument("--follow", action="store_true",
+                      help="print the run's events (or, with --stage, the stage's output) "
+                           "as they happen, until the run finishes")
+    logs.add_argument("--limit", type=int, metavar="N",
+                      help="how many recent runs to list (default: 20)")
+    logs.add_argument("--json", action="store_true", help="print one JSON document")
+    logs.set_defaults(handler=show_logs)
+
+
+# -- small formatting helpers --------------------------------------------------------
+
+
+def fit(text: str, width: int = WIDTH) -> str:
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
+def when(stamp: str | None) -> str:
+    """`2026-11-25T09:26:03.539Z` -> `2026-11-25 09:26:03`."""
+    return stamp[:19].replace("T", " ") if stamp else "?"
+
+
+def megabytes(kb: int | None) -> str:
+    return f"{kb / 1024:.1f} MB" if isinstance(kb, (int, float)) else "?"
+
+
+def cpu(value: float | None) -> str:
+    return f"{value:.2f}s" if isinstance(value, (int, float)) else "?"
+
+
+def marked(status: str | None) -> tuple[str, str | None]:
+    return _MARKERS.get(status or "", ("?", None))
+
+
+def remediation(record: dict, stage_id: str) -> list[str]:
+    """How to rerun a failed stage, as the run itself printed it."""
+    hints = [f"pipeline run-stage {stage_id}"]
+    pipeline = record.get("pipelineId")
+    if pipeline:
+        hints.append(f"pipeline run {pipeline} --from {stage_id}")
+    return hints
+
+
+# -- finding runs -------------------------------------------------------------------
+
+
+def resolve_run(root: Path, run_id: str | None, latest: bool) -> str:
+    """The one run named by an id, a unique prefix, or --latest; UsageError otherwise."""
+    if latest:
+        ids = recorded_run_ids(root)
+        if not ids:
+            raise UsageError(f"no runs recorded yet under {RUNS_DIR}/")
+        return ids[-1]
+    assert run_id is not None
+    matches = match_run_ids(root, run_id)
+    if not matches:
+        raise UsageError(f"unknown run '{run_id}' (see 'pipeline logs' for the recent runs)")
+    if len(matches) > 1:
+        shown = ", ".join(matches[-CANDIDATES_SHOWN:])  # the most recent ones
+        more = len(matches) - CANDIDATES_SHOWN
+        extra = f" and {more} more" if more > 0 else ""
+        raise UsageError(f"run id '{run_id}' is ambiguous: {shown}{extra}")
+    return matches[0]
+
+
+def load_record(root: Path, run_id: str) -> dict:
+    try:
+        return read_run_record(root, run_id)
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{RUNS_DIR}/{run_id}.json: unreadable run record ({exc})") from None
+
+
+def record_or_none(root: Path, run_id: str) -> dict | None:
+    """The record if it reads; None while it is being claimed or after a crash mid-write."""
+    try:
+        return read_run_record(root, run_id)
+    except (OSError, ValueError):
+        return None
+
+
+def find_stage(record: dict, stage_id: str) -> dict:
+    stages = [s for s in record.get("stages") or [] if isinstance(s, dict)]
+    for stage in stages:
+        if stage.get("id") == stage_id:
+            return stage
+    from orchestrator.graph import did_you_mean
+
+    ids = [str(s.get("id")) for s in stages]
+    raise UsageError(f"stage '{stage_id}' is not in run {record.get('runId')}"
+                     f"{did_you_mean(stage_id, ids)}")
+
+
+# -- the command ----------------------------------------------------------------------
+
+
+def show_logs(ctx, args) -> int:
+    root: Path = ctx.root  # never ctx.graph: logs must work with a broken graph
+    if args.run_id and args.latest:
+        raise UsageError("give a RUN_ID or --latest, not both")
+    one_run = bool(args.run_id or args.latest)
+    if not one_run:
+        for flag, given in (("--stage", args.stage), ("--follow", args.follow)):
+            if given:
+                raise UsageError(f"{flag} needs a run: give a RUN_ID or --latest")
+        return list_runs(root, args)
+    if args.limit is not None:
+        raise UsageError("--limit applies to the list of runs, not to one run")
+    run_id = resolve_run(root, args.run_id, args.latest)
+    console = Console()
+    if args.follow and args.json:
+        raise UsageError("--follow prints as the run goes; it cannot be combined with --json")
+    if args.stage:
+        if args.follow:
+            return follow_stage(root, run_id, args.stage, console)
+        return show_stage_output(root, run_id, args.stage, console, args.json)
+    if args.follow:
+        return follow_run(root, run_id, console)
+    record = load_record(root, run_id)
+    if args.json:
+        console.json(record)  # the record itself, as the run wrote it
+        return EXIT_OK
+    show_run(record, console)
+    return EXIT_OK
+
+
+def run_summary(root: Path, run_id: str) -> dict:
+    record = record_or_none(root, run_id)
+    if record is None:
+        return {"runId": run_id, "pipelineId": None, "command": None, "status": "unreadable",
+                "startedAt": None, "durationMs": None}
+    options = record.get("options") if isinstance(record.get("options"), dict) else {}
+    return {"runId": record.get("runId", run_id), "pipelineId": record.get("pipelineId"),
+            "command": options.get("command"), "status": record.get("status"),
+            "startedAt": record.get("startedAt"), "durationMs": record.get("durationMs")}
+
+
+def list_runs(root: Path, args) -> int:
+    """The most recent runs, oldest first (so the newest is next to the prompt)."""
+    limit = 20 if args.limit is None else args.limit
+    if limit < 1:
+        raise UsageError(f"--limit {limit}: give a number of runs of at least 1")
+    ids = recorded_run_ids(root)[-limit:]
+    runs = [run_summary(root, run_id) for run_id in ids]
+    console = Console()
+    if args.json:
+        console.json({"runs": runs})
+        return EXIT_OK
+    if not runs:
+        console.line(f"No runs yet: 'pipeline run' records each run under {RUNS_DIR}/.")
+        return EXIT_OK
+    what = [run["pipelineId"] or _label(run["runId"]) for run in runs]
+    width = min(max([len("PIPELINE"), *map(len, what)]), 24)
+    console.line(fit(f"  {'STARTED (UTC)':<19}  {'STATUS':<11}  {'TIME':>6}  "
+                     f"{'PIPELINE':<{width}}  RUN ID"), "note")
+    for run, name in zip(runs, what):
+        marker, style = marked(run["status"])
+        duration = seconds(run["durationMs"]) if run["durationMs"] is not None else "-"
+        console.line(fit(f"{marker} {when(run['startedAt']):<19}  {run['status'] or '?':<11}  "
+                         f"{duration:>6}  {fit(name, width):<{width}}  {run['runId']}"), style)
+    return EXIT_OK
+
+
+def _label(run_id: str) -> str:
+    """What a run ran when it names no pipeline (run-stage, plain doit): its id's label."""
+    return run_id.split("_", 1)[1] if "_" in run_id else "-"
+
+
+def show_run(record: dict, console: Console) -> None:
+    """One run: a header, then one line per stage; a failed stage adds its error,
+    log and how to rerun it."""
+    status = record.get("status")
+    marker, style = marked(status)
+    console.line(fit(f"{marker} run {record.get('runId')}: {status}"), style)
+    duration = seconds(record["durationMs"]) if record.get("durationMs") is not None else "-"
+    pipeline = record.get("pipelineId") or "-"
+    console.line(fit(f"  pipeline {pipeline}, started {when(record.get('startedAt'))} UTC, "
+                     f"took {duration}, graph {record.get('graphPath')}"), "note")
+    stages = [s for s in record.get("stages") or [] if isinstance(s, dict)]
+    if not stages:
+        console.line("  (no stages recorded)", "note")
+        return
+    width = max(len(str(s.get("id"))) for s in stages)
+    console.line(fit(f"  {'STAGE':<{width}}  {'STATUS':<10}  {'TIME':>6}  {'CPU':>7}  "
+                     f"{'PEAK MEM':>9}  REASON"), "note")
+    for stage in stages:
+        marker, style = marked(stage.get("status"))
+        ran = stage.get("durationMs") is not None
+        duration = seconds(stage["durationMs"]) if ran else "-"
+        cpu_s = cpu(stage.get("cpuSeconds")) if ran else "-"
+        memory = megabytes(stage.get("peakRssKb")) if ran else "-"
+        console.line(fit(f"{marker} {str(stage.get('id')):<{width}}  "
+                         f"{str(stage.get('status')):<10}  {duration:>6}  {cpu_s:>7}  "
+                         f"{memory:>9}  {stage.get('reason') or ''}".rstrip()), style)
+        if stage.get("status") == "failed":
+            console.line(fit(f"    error: {stage.get('error') or 'failed'}"), "fail")
+            if stage.get("logPath"):
+                # a path is worth more whole than cut to the width
+                console.line(f"    log: {stage['logPath']}", "note")
+            for hint in remediation(record, str(stage.get("id"))):
+                console.line(f"    rerun: {hint}", "note")
+
+
+def show_stage_output(root: Path, run_id: str, stage_id: str, console: Console,
+                      as_json: bool) -> int:
+    """What the stage printed in that run (its captured log)."""
+    record = load_record(root, run_id)
+    stage = find_stage(record, stage_id)
+    rel = stage.get("logPath")
+    path = root / rel if rel else stage_log_path(root, run_id, stage_id)
+    output = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else None
+    if as_json:
+        console.json({"runId": run_id, "stageId": stage_id, "status": stage.get("status"),
+                      "logPath": rel, "output": output})
+        return EXIT_OK
+    if output is None:
+        if rel:
+            raise UsageError(f"{rel}: the stage's log is gone")
+        console.line(f"Stage '{stage_id}' printed nothing in run {run_id} "
+                     f"(it was {stage.get('status')}).", "note")
+        return EXIT_OK
+    for line in output.splitlines():
+        console.line(line)
+    return EXIT_OK
+
+
+# -- following a run in progress --------------------------------------------------------
+
+
+class LineTail:
+    """Reads a growing file and hands out only its complete lines."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.offset = 0
+
+    def read(self) -> list[str]:
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.offset)
+                data = f.read()
+        except FileNotFoundError:  # not created yet (a stage that has not started)
+            return []
+        end = data.rfind(b"\n")
+        if end < 0:
+            return []
+        self.offset += end + 1  # a partial last line waits for the next read
+        return data[:end].decode("utf-8", errors="replace").split("\n")
+
+    def rest(self) -> str:
+        """Whatever is left without a final newline (read once the writer is done)."""
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.offset)
+                data = f.read()
+        except FileNotFoundError:
+            return ""
+        self.offset += len(data)
+        return data.decode("utf-8", errors="replace")
+
+
+class RunWatch:
+    """Decides when following stops: at run-finished, or a grace period after the record
+    says the run is over without one (the run crashed before writing it)."""
+
+    def __init__(self, root: Path, run_id: str):
+        self.root = root
+        self.run_id = run_id
+        self.events = LineTail(run_events_path(root, run_id))
+        self.finished: dict | None = None  # the run-finished event
+        self.over_since: float | None = None
+        self.final_status: str | None = None
+
+    def new_events(self) -> list[dict]:
+        events = []
+        for line in self.events.read():
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue  # a damaged line: skip it rather than stop following
+            if isinstance(event, dict):
+                events.append(event)
+                if event.get("event") == "run-finished":
+                    self.finished = event
+                    self.final_status = event.get("status")
+        return events
+
+    def should_stop(self) -> bool:
+        if self.finished is not None:
+            return True
+        record = record_or_none(self.root, self.run_id)
+        status = record.get("status") if record else "running"
+        if status == "running":
+            self.over_since = None
+            return False
+        self.final_status = status
+        if self.over_since is None:
+            self.over_since = time.monotonic()
+        return time.monotonic() - self.over_since >= GRACE_S
+
+
+def describe_event(event: dict, record: dict | None) -> list[tuple[str, str | None]]:
+    """Console lines (text, style) for one event."""
+    stamp = when(event.get("ts"))[11:] or "?"
+    kind, sid, status = event.get("event"), event.get("stageId"), event.get("status")
+    duration = event.get("durationMs")
+    took = f" in {seconds(duration)}" if duration is not None else ""
+    if kind == "run-started":
+        return [(f"{stamp} ▶ run {event.get('runId')} started", "start")]
+    if kind == "stage-started":
+        return [(f"{stamp} ▶ {sid} started", "start")]
+    if kind == "stage-finished":
+        marker, style = marked(status)
+        lines = [(fit(f"{stamp} {marker} {sid} {status}{took}"), style)]
+        if status == "failed" and record is not None:
+            stage = next((s for s in record.get("stages") or []
+                          if isinstance(s, dict) and s.get("id") == sid), {})
+            lines.append((fit(f"    error: {stage.get('error') or 'failed'}"), "fail"))
+            if stage.get("logPath"):
+                lines.append((f"    log: {stage['logPath']}", "note"))
+            lines += [(f"    rerun: {hint}", "note") for hint in remediation(record, str(sid))]
+        return lines
+    if kind == "run-finished":
+        marker, style = marked(status)
+        return [(f"{stamp} {marker} run finished: {status}{took}", style)]
+    return [(fit(f"{stamp} {kind} {sid or ''} {status or ''}".rstrip()), None)]
+
+
+def _exit_for(status: str | None) -> int:
+    return EXIT_OK if status == "succeeded" else EXIT_STAGE_FAILED
+
+
+def follow_run(root: Path, run_id: str, console: Console) -> int:
+    """Print the run's events as they are appended, until run-finished."""
+    watch = RunWatch(root, run_id)
+    while True:
+        events = watch.new_events()
+        for event in events:
+            # a failed stage's error is in the record, written before its event
+            needs_record = event.get("event") == "stage-finished" and event.get("status") == "failed"
+            record = record_or_none(root, run_id) if needs_record else None
+            for text, style in describe_event(event, record):
+                console.line(text, style)
+        if watch.should_stop():
+            break
+        time.sleep(POLL_S)
+    if watch.finished is None:
+        console.line(f"run {run_id} ended as {watch.final_status} without finishing its "
+                     f"events (it may have crashed)", "fail")
+    return _exit_for(watch.final_status)
+
+
+def follow_stage(root: Path, run_id: str, stage_id: str, console: Console) -> int:
+    """Print the stage's output as it is written, until the run finishes."""
+    find_stage(load_record(root, run_id), stage_id)  # exit 2 for a stage not in the run
+    watch = RunWatch(root, run_id)
+    output = LineTail(stage_log_path(root, run_id, stage_id))
+    while True:
+        watch.new_events()  # only to learn when the run is over
+        stop = watch.should_stop()
+        for line in output.read():
+            console.line(line)
+        if stop:
+            break
+        time.sleep(POLL_S)
+    rest = output.rest()
+    if rest:
+        console.line(rest)
+    return _exit_for(watch.final_status)

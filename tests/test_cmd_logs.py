@@ -1,0 +1,206 @@
+"""`pipeline logs` on the fixture project: the list, one run, a stage's output, a live run."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+
+def fits(text: str) -> bool:
+    return all(len(line) <= 100 for line in text.splitlines())
+
+
+def one_error_line(result) -> str:
+    assert result.code == 2, result.text
+    assert result.out == ""
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.err
+    return lines[0]
+
+
+def two_runs(project) -> tuple[dict, dict]:
+    """A successful run, then one where transform fails."""
+    assert project.pipeline("run").code == 0
+    project.path("data/source.txt").write_text("changed\n")
+    assert project.pipeline("run", env={"STUB_FAIL": "transform"}).code == 1
+    first, second = project.records()
+    return first, second
+
+
+def test_no_runs_yet_is_a_friendly_line(project):
+    result = project.pipeline("logs")
+    assert result.code == 0
+    assert result.out.strip() == "No runs yet: 'pipeline run' records each run under .pipeline-runs/."
+    result = project.pipeline("logs", "--json")
+    assert result.code == 0 and json.loads(result.out) == {"runs": []}
+    assert one_error_line(project.pipeline("logs", "--latest")) == \
+        "pipeline: error: no runs recorded yet under .pipeline-runs/"
+
+
+def test_list_shows_recent_runs_oldest_first_and_limit_keeps_the_newest(project):
+    first, second = two_runs(project)
+    result = project.pipeline("logs")
+    assert result.code == 0, result.text
+    lines = result.out.splitlines()
+    assert lines[0].split() == ["STARTED", "(UTC)", "STATUS", "TIME", "PIPELINE", "RUN", "ID"]
+    assert lines[1].startswith("✔ ") and lines[1].endswith(first["runId"])
+    assert "succeeded" in lines[1] and "full-refresh" in lines[1]
+    assert first["startedAt"][:19].replace("T", " ") in lines[1]
+    assert lines[2].startswith("✖ ") and lines[2].endswith(second["runId"])
+    assert "failed" in lines[2]
+    assert len(lines) == 3 and fits(result.out)
+
+    data = json.loads(project.pipeline("logs", "--json").out)
+    assert data["runs"] == [
+        {"runId": r["runId"], "pipelineId": "full-refresh", "command": "run",
+         "status": r["status"], "startedAt": r["startedAt"], "durationMs": r["durationMs"]}
+        for r in (first, second)]
+
+    limited = json.loads(project.pipeline("logs", "--limit", "1", "--json").out)
+    assert [r["runId"] for r in limited["runs"]] == [second["runId"]]
+    assert one_error_line(project.pipeline("logs", "--limit", "0")) == \
+        "pipeline: error: --limit 0: give a number of runs of at least 1"
+
+
+def test_one_run_by_latest_or_prefix_and_json_is_the_record(project):
+    first, second = two_runs(project)
+    latest = project.pipeline("logs", "--latest")
+    assert latest.code == 0, latest.text
+    assert latest.out.splitlines()[0] == f"✖ run {second['runId']}: failed"
+    assert fits(latest.out.replace(second["stages"][1]["logPath"], "LOG"))
+
+    by_prefix = project.pipeline("logs", first["runId"][:19])  # up to the milliseconds
+    assert by_prefix.code == 0, by_prefix.text
+    out = by_prefix.out
+    assert out.splitlines()[0] == f"✔ run {first['runId']}: succeeded"
+    extract = next(l for l in out.splitlines() if l.startswith("✔ extract"))
+    stage = first["stages"][0]
+    assert extract.split()[3:6] == [f"{stage['durationMs'] / 1000:.1f}s",
+                                    f"{stage['cpuSeconds']:.2f}s", f"{stage['peakRssKb'] / 1024:.1f}"]
+    assert extract.endswith("never run")
+
+    as_json = project.pipeline("logs", second["runId"], "--json")
+    record_file = project.path(f".pipeline-runs/{second['runId']}.json")
+    assert json.loads(as_json.out) == json.loads(record_file.read_text())
+
+
+def test_failed_run_shows_the_error_its_log_and_how_to_rerun(project):
+    _, failed = two_runs(project)
+    out = project.pipeline("logs", "--latest").out
+    lines = out.splitlines()
+    at = next(i for i, l in enumerate(lines) if l.startswith("✖ transform"))
+    log_path = failed["stages"][1]["logPath"]
+    assert lines[at + 1:at + 5] == [
+        "    error: exit code 3",
+        f"    log: {log_path}",
+        "    rerun: pipeline run-stage transform",
+        "    rerun: pipeline run full-refresh --from transform",
+    ]
+    assert any(l.startswith("· publish") and "pending" in l for l in lines)
+
+    stage_out = project.pipeline("logs", "--latest", "--stage", "transform")
+    assert stage_out.code == 0
+    assert stage_out.out == project.path(log_path).read_text()
+    assert "transform: failing on purpose" in stage_out.out
+    data = json.loads(project.pipeline("logs", "--latest", "--stage", "transform", "--json").out)
+    assert data["stageId"] == "transform" and data["status"] == "failed"
+    assert data["logPath"] == log_path and "failing on purpose" in data["output"]
+
+    pending = project.pipeline("logs", "--latest", "--stage", "publish")
+    assert pending.code == 0 and "printed nothing" in pending.out and "pending" in pending.out
+    assert one_error_line(project.pipeline("logs", "--latest", "--stage", "transfrom")) == (
+        f"pipeline: error: stage 'transfrom' is not in run {failed['runId']} "
+        "(did you mean 'transform'?)")
+
+
+def test_ambiguous_and_unknown_ids_and_bad_combinations_exit_2(project):
+    first, second = two_runs(project)
+    line = one_error_line(project.pipeline("logs", "2"))
+    assert line.startswith("pipeline: error: run id '2' is ambiguous: ")
+    assert first["runId"] in line and second["runId"] in line
+    assert one_error_line(project.pipeline("logs", "nope")) == \
+        "pipeline: error: unknown run 'nope' (see 'pipeline logs' for the recent runs)"
+    assert "not both" in one_error_line(project.pipeline("logs", "2", "--latest"))
+    assert "--stage needs a run" in one_error_line(project.pipeline("logs", "--stage", "x"))
+    assert "--follow needs a run" in one_error_line(project.pipeline("logs", "--follow"))
+
+
+def test_logs_work_when_the_graph_is_broken(project):
+    project.pipeline("run")
+    project.path("pipeline/stage-graph.json").write_text('{"stages": [')
+    assert project.pipeline("status").code == 2  # the graph really is broken
+    result = project.pipeline("logs", "--latest")
+    assert result.code == 0, result.text
+    assert "succeeded" in result.out.splitlines()[0]
+    assert project.pipeline("logs").code == 0
+
+
+def _slow_transform(project) -> None:
+    """transform prints, sleeps 2 s, prints again; it writes nothing."""
+    graph = project.graph()
+    stage = next(s for s in graph["stages"] if s["id"] == "transform")
+    stage["command"] = {"executable": "python3", "args": [
+        "-c", "import time; print('tick', flush=True); time.sleep(2); print('tock')"]}
+    stage["outputs"] = []
+    graph["stages"] = [s for s in graph["stages"] if s["id"] != "publish"]
+    graph["pipelines"][0]["stages"] = ["extract", "transform"]
+    project.write_graph(graph)
+
+
+def _start(project, *args: str) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STUB_")}
+    env.pop("NO_COLOR", None)
+    return subprocess.Popen([sys.executable, "-m", "orchestrator", *args], cwd=project.root,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _transform_started(project) -> bool:
+    """The run's events say transform started (so it sleeps for about 2 s from now)."""
+    runs = project.path(".pipeline-runs")
+    return runs.is_dir() and any('"transform"' in p.read_text() for p in runs.glob("*.log"))
+
+
+def test_follow_tails_a_run_in_progress_until_it_finishes(project):
+    _slow_transform(project)
+    run = _start(project, "run")
+    try:
+        deadline = time.monotonic() + 20
+        while not _transform_started(project):
+            assert time.monotonic() < deadline and run.poll() is None, "the run never started"
+            time.sleep(0.05)
+        assert project.last_record()["status"] == "running"  # we follow it live
+        stage_follow = _start(project, "logs", "--latest", "--stage", "transform", "--follow")
+        followed = project.pipeline("logs", "--latest", "--follow")
+        stage_out, _ = stage_follow.communicate(timeout=20)
+        assert run.wait(timeout=20) == 0
+    finally:
+        run.kill()
+    record = project.last_record()
+    assert record["status"] == "succeeded"
+    assert followed.code == 0 and stage_follow.returncode == 0
+    lines = [l.split(" ", 1)[1] for l in followed.out.splitlines()]  # drop the time
+    durations = [re.search(r" in (\d+\.\d)s$", l) for l in lines]
+    assert [re.sub(r" in \d+\.\ds$", " in Ns", l) for l in lines] == [
+        f"▶ run {record['runId']} started", "▶ extract started", "✔ extract succeeded in Ns",
+        "▶ transform started", "✔ transform succeeded in Ns", "✔ run finished: succeeded in Ns"]
+    assert float(durations[4].group(1)) >= 1.9  # the 2 s sleep
+    assert stage_out.splitlines() == ["tick", "tock"]
+
+
+def test_follow_stops_after_a_grace_period_when_a_run_crashed(project):
+    project.pipeline("run")
+    record = project.last_record()
+    events = project.path(f".pipeline-runs/{record['runId']}.log")
+    # the run-finished event never made it: as if the run died before writing it
+    events.write_text("".join(events.read_text().splitlines(keepends=True)[:-1]))
+    started = time.monotonic()
+    result = project.pipeline("logs", "--latest", "--follow")
+    assert time.monotonic() - started < 10
+    assert result.code == 0
+    assert "run finished" not in result.out
+    assert result.out.splitlines()[-1] == (f"run {record['runId']} ended as succeeded without "
+                                           "finishing its events (it may have crashed)")
