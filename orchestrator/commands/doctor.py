@@ -1,0 +1,400 @@
+"""`pipeline doctor`: is this machine and this project ready to run the stage graph?
+
+Each check is one line (✔ passed, ✖ failed, ! warning) and every failure says how to
+fix it. Nothing here runs a stage or writes outside a temporary probe file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import textwrap
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from orchestrator.console import Console
+from orchestrator.errors import EXIT_OK, EXIT_STAGE_FAILED
+from orchestrator.graph import Command, Graph
+
+MIN_PYTHON = (3, 10)
+MIN_NODE = (20,)
+VERSION_TIMEOUT = 10  # seconds: a version query that hangs is a failed check, not a hang
+WIDTH = 100
+RUNS_DIR = ".pipeline-runs"
+STATE_FILE = ".doit.db"
+# An argument without a "/" is taken for a script only with one of these extensions, so
+# that values such as "1.5" or "example.com" are not reported as missing files.
+SCRIPT_SUFFIXES = {".js", ".mjs", ".cjs", ".ts", ".mts", ".py", ".sh", ".bash", ".rb", ".pl"}
+_SUFFIX = re.compile(r"\.[A-Za-z][A-Za-z0-9]{0,9}$")
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    remedy: str | None = None
+    level: str = "error"  # "warning": reported, but does not make doctor fail
+
+
+def register(commands) -> None:
+    parser = commands.add_parser(
+        "doctor", help="check the machine and project: runtimes, executables, scripts, "
+                       "schemas, environment, run directory, saved state")
+    parser.add_argument("--json", action="store_true",
+                        help='print {"ok", "checks": [...]} as one JSON document')
+    parser.set_defaults(handler=doctor)
+
+
+def doctor(ctx, args) -> int:
+    graph = ctx.graph  # a broken graph is exit 2 with the usual lines, like every command
+    checks = run_checks(graph, ctx.root)
+    ok = all(c.ok or c.level == "warning" for c in checks)
+    console = Console()
+    if args.json:
+        console.json({"ok": ok, "checks": [asdict(c) for c in checks]})
+    else:
+        show(console, checks)
+    return EXIT_OK if ok else EXIT_STAGE_FAILED
+
+
+def show(console: Console, checks: list[Check]) -> None:
+    for c in checks:
+        mark, style = ("✔", "ok") if c.ok else ("!", "bold") if c.level == "warning" \
+            else ("✖", "fail")
+        for text in wrap(f"{mark} {c.name}: {c.detail}"):
+            console.line(text, style)
+        if not c.ok and c.remedy:
+            for text in wrap(f"    fix: {c.remedy}", indent="         "):
+                console.line(text, "note")
+    failed = sum(1 for c in checks if not c.ok and c.level != "warning")
+    warned = sum(1 for c in checks if not c.ok and c.level == "warning")
+    summary = f"{len(checks)} checks: {failed} failed"
+    summary += f", {warned} warning{'s' if warned != 1 else ''}" if warned else ""
+    console.line(summary, "fail" if failed else "ok")
+
+
+def wrap(text: str, indent: str = "    ") -> list[str]:
+    """Lines of at most 100 columns; long ids and paths are broken, never cut off."""
+    return textwrap.wrap(text, WIDTH, subsequent_indent=indent, break_long_words=True,
+                         break_on_hyphens=False) or [text]
+
+
+def run_checks(graph: Graph, root: Path) -> list[Check]:
+    commands = list(stage_commands(graph))
+    runtimes = {_runtime(cmd) for _, cmd in commands}
+    checks = [runner_python()]
+    if "python" in runtimes:
+        for name in sorted({cmd.executable for _, cmd in commands if _runtime(cmd) == "python"}):
+            checks.append(stage_python(name, root))
+    if "node" in runtimes:
+        for name in sorted({cmd.executable for _, cmd in commands if _runtime(cmd) == "node"}):
+            checks.append(node_version(name, root))
+    checks.append(git_present(graph, root))
+    checks.extend(executables(commands, root))
+    checks.extend(scripts(graph, commands, root))
+    checks.extend(schemas(graph, root))
+    checks.extend(environment(graph))
+    checks.append(runs_writable(root))
+    checks.append(state_readable(root))
+    return checks
+
+
+def stage_commands(graph: Graph):
+    """(who, command) for every stage command and every hook command; `who` names it."""
+    for stage in graph.stages.values():
+        yield stage.id, stage.command
+        for moment, hooks in (("before", stage.hooks.before), ("after", stage.hooks.after),
+                              ("onFailure", stage.hooks.on_failure)):
+            for hook in hooks:
+                if hook.command is not None:
+                    yield f"{stage.id} ({moment} hook)", hook.command
+
+
+def stages_text(who: list[str]) -> str:
+    """`stage a` or `stages a, b`."""
+    unique = list(dict.fromkeys(who))
+    return f"stage{'s' if len(unique) > 1 else ''} {', '.join(unique)}"
+
+
+def _runtime(command: Command) -> str:
+    from orchestrator.runtimes import runtime_of
+
+    return runtime_of(command)
+
+
+# ---------------------------------------------------------------------------
+# Runtimes
+
+
+def _version_text(version: tuple[int, ...]) -> str:
+    return ".".join(map(str, version))
+
+
+def runner_python() -> Check:
+    version = tuple(sys.version_info[:3])
+    name = "python (runner)"
+    detail = f"{_version_text(version)} at {sys.executable}"
+    if version[:2] >= MIN_PYTHON:
+        return Check(name, True, detail)
+    return Check(name, False, f"{detail} is older than {_version_text(MIN_PYTHON)}",
+                 f"install the pipeline with Python {_version_text(MIN_PYTHON)} or newer")
+
+
+def query_version(executable: str, root: Path) -> tuple[tuple[int, ...] | None, str]:
+    """(version, where) from `EXECUTABLE --version`, or (None, why not)."""
+    from orchestrator.runtimes import ExecutableNotFound, resolve_executable
+
+    try:
+        path = resolve_executable(executable, root)
+    except ExecutableNotFound as exc:
+        return None, str(exc)
+    try:
+        # its own process group, so a wrapper script's children are stopped with it
+        proc = subprocess.Popen([path, "--version"], stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=root,
+                                text=True, errors="replace", start_new_session=True)
+    except OSError as exc:
+        return None, f"cannot run {path}: {exc.strerror or exc}"
+    try:
+        said, _ = proc.communicate(timeout=VERSION_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        return None, f"'{path} --version' did not answer within {VERSION_TIMEOUT}s"
+    # Python 2 printed its version on stderr: both streams are read
+    match = re.search(r"(\d+)\.(\d+)(?:\.(\d+))?", said)
+    if proc.returncode != 0 or not match:
+        first = said.strip().splitlines()
+        return None, (f"'{path} --version' exited {proc.returncode} without a version"
+                      f"{': ' + first[0][:60] if first else ''}")
+    return tuple(int(g) for g in match.groups() if g is not None), path
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    import signal
+
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except OSError:
+        proc.kill()
+    proc.communicate()
+
+
+def stage_python(executable: str, root: Path) -> Check:
+    name = f"python for stages ({executable})"
+    version, where = query_version(executable, root)
+    want = _version_text(MIN_PYTHON)
+    if version is None:
+        return Check(name, False, where,
+                     f"install Python {want} or newer and put '{executable}' on PATH "
+                     f"(stages use it, not the pipeline's own interpreter)")
+    if version[:2] < MIN_PYTHON:
+        return Check(name, False, f"{_version_text(version)} at {where} is older than {want}",
+                     f"put a Python {want} or newer first on PATH as '{executable}'")
+    return Check(name, True, f"{_version_text(version)} at {where}")
+
+
+def node_version(executable: str, root: Path) -> Check:
+    name = f"node ({executable})" if executable != "node" else "node"
+    version, where = query_version(executable, root)
+    want = _version_text(MIN_NODE)
+    if version is None:
+        return Check(name, False, where, f"install Node.js {want} or newer and put "
+                                         f"'{executable}' on PATH")
+    if version[:1] < MIN_NODE:
+        return Check(name, False, f"{_version_text(version)} at {where} is older than {want}",
+                     f"install Node.js {want} or newer (first on PATH)")
+    return Check(name, True, f"{_version_text(version)} at {where}")
+
+
+def git_present(graph: Graph, root: Path) -> Check:
+    """git is needed by stages that declare a `git` side effect; otherwise only a warning."""
+    users = [s.id for s in graph.stages.values() if any(e.type == "git" for e in s.side_effects)]
+    level = "error" if users else "warning"
+    version, where = query_version("git", root)
+    if version is not None:
+        return Check("git", True, f"{_version_text(version)} at {where}", level=level)
+    verb = "declares" if len(users) == 1 else "declare"
+    why = f"{stages_text(users)} {verb} a git side effect" if users \
+        else "no stage declares a git side effect"
+    return Check("git", False, f"{where} ({why})", "install git and put it on PATH",
+                 level=level)
+
+
+# ---------------------------------------------------------------------------
+# Project files
+
+
+def executables(commands: list[tuple[str, Command]], root: Path) -> list[Check]:
+    """One check per distinct executable, naming the stages that use it."""
+    from orchestrator.runtimes import ExecutableNotFound, resolve_executable
+
+    users: dict[str, list[str]] = {}
+    for who, cmd in commands:
+        users.setdefault(cmd.executable, []).append(who)
+    checks = []
+    for executable, who in users.items():
+        name = f"executable {executable}"
+        used_by = stages_text(who)
+        try:
+            path = resolve_executable(executable, root)
+        except ExecutableNotFound as exc:
+            where = "in the project" if "/" in executable else "on PATH"
+            checks.append(Check(name, False, f"{exc} (used by {used_by})",
+                                f"install '{executable}' {where}, or fix the command of "
+                                f"{used_by}"))
+        else:
+            checks.append(Check(name, True, f"{path} (used by {used_by})"))
+    return checks
+
+
+def looks_like_script(arg: str) -> bool:
+    """A project-relative file path with an extension, e.g. `scripts/x.js`."""
+    if not arg or arg.startswith(("-", "/")) or "://" in arg or "=" in arg:
+        return False
+    if any(ch.isspace() for ch in arg) or not _SUFFIX.search(arg):
+        return False
+    if "/" not in arg and os.path.splitext(arg)[1].lower() not in SCRIPT_SUFFIXES:
+        return False
+    norm = os.path.normpath(arg)
+    return not (norm.startswith("..") or norm == ".")
+
+
+def scripts(graph: Graph, commands: list[tuple[str, Command]], root: Path) -> list[Check]:
+    """Arguments that look like script files (not artifacts) and do not exist."""
+    artifact_paths = [a.path for a in graph.artifacts.values()]
+    wanted: dict[str, list[str]] = {}
+    for who, cmd in commands:
+        for arg in cmd.args:
+            if not looks_like_script(arg):
+                continue
+            rel = os.path.normpath(arg).replace(os.sep, "/")
+            if any(rel == p or rel.startswith(p + "/") for p in artifact_paths):
+                continue  # data the stage reads or writes, checked by the run itself
+            wanted.setdefault(rel, []).append(who)
+    missing = {rel: who for rel, who in wanted.items() if not (root / rel).is_file()}
+    if not missing:
+        return [Check("scripts", True, f"{len(wanted)} script file(s) present")]
+    return [Check(f"script {rel}", False, f"missing (used by {stages_text(who)})",
+                  f"restore {rel}, or fix the command arguments of {stages_text(who)}")
+            for rel, who in missing.items()]
+
+
+def schemas(graph: Graph, root: Path) -> list[Check]:
+    """Every artifact schema exists, is JSON, and is a valid JSON Schema of its draft."""
+    from jsonschema import validators
+    from jsonschema.exceptions import SchemaError
+
+    by_schema: dict[str, list[str]] = {}
+    for artifact in graph.artifacts.values():
+        if artifact.schema:
+            by_schema.setdefault(artifact.schema, []).append(artifact.id)
+    failures = []
+    for rel, ids in by_schema.items():
+        name = f"schema {rel}"
+        owners = f"artifact{'s' if len(ids) > 1 else ''} {', '.join(ids)}"
+        path = root / rel
+        try:
+            schema = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            failures.append(Check(name, False, f"missing (schema of {owners})",
+                                  f"restore {rel}, or fix the 'schema' of {owners}"))
+            continue
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            failures.append(Check(name, False, f"not readable JSON: {reason}",
+                                  f"fix the JSON in {rel}"))
+            continue
+        try:
+            cls = validators.validator_for(schema, default=validators.Draft202012Validator)
+            cls.check_schema(schema)
+        except SchemaError as exc:
+            where = "/".join(map(str, exc.path)) or "top level"
+            failures.append(Check(name, False, f"not a valid JSON Schema at {where}: "
+                                               f"{exc.message[:120]}",
+                                  f"fix {rel} (it is used for {owners})"))
+        except Exception as exc:  # e.g. a schema that is not an object or boolean
+            failures.append(Check(name, False, f"not a valid JSON Schema: {exc}",
+                                  f"fix {rel} (it is used for {owners})"))
+    if failures:
+        return failures
+    return [Check("schemas", True, f"{len(by_schema)} schema file(s) present and valid")]
+
+
+def environment(graph: Graph) -> list[Check]:
+    """Required variables are set. Only names are printed, never values."""
+    required: dict[str, list[str]] = {}
+    for stage in graph.stages.values():
+        for var in stage.environment:
+            if var.required:
+                required.setdefault(var.name, []).append(stage.id)
+    missing = [name for name in required if name not in os.environ]
+    if not missing:
+        detail = f"{len(required)} required variable(s) set" if required \
+            else "no stage requires a variable"
+        return [Check("environment", True, detail)]
+    return [Check(f"environment {name}", False,
+                  f"required variable not set (needed by {stages_text(required[name])})",
+                  f"export {name}=... before running the pipeline")
+            for name in missing]
+
+
+def runs_writable(root: Path) -> Check:
+    """Create and delete a probe file in .pipeline-runs/ (and the directory, if it was not
+    there before), so nothing is left behind."""
+    name = f"{RUNS_DIR}/ writable"
+    runs = root / RUNS_DIR
+    existed = runs.is_dir()
+    probe = runs / f".doctor-{uuid.uuid4().hex}"
+    try:
+        if not existed:
+            runs.mkdir()
+        try:
+            probe.write_bytes(b"")
+            probe.unlink()
+        finally:
+            if not existed:
+                runs.rmdir()
+    except OSError as exc:
+        return Check(name, False, f"cannot write there: {exc.strerror or exc}",
+                     f"make {root / RUNS_DIR} a writable directory (run records go there)")
+    return Check(name, True, "run records can be written" if existed
+                 else "can be created (it does not exist yet)")
+
+
+def state_readable(root: Path) -> Check:
+    """doit's saved state (.doit.db) opens read-only and every row decodes."""
+    import sqlite3
+
+    name = "saved state"
+    path = root / STATE_FILE
+    if not path.exists():
+        return Check(name, True, f"no {STATE_FILE} yet (nothing has run here)")
+    remedy = (f"delete {STATE_FILE}: the state is lost and every stage runs again "
+              f"on the next run")
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        return Check(name, False, f"{STATE_FILE} cannot be opened: {exc}", remedy)
+    try:
+        try:
+            rows = conn.execute("SELECT task_id, task_data FROM doit").fetchall()
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):  # an empty database: doit creates the table
+                return Check(name, True, f"{STATE_FILE} holds no stage state yet")
+            raise
+        for task_id, data in rows:
+            try:
+                json.loads(data)
+            except (TypeError, ValueError):
+                return Check(name, False, f"{STATE_FILE}: state of '{task_id}' is not JSON",
+                             remedy)
+    except sqlite3.Error as exc:
+        return Check(name, False, f"{STATE_FILE} is not a readable doit state: {exc}", remedy)
+    finally:
+        conn.close()
+    return Check(name, True, f"{STATE_FILE} readable ({len(rows)} task state(s))")

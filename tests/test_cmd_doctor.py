@@ -1,0 +1,263 @@
+"""`pipeline doctor` on copies of the fixture project, with one thing broken at a time."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from conftest import REPO
+
+REFERENCE = REPO / "fixtures" / "reference" / "stage-graph.example.json"
+
+
+def unwrapped(text: str) -> str:
+    """The report with each wrapped line joined again (continuations are indented)."""
+    lines: list[str] = []
+    for line in text.splitlines():
+        if lines and line.startswith(" ") and not line.startswith("    fix: "):
+            lines[-1] += " " + line.strip()
+        else:
+            lines.append(line)
+    return "\n".join(lines)
+
+
+def doctor_json(project, env: dict | None = None) -> tuple[int, dict]:
+    result = project.pipeline("doctor", "--json", env=env)
+    return result.code, json.loads(result.out)
+
+
+def by_name(report: dict) -> dict[str, dict]:
+    return {c["name"]: c for c in report["checks"]}
+
+
+def failed(report: dict) -> dict[str, dict]:
+    return {c["name"]: c for c in report["checks"] if not c["ok"]}
+
+
+def fake_bin(tmp_path: Path, scripts: dict[str, str], link_python: bool = True) -> str:
+    """A PATH holding only the given shell scripts (and the real python3 if asked)."""
+    bin_dir = tmp_path / "fakebin"
+    bin_dir.mkdir(exist_ok=True)
+    for name, body in scripts.items():
+        path = bin_dir / name
+        path.write_text("#!/bin/sh\n" + body + "\n")
+        path.chmod(0o755)
+    if link_python:
+        (bin_dir / "python3").symlink_to(Path(sys.executable).resolve())
+    return str(bin_dir)
+
+
+def test_fixture_project_passes_every_check(project):
+    result = project.pipeline("doctor")
+    assert result.code == 0, result.text
+    lines = result.out.splitlines()
+    assert all(line.startswith(("✔", "    ")) for line in lines[:-1]), result.out
+    assert lines[-1].endswith("0 failed")
+    assert all(len(line) <= 100 for line in lines)
+    out = unwrapped(result.out)
+    for name in ("python (runner)", "python for stages (python3)", "node", "executable node",
+                 "executable python3", "scripts", "schemas", ".pipeline-runs/ writable",
+                 "saved state"):
+        assert f"✔ {name}: " in out
+    assert "executable node: " in out and "(used by stage transform)" in out
+    # probing .pipeline-runs/ leaves nothing behind when it was not there
+    assert not project.path(".pipeline-runs").exists()
+
+
+def test_json_shape(project):
+    code, report = doctor_json(project)
+    assert code == 0
+    assert set(report) == {"ok", "checks"} and report["ok"] is True
+    for check in report["checks"]:
+        assert {"name", "ok", "detail", "remedy"} <= set(check)
+        assert check["ok"] is True and check["remedy"] is None
+    checks = by_name(report)
+    assert int(checks["node"]["detail"].split(".")[0]) >= 20
+    assert checks["python for stages (python3)"]["detail"].startswith("3.")
+    assert checks["scripts"]["detail"] == "2 script file(s) present"
+    assert checks["schemas"]["detail"] == "1 schema file(s) present and valid"
+
+
+def test_no_python_check_for_stages_when_no_stage_uses_python(project):
+    graph = project.graph()
+    graph["pipelines"][0]["stages"] = ["transform"]
+    graph["stages"] = [s for s in graph["stages"] if s["id"] == "transform"]
+    del graph["stages"][0]["dependsOn"]
+    project.write_graph(graph)
+    code, report = doctor_json(project)
+    assert code == 0
+    names = set(by_name(report))
+    assert "python (runner)" in names and "node" in names
+    assert not any(n.startswith("python for stages") for n in names)
+
+
+def test_missing_executable_names_the_stage(project):
+    graph = project.graph()
+    graph["stages"][1]["command"]["executable"] = "no-such-tool-xyz"
+    project.write_graph(graph)
+    result = project.pipeline("doctor")
+    assert result.code == 1
+    out = unwrapped(result.out)
+    assert "✖ executable no-such-tool-xyz: executable 'no-such-tool-xyz' not found on PATH " \
+           "(used by stage transform)" in out
+    assert "    fix: install 'no-such-tool-xyz' on PATH" in out
+    assert "Traceback" not in result.text
+
+
+def test_missing_schema(project):
+    project.path("schemas/clean.schema.json").unlink()
+    code, report = doctor_json(project)
+    assert code == 1 and report["ok"] is False
+    check = failed(report)["schema schemas/clean.schema.json"]
+    assert check["detail"] == "missing (schema of artifacts clean, report)"
+    assert "restore schemas/clean.schema.json" in check["remedy"]
+
+
+def test_invalid_schema(project):
+    project.path("schemas/clean.schema.json").write_text('{"type": 12}')
+    code, report = doctor_json(project)
+    assert code == 1
+    check = failed(report)["schema schemas/clean.schema.json"]
+    assert check["detail"].startswith("not a valid JSON Schema at type: 12 is not valid")
+
+
+def test_schema_that_is_not_json(project):
+    project.path("schemas/clean.schema.json").write_text('{"type": ')
+    code, report = doctor_json(project)
+    assert code == 1
+    assert failed(report)["schema schemas/clean.schema.json"]["detail"] \
+        .startswith("not readable JSON:")
+
+
+def test_missing_required_variable_is_named_and_its_value_never_printed(project):
+    graph = project.graph()
+    graph["stages"][2]["environment"] = [{"name": "DOCTOR_TEST_TOKEN", "required": True}]
+    project.write_graph(graph)
+    result = project.pipeline("doctor")
+    assert result.code == 1
+    out = unwrapped(result.out)
+    assert "✖ environment DOCTOR_TEST_TOKEN: required variable not set (needed by stage " \
+           "publish)" in out
+    assert "fix: export DOCTOR_TEST_TOKEN=..." in out
+
+    result = project.pipeline("doctor", "--json", env={"DOCTOR_TEST_TOKEN": "s3cret-v4lue"})
+    assert result.code == 0, result.text
+    assert "s3cret-v4lue" not in result.text
+    assert by_name(json.loads(result.out))["environment"]["detail"] == \
+        "1 required variable(s) set"
+
+
+def test_missing_script_names_the_stage(project):
+    project.path("stages/stub.mjs").unlink()
+    result = project.pipeline("doctor")
+    assert result.code == 1
+    out = unwrapped(result.out)
+    assert "✖ script stages/stub.mjs: missing (used by stage transform)" in out
+    # artifacts among the arguments (data/source.txt, build/raw.json ...) are not scripts
+    assert "build/raw.json" not in out and "data/source.txt" not in out
+
+
+def test_corrupt_state_fails_and_a_real_state_passes(project):
+    assert project.pipeline("run").code == 0
+    code, report = doctor_json(project)
+    assert code == 0
+    assert by_name(report)["saved state"]["detail"] == ".doit.db readable (3 task state(s))"
+    assert by_name(report)[".pipeline-runs/ writable"]["detail"] == "run records can be written"
+
+    project.path(".doit.db").write_bytes(b"\x00garbage, not sqlite\xff" * 200)
+    result = project.pipeline("doctor")
+    assert result.code == 1
+    out = unwrapped(result.out)
+    assert "✖ saved state: .doit.db is not a readable doit state: file is not a database" \
+        in out
+    assert "fix: delete .doit.db" in out
+
+
+def test_run_directory_that_is_a_file(project):
+    project.path(".pipeline-runs").write_text("in the way")
+    code, report = doctor_json(project)
+    assert code == 1
+    assert failed(report)[".pipeline-runs/ writable"]["detail"].startswith("cannot write there")
+    assert project.path(".pipeline-runs").read_text() == "in the way"
+
+
+def test_missing_node_is_a_failed_check_not_a_crash(project, tmp_path):
+    path = fake_bin(tmp_path, {})
+    result = project.pipeline("doctor", env={"PATH": path})
+    assert result.code == 1
+    out = unwrapped(result.out)
+    assert "✖ node: executable 'node' not found on PATH" in out
+    assert "fix: install Node.js 20 or newer" in out
+    assert "✔ python for stages (python3): " in out
+    assert "Traceback" not in result.text
+
+
+def test_old_node_and_old_python_fail_and_git_is_only_a_warning(project, tmp_path):
+    path = fake_bin(tmp_path, {"node": "echo v18.19.0", "python3": "echo 'Python 3.8.10'"},
+                    link_python=False)
+    result = project.pipeline("doctor", env={"PATH": path})
+    assert result.code == 1
+    out = unwrapped(result.out)
+    assert "✖ node: 18.19.0 at " in out and "is older than 20" in out
+    assert "✖ python for stages (python3): 3.8.10 at " in out
+    # no stage of the fixture declares a git side effect: a missing git only warns
+    assert "! git: executable 'git' not found on PATH (no stage declares a git side effect)" \
+        in out
+    assert result.out.splitlines()[-1].endswith(" checks: 2 failed, 1 warning")
+
+
+def test_missing_git_fails_when_a_stage_declares_git(project, tmp_path):
+    graph = project.graph()
+    graph["stages"][0]["sideEffects"] = [{"type": "git", "description": "clones"}]
+    project.write_graph(graph)
+    path = fake_bin(tmp_path, {"node": "echo v20.1.0"})
+    code, report = doctor_json(project, env={"PATH": path})
+    assert code == 1
+    git = failed(report)["git"]
+    assert git["level"] == "error" and "stage extract declares a git side effect" in git["detail"]
+    assert [c["name"] for c in report["checks"] if not c["ok"]] == ["git"]
+
+
+def test_hanging_version_query_times_out(project, tmp_path):
+    # doctor waits at most 10 s for `node --version`
+    # a wrapper whose child keeps the output pipe open must not hold doctor either
+    path = fake_bin(tmp_path, {"node": "/bin/sleep 30 & /bin/sleep 30"})
+    result = project.pipeline("doctor", env={"PATH": path})
+    assert result.code == 1
+    out = unwrapped(result.out)
+    assert "✖ node: '" in out and "--version' did not answer within 10s" in out
+
+
+def test_broken_graph_is_exit_2(project):
+    project.path("pipeline/stage-graph.json").write_text("{")
+    result = project.pipeline("doctor")
+    assert result.code == 2
+    assert result.err.startswith("pipeline/stage-graph.json: line 1, column 2: invalid JSON")
+    assert result.out == ""
+
+
+def test_reference_graph_names_each_missing_script(tmp_path):
+    root = tmp_path / "reference"
+    (root / "pipeline").mkdir(parents=True)
+    shutil.copy(REFERENCE, root / "pipeline" / "stage-graph.json")
+    from conftest import Project
+
+    project = Project(root)
+    result = project.pipeline("doctor")
+    assert result.code == 1
+    out = unwrapped(result.out)
+    for script, stage in (("scripts/create_module_list.js", "create-module-list"),
+                          ("scripts/updateRepositoryApiData.js", "update-repository-data"),
+                          ("scripts/get_modules.py", "get-modules"),
+                          ("scripts/expand_module_list_with_repo_data.js", "expand-module-list"),
+                          ("scripts/check_modules_js.js", "check-modules-js"),
+                          ("scripts/check_modules.py", "check-modules")):
+        assert f"✖ script {script}: missing (used by stage {stage})" in out
+    assert "✖ schema dist/schemas/modules.stage.1.schema.json: missing" in out
+    assert all(len(line) <= 100 for line in result.out.splitlines())
+    # get-modules declares git: git is a required check there
+    code, report = doctor_json(project)
+    assert by_name(report)["git"]["level"] == "error"
