@@ -1,0 +1,222 @@
+"""`pipeline check`: validate the graph (loading does schema and meaning) and lint it.
+
+Errors are graph shapes that make a run wrong or order-dependent; warnings are
+loose ends that are probably mistakes. Each finding has a stable code (see docs/cli.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from orchestrator.commands.doctor import wrap
+from orchestrator.console import Console
+from orchestrator.errors import EXIT_OK, EXIT_STAGE_FAILED
+from orchestrator.graph import Graph, Pipeline
+
+# errors
+UNORDERED_READ = "unordered-read"
+DUPLICATE_WRITER = "duplicate-writer"
+LISTED_BEFORE_DEPENDENCY = "listed-before-dependency"
+# warnings
+NEVER_WRITTEN = "never-written"
+UNUSED_ARTIFACT = "unused-artifact"
+STAGE_IN_NO_PIPELINE = "stage-in-no-pipeline"
+
+
+@dataclass
+class Finding:
+    code: str
+    message: str
+    place: str  # where in the graph file, as graph errors name it: pipelines[0].stages[2]
+    ids: dict[str, object] = field(default_factory=dict)  # pipeline / stage / artifact ...
+
+    def as_json(self) -> dict:
+        return {"code": self.code, "message": self.message, "place": self.place, **self.ids}
+
+
+def register(commands) -> None:
+    parser = commands.add_parser(
+        "check", help="validate the stage graph and lint it for ordering hazards and loose ends")
+    parser.add_argument("--json", action="store_true",
+                        help='print {"ok", "errors": [...], "warnings": [...]} as one JSON '
+                             "document")
+    parser.set_defaults(handler=check)
+
+
+def check(ctx, args) -> int:
+    graph = ctx.graph  # schema and meaning problems: exit 2 with one line each
+    errors, warnings = lint(graph, ctx.root)
+    console = Console()
+    if args.json:
+        console.json({"ok": not errors, "errors": [f.as_json() for f in errors],
+                      "warnings": [f.as_json() for f in warnings]})
+    else:
+        show(console, graph, errors, warnings)
+    return EXIT_STAGE_FAILED if errors else EXIT_OK
+
+
+def show(console: Console, graph: Graph, errors: list[Finding], warnings: list[Finding]) -> None:
+    for mark, style, findings in (("✖", "fail", errors), ("!", "bold", warnings)):
+        for f in findings:
+            for text in wrap(f"{mark} {graph.display}: {f.place}: {f.message} [{f.code}]"):
+                console.line(text, style)
+    size = (f"{len(graph.pipelines)} pipeline(s), {len(graph.stages)} stage(s), "
+            f"{len(graph.artifacts)} artifact(s)")
+    plural = lambda n, word: f"{n} {word}{'s' if n != 1 else ''}"  # noqa: E731
+    if errors:
+        console.line(f"{graph.display}: {plural(len(errors), 'error')}, "
+                     f"{plural(len(warnings), 'warning')} ({size})", "fail")
+    else:
+        tail = f", {plural(len(warnings), 'warning')}" if warnings else ", no warnings"
+        console.line(f"✔ {graph.display}: valid{tail} ({size})", "ok")
+
+
+def lint(graph: Graph, root: Path) -> tuple[list[Finding], list[Finding]]:
+    errors: list[Finding] = []
+    for index, pipeline in enumerate(graph.pipelines.values()):
+        errors.extend(listed_before_dependency(graph, pipeline, index))
+        errors.extend(duplicate_writers(graph, pipeline, index))
+        errors.extend(unordered_reads(graph, pipeline))
+    warnings = never_written(graph, root) + unused_artifacts(graph) + stages_in_no_pipeline(graph)
+    return errors, warnings
+
+
+# ---------------------------------------------------------------------------
+# Errors, within one pipeline
+
+
+def upstream_within(graph: Graph, pipeline: Pipeline) -> dict[str, set[str]]:
+    """stage -> every stage of the pipeline it depends on, directly or through others
+    of the pipeline. A dependsOn chain through a stage outside the pipeline does not
+    order the run (see plan.stage_order), so it does not count here either."""
+    members = set(pipeline.stages)
+    direct = {sid: {d for d in graph.stages[sid].depends_on if d in members}
+              for sid in pipeline.stages}
+    upstream: dict[str, set[str]] = {}
+    for sid in pipeline.stages:
+        seen: set[str] = set()
+        todo = list(direct[sid])
+        while todo:
+            dep = todo.pop()
+            if dep not in seen:
+                seen.add(dep)
+                todo.extend(direct[dep])
+        upstream[sid] = seen
+    return upstream
+
+
+def writers_within(graph: Graph, pipeline: Pipeline) -> dict[str, list[str]]:
+    """artifact -> the stages of the pipeline that write it, in listed order."""
+    writers: dict[str, list[str]] = {}
+    for sid in pipeline.stages:
+        for out in graph.stages[sid].outputs:
+            if sid not in writers.setdefault(out.artifact, []):
+                writers[out.artifact].append(sid)
+    return writers
+
+
+def listed_before_dependency(graph: Graph, pipeline: Pipeline, index: int) -> list[Finding]:
+    """A stage listed before a stage of the pipeline it depends on. Checking direct
+    dependencies is enough: any contradicted chain has a contradicted link."""
+    position = {sid: i for i, sid in enumerate(pipeline.stages)}
+    findings = []
+    for j, sid in enumerate(pipeline.stages):
+        for dep in graph.stages[sid].depends_on:
+            if dep in position and position[dep] > j:
+                findings.append(Finding(
+                    LISTED_BEFORE_DEPENDENCY,
+                    f"pipeline '{pipeline.id}' lists '{sid}' before '{dep}', which it "
+                    f"depends on; list '{dep}' first",
+                    f"pipelines[{index}].stages[{j}]",
+                    {"pipeline": pipeline.id, "stage": sid, "dependsOn": dep}))
+    return findings
+
+
+def duplicate_writers(graph: Graph, pipeline: Pipeline, index: int) -> list[Finding]:
+    findings = []
+    for artifact_id, writers in writers_within(graph, pipeline).items():
+        if len(writers) > 1:
+            artifact = graph.artifacts[artifact_id]
+            names = ", ".join(f"'{w}'" for w in writers)
+            findings.append(Finding(
+                DUPLICATE_WRITER,
+                f"pipeline '{pipeline.id}': stages {names} all write artifact "
+                f"'{artifact_id}' ({artifact.display_path}); the last one wins",
+                f"pipelines[{index}]",
+                {"pipeline": pipeline.id, "artifact": artifact_id, "stages": writers}))
+    return findings
+
+
+def unordered_reads(graph: Graph, pipeline: Pipeline) -> list[Finding]:
+    """A stage reads what another stage of the pipeline writes, without depending on it:
+    whether it sees the old or the new content depends on the listed order."""
+    upstream = upstream_within(graph, pipeline)
+    writers = writers_within(graph, pipeline)
+    findings = []
+    for sid in pipeline.stages:
+        stage = graph.stages[sid]
+        for k, inp in enumerate(stage.inputs):
+            if inp.artifact is None:
+                continue
+            for writer in writers.get(inp.artifact, []):
+                if writer == sid or writer in upstream[sid]:
+                    continue  # its own cache, or ordered by dependsOn
+                artifact = graph.artifacts[inp.artifact]
+                findings.append(Finding(
+                    UNORDERED_READ,
+                    f"pipeline '{pipeline.id}': stage '{sid}' reads artifact "
+                    f"'{inp.artifact}' ({artifact.display_path}) written by '{writer}' "
+                    f"but does not depend on it; add '{writer}' to its dependsOn",
+                    f"stages[{stage.index}].inputs[{k}]",
+                    {"pipeline": pipeline.id, "stage": sid, "artifact": inp.artifact,
+                     "writer": writer}))
+    return findings
+
+
+# ---------------------------------------------------------------------------
+# Warnings, over the whole graph
+
+
+def _artifact_places(graph: Graph) -> dict[str, int]:
+    return {aid: i for i, aid in enumerate(graph.artifacts)}
+
+
+def never_written(graph: Graph, root: Path) -> list[Finding]:
+    """Read from disk only (no stage writes it) yet not on disk: the run will miss it."""
+    written = {o.artifact for s in graph.stages.values() for o in s.outputs}
+    findings = []
+    for aid, i in _artifact_places(graph).items():
+        artifact = graph.artifacts[aid]
+        if aid in written or (root / artifact.path).exists():
+            continue
+        findings.append(Finding(
+            NEVER_WRITTEN,
+            f"artifact '{aid}' ({artifact.display_path}) is written by no stage and does "
+            f"not exist",
+            f"artifacts[{i}]", {"artifact": aid, "path": artifact.display_path}))
+    return findings
+
+
+def unused_artifacts(graph: Graph) -> list[Finding]:
+    """Declared, but no stage reads or writes it and no hook moves or removes it."""
+    used: set[str] = set()
+    for stage in graph.stages.values():
+        used.update(i.artifact for i in stage.inputs if i.artifact)
+        used.update(o.artifact for o in stage.outputs)
+        for hook in (*stage.hooks.before, *stage.hooks.after, *stage.hooks.on_failure):
+            used.update(a for a in (hook.source, hook.target) if a)
+    return [Finding(UNUSED_ARTIFACT,
+                    f"artifact '{aid}' ({graph.artifacts[aid].display_path}) is not used by "
+                    f"any stage",
+                    f"artifacts[{i}]", {"artifact": aid})
+            for aid, i in _artifact_places(graph).items() if aid not in used]
+
+
+def stages_in_no_pipeline(graph: Graph) -> list[Finding]:
+    listed = {sid for p in graph.pipelines.values() for sid in p.stages}
+    return [Finding(STAGE_IN_NO_PIPELINE,
+                    f"stage '{s.id}' is in no pipeline (only 'pipeline run-stage {s.id}' or "
+                    f"'doit run {s.id}' runs it)",
+                    f"stages[{s.index}]", {"stage": s.id})
+            for s in graph.stages.values() if s.id not in listed]
