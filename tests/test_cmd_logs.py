@@ -204,3 +204,15 @@ def test_follow_stops_after_a_grace_period_when_a_run_crashed(project):
     assert "run finished" not in result.out
     assert result.out.splitlines()[-1] == (f"run {record['runId']} ended as succeeded without "
                                            "finishing its events (it may have crashed)")
+
+
+def test_an_unreadable_record_is_listed_as_such_and_refused_in_one_line(project):
+    project.pipeline("run")
+    project.path(".pipeline-runs/29990101T000000.000Z_broken.json").write_text('{"runId": ')
+    listed = project.pipeline("logs")
+    assert listed.code == 0
+    last = listed.out.splitlines()[-1]
+    assert "unreadable" in last and last.endswith("29990101T000000.000Z_broken")
+    line = one_error_line(project.pipeline("logs", "--latest"))
+    assert line.startswith("pipeline: error: .pipeline-runs/29990101T000000.000Z_broken.json: "
+                           "unreadable run record")

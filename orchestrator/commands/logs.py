@@ -321,7 +321,13 @@ class RunWatch:
         if self.finished is not None:
             return True
         record = record_or_none(self.root, self.run_id)
-        status = record.get("status") if record else "running"
+        if record is not None:
+            status = record.get("status")
+        else:
+            # an empty record file is one just claimed by a starting run; anything else
+            # that does not read will never say "running" again
+            path = self.root / RUNS_DIR / f"{self.run_id}.json"
+            status = "running" if path.is_file() and path.stat().st_size == 0 else "unreadable"
         if status == "running":
             self.over_since = None
             return False
