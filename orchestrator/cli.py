@@ -15,7 +15,6 @@ from pathlib import Path
 from orchestrator import __version__
 from orchestrator.errors import EXIT_INTERRUPTED, EXIT_USAGE, PipelineError, UsageError
 
-
 # Each module under orchestrator/commands/ has `register(subparsers)`, which adds its
 # parser(s) and sets `handler(ctx, args)` as the parser default. Adding a command is
 # adding a module; this tuple only orders the help text.

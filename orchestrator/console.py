@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 import sys
+import textwrap
 from typing import TextIO
+
+WIDTH = 100  # human output fits this many columns
 
 
 def use_colour(stream: TextIO) -> bool:
@@ -12,6 +15,31 @@ def use_colour(stream: TextIO) -> bool:
         return False
     isatty = getattr(stream, "isatty", None)
     return bool(isatty and isatty())
+
+
+def one_line(text: str | None) -> str:
+    """Free text from the graph file on one line: a newline there must not break a table."""
+    if not text:
+        return ""
+    return " ".join(str(text).split())
+
+
+def printable(text: str | None) -> str:
+    """A path or argument on one line, control characters shown as escapes (not lost)."""
+    if not text:
+        return ""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
+
+
+def fit(text: str, width: int = WIDTH) -> str:
+    """`text` cut to `width` columns, an ellipsis marking the cut."""
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
+def wrap(text: str, indent: str = "    ") -> list[str]:
+    """Lines of at most WIDTH columns; long ids and paths are broken, never cut off."""
+    return textwrap.wrap(text, WIDTH, subsequent_indent=indent, break_long_words=True,
+                         break_on_hyphens=False) or [text]
 
 
 def seconds(duration_ms: float | None) -> str:

@@ -38,7 +38,8 @@ def tree_digest(path: str | os.PathLike) -> str:
         dirnames.sort()
         rel_dir = os.path.relpath(dirpath, root)
         h.update(f"d {rel_dir}\n".encode("utf-8", "surrogateescape"))
-        for name in sorted(filenames + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]):
+        linked_dirs = [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]
+        for name in sorted(filenames + linked_dirs):
             full = os.path.join(dirpath, name)
             rel = os.path.normpath(os.path.join(rel_dir, name))
             if os.path.islink(full):

@@ -244,7 +244,8 @@ def _read_document(path: Path, shown: str) -> Any:
     except RecursionError:
         raise GraphError([f"{shown}: nesting is too deep to be a stage graph"]) from None
     except _SelfReference:
-        raise GraphError([f"{shown}: the document contains itself (a recursive YAML alias)"]) from None
+        raise GraphError([f"{shown}: the document contains itself "
+                          f"(a recursive YAML alias)"]) from None
     if size > MAX_VALUES:
         raise GraphError([f"{shown}: too large: more than {MAX_VALUES} values"])
     if not isinstance(data, dict):

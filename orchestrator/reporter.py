@@ -92,7 +92,8 @@ class PipelineReporter:
         self.counts["succeeded"] += 1
         self.console.stage_succeeded(self._number(sid), self.total, sid,
                                      details.get("durationMs") or 0)
-        artifacts = [{"path": p, "digest": d} for p, d in (task.values.get("outputs") or {}).items()]
+        outputs = task.values.get("outputs") or {}
+        artifacts = [{"path": p, "digest": d} for p, d in outputs.items()]
         self.ledger.stage_finished(sid, "succeeded", details=details, artifacts=artifacts)
 
     def add_failure(self, task, fail) -> None:

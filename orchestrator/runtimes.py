@@ -37,6 +37,12 @@ def runtime_of(command: Command) -> str:
     return "other"
 
 
+def runtime_name(command: Command) -> str:
+    """`node`, `python`, or the executable's own name for anything else."""
+    runtime = runtime_of(command)
+    return runtime if runtime != "other" else os.path.basename(command.executable)
+
+
 def resolve_executable(executable: str, root: Path, path_env: str | None = None) -> str:
     """An absolute path for `executable`: a path (with a slash) is taken relative to the
     root; a bare name is looked up on PATH."""

@@ -105,7 +105,8 @@ class StageAction:
     # -- checks ------------------------------------------------------------------
 
     def _check_environment(self) -> None:
-        missing = [v.name for v in self.stage.environment if v.required and v.name not in os.environ]
+        missing = [v.name for v in self.stage.environment
+                   if v.required and v.name not in os.environ]
         if missing:
             raise _Failed("required environment variable not set: " + ", ".join(missing))
         for inp in self.stage.inputs:

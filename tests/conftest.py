@@ -14,6 +14,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "fixtures" / "pipeline"
+REFERENCE = REPO / "fixtures" / "reference" / "stage-graph.example.json"
 
 
 @dataclass
@@ -77,6 +78,14 @@ class Project:
 
     def write_graph(self, data: dict, rel: str = "pipeline/stage-graph.json") -> None:
         self.path(rel).write_text(json.dumps(data, indent=2))
+
+
+def reference_project(tmp_path: Path) -> Project:
+    """The reference graph alone (its scripts absent: only inspection commands apply)."""
+    root = tmp_path / "reference"
+    (root / "pipeline").mkdir(parents=True)
+    shutil.copy(REFERENCE, root / "pipeline" / "stage-graph.json")
+    return Project(root)
 
 
 @pytest.fixture

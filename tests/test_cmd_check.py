@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-import shutil
 
-from conftest import REPO, Project
-
-REFERENCE = REPO / "fixtures" / "reference" / "stage-graph.example.json"
+from conftest import REFERENCE, REPO, Project, reference_project
 
 
 def check_json(project) -> tuple[int, dict]:
@@ -125,7 +122,7 @@ def test_listed_before_a_dependency(project):
     assert result.code == 1
     assert ("✖ pipeline/stage-graph.json: pipelines[0].stages[0]: pipeline 'full-refresh' "
             "lists 'transform' before 'extract', which it depends on; list 'extract' first "
-            "[listed-before-dependency]") in " ".join(l.strip() for l in result.out.splitlines())
+            "[listed-before-dependency]") in " ".join(ln.strip() for ln in result.out.splitlines())
     code, report = check_json(project)
     assert codes(report["errors"]) == ["listed-before-dependency"]
     assert report["errors"][0]["stage"] == "transform"
@@ -205,10 +202,7 @@ def test_broken_graph_is_exit_2_with_the_usual_lines(project):
 
 
 def test_reference_graph(tmp_path):
-    root = tmp_path / "reference"
-    (root / "pipeline").mkdir(parents=True)
-    shutil.copy(REFERENCE, root / "pipeline" / "stage-graph.json")
-    project = Project(root)
+    project = reference_project(tmp_path)
     result = project.pipeline("check")
     assert result.code == 0, result.text
     assert result.out == ("✔ pipeline/stage-graph.json: valid, no warnings "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from test_cmd_list import reference_project
+from conftest import reference_project
 
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import sys
 from pathlib import Path
 
-from conftest import REPO
-
-REFERENCE = REPO / "fixtures" / "reference" / "stage-graph.example.json"
+from conftest import reference_project
 
 
 def unwrapped(text: str) -> str:
@@ -240,12 +236,7 @@ def test_broken_graph_is_exit_2(project):
 
 
 def test_reference_graph_names_each_missing_script(tmp_path):
-    root = tmp_path / "reference"
-    (root / "pipeline").mkdir(parents=True)
-    shutil.copy(REFERENCE, root / "pipeline" / "stage-graph.json")
-    from conftest import Project
-
-    project = Project(root)
+    project = reference_project(tmp_path)
     result = project.pipeline("doctor")
     assert result.code == 1
     out = unwrapped(result.out)

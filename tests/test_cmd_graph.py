@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from test_cmd_list import reference_project
+from conftest import reference_project
 
 MERMAID_NODE = re.compile(r'^  (\w+)(\[/"|\(\["|\["|\(")(.*?)("/\]|"\]\)|"\]|"\))$')
 DOT_NODE = re.compile(r'^  (\w+) \[label="((?:[^"\\]|\\.)*)", (.*)\];$')

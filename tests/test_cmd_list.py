@@ -3,20 +3,8 @@
 from __future__ import annotations
 
 import json
-import shutil
-from pathlib import Path
 
-from conftest import Project
-
-REFERENCE = Path(__file__).resolve().parent.parent / "fixtures/reference/stage-graph.example.json"
-
-
-def reference_project(tmp_path: Path) -> Project:
-    """The reference graph alone (its scripts absent: these commands do not run them)."""
-    root = tmp_path / "reference"
-    (root / "pipeline").mkdir(parents=True)
-    shutil.copy(REFERENCE, root / "pipeline/stage-graph.json")
-    return Project(root)
+from conftest import reference_project
 
 
 def section(out: str, title: str) -> list[str]:

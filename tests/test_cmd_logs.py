@@ -34,7 +34,8 @@ def two_runs(project) -> tuple[dict, dict]:
 def test_no_runs_yet_is_a_friendly_line(project):
     result = project.pipeline("logs")
     assert result.code == 0
-    assert result.out.strip() == "No runs yet: 'pipeline run' records each run under .pipeline-runs/."
+    assert result.out.strip() == ("No runs yet: 'pipeline run' records each run under "
+                                  ".pipeline-runs/.")
     result = project.pipeline("logs", "--json")
     assert result.code == 0 and json.loads(result.out) == {"runs": []}
     assert one_error_line(project.pipeline("logs", "--latest")) == \
@@ -77,10 +78,11 @@ def test_one_run_by_latest_or_prefix_and_json_is_the_record(project):
     assert by_prefix.code == 0, by_prefix.text
     out = by_prefix.out
     assert out.splitlines()[0] == f"✔ run {first['runId']}: succeeded"
-    extract = next(l for l in out.splitlines() if l.startswith("✔ extract"))
+    extract = next(ln for ln in out.splitlines() if ln.startswith("✔ extract"))
     stage = first["stages"][0]
     assert extract.split()[3:6] == [f"{stage['durationMs'] / 1000:.1f}s",
-                                    f"{stage['cpuSeconds']:.2f}s", f"{stage['peakRssKb'] / 1024:.1f}"]
+                                    f"{stage['cpuSeconds']:.2f}s",
+                                    f"{stage['peakRssKb'] / 1024:.1f}"]
     assert extract.endswith("never run")
 
     as_json = project.pipeline("logs", second["runId"], "--json")
@@ -92,7 +94,7 @@ def test_failed_run_shows_the_error_its_log_and_how_to_rerun(project):
     _, failed = two_runs(project)
     out = project.pipeline("logs", "--latest").out
     lines = out.splitlines()
-    at = next(i for i, l in enumerate(lines) if l.startswith("✖ transform"))
+    at = next(i for i, ln in enumerate(lines) if ln.startswith("✖ transform"))
     log_path = failed["stages"][1]["logPath"]
     assert lines[at + 1:at + 5] == [
         "    error: exit code 3",
@@ -100,7 +102,7 @@ def test_failed_run_shows_the_error_its_log_and_how_to_rerun(project):
         "    rerun: pipeline run-stage transform",
         "    rerun: pipeline run full-refresh --from transform",
     ]
-    assert any(l.startswith("· publish") and "pending" in l for l in lines)
+    assert any(ln.startswith("· publish") and "pending" in ln for ln in lines)
 
     stage_out = project.pipeline("logs", "--latest", "--stage", "transform")
     assert stage_out.code == 0
@@ -182,9 +184,9 @@ def test_follow_tails_a_run_in_progress_until_it_finishes(project):
     record = project.last_record()
     assert record["status"] == "succeeded"
     assert followed.code == 0 and stage_follow.returncode == 0
-    lines = [l.split(" ", 1)[1] for l in followed.out.splitlines()]  # drop the time
-    durations = [re.search(r" in (\d+\.\d)s$", l) for l in lines]
-    assert [re.sub(r" in \d+\.\ds$", " in Ns", l) for l in lines] == [
+    lines = [ln.split(" ", 1)[1] for ln in followed.out.splitlines()]  # drop the time
+    durations = [re.search(r" in (\d+\.\d)s$", ln) for ln in lines]
+    assert [re.sub(r" in \d+\.\ds$", " in Ns", ln) for ln in lines] == [
         f"▶ run {record['runId']} started", "▶ extract started", "✔ extract succeeded in Ns",
         "▶ transform started", "✔ transform succeeded in Ns", "✔ run finished: succeeded in Ns"]
     assert float(durations[4].group(1)) >= 1.9  # the 2 s sleep

@@ -22,7 +22,7 @@ def test_before_any_run_every_stage_is_out_of_date_and_never_ran(project):
     assert result.code == 0, result.text
     assert "Pipeline 'full-refresh': 0 of 3 stages up to date" in result.out
     for sid in IDS:
-        line = next(l for l in result.out.splitlines() if f" {sid} " in l)
+        line = next(ln for ln in result.out.splitlines() if f" {sid} " in ln)
         assert line.startswith("✖") and "out of date" in line and "never" in line
         assert line.endswith("never run")
     assert fits(result.out)
@@ -50,7 +50,7 @@ def test_after_a_run_every_stage_is_up_to_date_with_its_last_run(project):
     result = project.pipeline("status")
     assert result.code == 0
     assert "3 of 3 stages up to date" in result.out
-    extract = next(l for l in result.out.splitlines() if " extract " in l)
+    extract = next(ln for ln in result.out.splitlines() if " extract " in ln)
     assert extract.startswith("✔") and "up to date" in extract
     assert record["startedAt"][:10] in extract  # the last run's date is shown
     assert project.counts() == {"extract": 1, "transform": 1, "publish": 1}
@@ -68,10 +68,11 @@ def test_a_changed_input_is_named_and_downstream_stages_may_run(project):
     assert stages["publish"]["reason"] == "may run if 'transform' changes build/clean.json"
 
     result = project.pipeline("status")
-    lines = {sid: next(l for l in result.out.splitlines() if f" {sid} " in l) for sid in IDS}
+    lines = {sid: next(ln for ln in result.out.splitlines() if f" {sid} " in ln) for sid in IDS}
     assert "out of date" in lines["extract"]
     assert lines["extract"].endswith("input changed: data/source.txt")
-    assert "may run" in lines["transform"] and "'extract' changes build/raw.json" in lines["transform"]
+    assert "may run" in lines["transform"]
+    assert "'extract' changes build/raw.json" in lines["transform"]
     assert "1 of 3" not in result.out and "0 of 3 stages up to date" in result.out
     assert fits(result.out)
     assert project.counts() == {"extract": 1, "transform": 1, "publish": 1}

@@ -6,7 +6,6 @@ problem names the file as `pipeline/stage-graph.json`.
 
 from __future__ import annotations
 
-import copy
 import json
 from pathlib import Path
 

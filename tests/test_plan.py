@@ -9,9 +9,15 @@ import pytest
 
 from orchestrator.errors import UsageError
 from orchestrator.graph import load_graph
-from orchestrator.plan import (Plan, Selection, make_selection, missing_inputs, plan_pipeline,
-                               plan_stage, stage_order)
-
+from orchestrator.plan import (
+    Plan,
+    Selection,
+    make_selection,
+    missing_inputs,
+    plan_pipeline,
+    plan_stage,
+    stage_order,
+)
 
 # ---------------------------------------------------------------------------
 # Helpers

@@ -16,7 +16,8 @@ def test_first_run_runs_every_stage_in_order_and_records_it(project):
     assert result.code == 0, result.text
     assert project.counts() == ALL
     out = result.out
-    assert out.index("▶ [1/3] extract") < out.index("▶ [2/3] transform") < out.index("▶ [3/3] publish")
+    starts = [out.index(f"▶ [{i}/3] {sid}") for i, sid in enumerate(ALL, 1)]
+    assert starts == sorted(starts)
     assert "✔ [3/3] publish done in" in out
     assert "transform: node stub running" in out  # the stage's own output streams through
 
@@ -36,8 +37,9 @@ def test_first_run_runs_every_stage_in_order_and_records_it(project):
         log = project.path(stage["logPath"])
         assert f"{stage['id']}: " in log.read_text()
     events = project.events(record)
-    assert [e["event"] for e in events] == ["run-started"] + ["stage-started", "stage-finished"] * 3 \
-        + ["run-finished"]
+    assert [e["event"] for e in events] == (["run-started"]
+                                            + ["stage-started", "stage-finished"] * 3
+                                            + ["run-finished"])
     assert all(set(e) == {"ts", "runId", "event", "stageId", "status", "durationMs", "artifacts"}
                for e in events)
     finished = [e for e in events if e["event"] == "stage-finished"]

@@ -12,7 +12,8 @@ from orchestrator.runtimes import ExecutableNotFound, build_invocation, runtime_
 
 
 def test_node_runs_the_node_on_path_with_args_as_given(tmp_path):
-    inv = build_invocation(Command("node", ("stages/a.mjs", "--x", "a b")), tmp_path, dict(os.environ))
+    command = Command("node", ("stages/a.mjs", "--x", "a b"))
+    inv = build_invocation(command, tmp_path, dict(os.environ))
     assert inv.argv == (shutil.which("node"), "stages/a.mjs", "--x", "a b")
     assert inv.cwd == tmp_path
     assert runtime_of(Command("node")) == "node"

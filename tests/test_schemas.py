@@ -64,7 +64,8 @@ def test_missing_broken_or_unresolvable_schemas(root):
         validate_artifact(root, missing)
     write(root / "schemas/bad.json", {"type": 12})
     with pytest.raises(SchemaProblem, match="not a valid JSON Schema"):
-        validate_artifact(root, Artifact("m", "file", "out/modules.json", schema="schemas/bad.json"))
+        validate_artifact(root, Artifact("m", "file", "out/modules.json",
+                                         schema="schemas/bad.json"))
     write(root / "schemas/dangling.json", {"items": {"$ref": "gone.json"}})
     write(root / "out/modules.json", [1])
     with pytest.raises(SchemaProblem, match="cannot resolve"):

@@ -9,8 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from orchestrator.commands.doctor import wrap
-from orchestrator.console import Console
+from orchestrator.console import Console, wrap
 from orchestrator.errors import EXIT_OK, EXIT_STAGE_FAILED
 from orchestrator.graph import Graph, Pipeline
 

@@ -11,11 +11,11 @@ import os
 import shlex
 import textwrap
 
-from orchestrator.commands.list import (WIDTH, default_pipeline_id, fit, one_line,
-                                        pipelines_of, printable, runtime_name)
-from orchestrator.console import Console
+from orchestrator.commands.list import default_pipeline_id, pipelines_of
+from orchestrator.console import WIDTH, Console, fit, one_line, printable
 from orchestrator.errors import EXIT_OK, UsageError
 from orchestrator.graph import Graph, did_you_mean
+from orchestrator.runtimes import runtime_name
 
 KINDS = ("stage", "pipeline", "artifact")
 HOOK_KEYS = (("before", "before"), ("after", "after"), ("on_failure", "onFailure"))

@@ -11,19 +11,17 @@ import os
 import re
 import subprocess
 import sys
-import textwrap
 import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from orchestrator.console import Console
+from orchestrator.console import Console, wrap
 from orchestrator.errors import EXIT_OK, EXIT_STAGE_FAILED
 from orchestrator.graph import Command, Graph
 
 MIN_PYTHON = (3, 10)
 MIN_NODE = (20,)
 VERSION_TIMEOUT = 10  # seconds: a version query that hangs is a failed check, not a hang
-WIDTH = 100
 RUNS_DIR = ".pipeline-runs"
 STATE_FILE = ".doit.db"
 # An argument without a "/" is taken for a script only with one of these extensions, so
@@ -76,12 +74,6 @@ def show(console: Console, checks: list[Check]) -> None:
     summary = f"{len(checks)} checks: {failed} failed"
     summary += f", {warned} warning{'s' if warned != 1 else ''}" if warned else ""
     console.line(summary, "fail" if failed else "ok")
-
-
-def wrap(text: str, indent: str = "    ") -> list[str]:
-    """Lines of at most 100 columns; long ids and paths are broken, never cut off."""
-    return textwrap.wrap(text, WIDTH, subsequent_indent=indent, break_long_words=True,
-                         break_on_hyphens=False) or [text]
 
 
 def run_checks(graph: Graph, root: Path) -> list[Check]:

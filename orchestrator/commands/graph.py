@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from orchestrator.commands.list import printable
-from orchestrator.console import Console
+from orchestrator.console import Console, printable
 from orchestrator.errors import EXIT_OK
 from orchestrator.graph import Graph, Pipeline
 

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import os
-
-from orchestrator.console import Console
+from orchestrator.console import WIDTH, Console, fit, one_line, printable
 from orchestrator.errors import EXIT_OK, UsageError
-from orchestrator.graph import Command, Graph, Stage
-from orchestrator.runtimes import runtime_of
+from orchestrator.graph import Graph, Stage
+from orchestrator.runtimes import runtime_name
 
-WIDTH = 100  # human output fits this many columns
 MAX_COLUMN = 32  # a very long id overflows its column rather than pushing the others away
 SECTIONS = ("pipelines", "stages", "artifacts")
 
@@ -23,34 +20,6 @@ def register(commands) -> None:
     parser.add_argument("--json", action="store_true",
                         help="print one JSON document instead of tables")
     parser.set_defaults(handler=list_graph)
-
-
-# -- small text helpers, shared with describe ---------------------------------------
-
-
-def one_line(text: str | None) -> str:
-    """Free text from the graph file on one line: a newline there must not break a table."""
-    if not text:
-        return ""
-    return " ".join(str(text).split())
-
-
-def printable(text: str | None) -> str:
-    """A path or argument on one line, control characters shown as escapes (not lost)."""
-    if not text:
-        return ""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
-
-
-def fit(text: str, width: int = WIDTH) -> str:
-    """`text` cut to `width` columns, an ellipsis marking the cut."""
-    return text if len(text) <= width else text[:width - 1] + "…"
-
-
-def runtime_name(command: Command) -> str:
-    """`node`, `python`, or the executable's own name for anything else."""
-    runtime = runtime_of(command)
-    return runtime if runtime != "other" else os.path.basename(command.executable)
 
 
 def pipelines_of(graph: Graph, stage_id: str) -> list[str]:

@@ -10,12 +10,17 @@ import json
 import time
 from pathlib import Path
 
-from orchestrator.console import Console, seconds
+from orchestrator.console import Console, fit, seconds
 from orchestrator.errors import EXIT_OK, EXIT_STAGE_FAILED, UsageError
-from orchestrator.ledger import (RUNS_DIR, match_run_ids, read_run_record, recorded_run_ids,
-                                 run_events_path, stage_log_path)
+from orchestrator.ledger import (
+    RUNS_DIR,
+    match_run_ids,
+    read_run_record,
+    recorded_run_ids,
+    run_events_path,
+    stage_log_path,
+)
 
-WIDTH = 100  # human output fits this many columns
 POLL_S = 0.2  # --follow: how often the files are read again
 GRACE_S = 2.0  # --follow: how long to wait for run-finished once the record says it is over
 CANDIDATES_SHOWN = 3  # an ambiguous prefix lists this many ids
@@ -42,10 +47,6 @@ def register(commands) -> None:
 
 
 # -- small formatting helpers --------------------------------------------------------
-
-
-def fit(text: str, width: int = WIDTH) -> str:
-    return text if len(text) <= width else text[:width - 1] + "…"
 
 
 def when(stamp: str | None) -> str:
@@ -375,7 +376,8 @@ def follow_run(root: Path, run_id: str, console: Console) -> int:
         events = watch.new_events()
         for event in events:
             # a failed stage's error is in the record, written before its event
-            needs_record = event.get("event") == "stage-finished" and event.get("status") == "failed"
+            needs_record = (event.get("event") == "stage-finished"
+                            and event.get("status") == "failed")
             record = record_or_none(root, run_id) if needs_record else None
             for text, style in describe_event(event, record):
                 console.line(text, style)

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from orchestrator.console import Console
+from orchestrator.console import Console, fit
 from orchestrator.errors import EXIT_OK
-
-WIDTH = 100  # human output fits this many columns
 
 # plan_statuses' status -> (marker, word shown, console style)
 _SHOWN = {
@@ -39,10 +37,6 @@ def stage_reason(status: str, reason: str) -> str | None:
     if status == "may run":
         return f"may run {reason}".strip()
     return reason or None
-
-
-def fit(text: str, width: int = WIDTH) -> str:
-    return text if len(text) <= width else text[:width - 1] + "…"
 
 
 def show_status(ctx, args) -> int:

@@ -109,7 +109,8 @@ def main() -> None:
         CLONES.unlink()
     elif CLONES.exists():
         # Normally the runner has moved it to modules_temp/ already; a leftover is stale.
-        print(f"{STAGE}: removing a leftover {CLONES}/ (not moved to {PREVIOUS}/ before this stage)")
+        print(f"{STAGE}: removing a leftover {CLONES}/ "
+              f"(not moved to {PREVIOUS}/ before this stage)")
         shutil.rmtree(CLONES)
     CLONES.mkdir()
 
@@ -125,7 +126,8 @@ def main() -> None:
         else:
             reason = None
         if reason:
-            skipped.append({"name": name, "id": module["id"], "url": module["url"], "reason": reason})
+            skipped.append({"name": name, "id": module["id"], "url": module["url"],
+                            "reason": reason})
             continue
         previous = PREVIOUS / name
         if previous.is_dir() and not previous.is_symlink() and same_tree(source, previous):
