@@ -26,6 +26,7 @@ from orchestrator.digest import artifact_digest, file_digest, text_digest
 from orchestrator.graph import Graph, Stage
 
 VALUES_KEY = "pipeline"  # the key of our fingerprint in a task's saved doit values
+FAILURE_KEY = "lastFailure"  # kept by the reporter when a stage fails (doit drops the rest)
 
 
 def script_paths(graph: Graph, stage: Stage, root: Path) -> list[str]:
@@ -90,6 +91,7 @@ class StageFreshness:
                         if o.artifact not in cache]
         self.reasons: list[str] = []
         self.fingerprint: dict[str, Any] | None = None
+        self.previous: dict[str, Any] = {}  # the values doit had saved, as last checked
 
     def configure_task(self, task) -> None:
         task.value_savers.append(lambda: {VALUES_KEY: self.fingerprint})
@@ -113,7 +115,7 @@ class StageFreshness:
         saved = values.get(VALUES_KEY)
         now = self.fingerprint
         if not saved:
-            return ["never run"]
+            return ["last run failed" if values.get(FAILURE_KEY) else "never run"]
         reasons = []
         external = self.stage.external_inputs
         if external:
@@ -141,6 +143,7 @@ class StageFreshness:
         return reasons
 
     def __call__(self, task, values) -> bool:
+        self.previous = values
         self.fingerprint = self.current()
         self.reasons = self.stale_reasons(values)
         return not self.reasons

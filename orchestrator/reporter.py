@@ -10,7 +10,7 @@ import sys
 from typing import Any
 
 from orchestrator.console import Console, seconds
-from orchestrator.ledger import RunLedger
+from orchestrator.ledger import RunLedger, iso, utc_now
 from orchestrator.plan import Plan
 
 
@@ -30,6 +30,24 @@ def run_reason(task) -> str:
         scripts = set((task.meta or {}).get("scripts", []))
         return "; ".join(f"{'script' if p in scripts else 'input'} changed: {p}" for p in changed)
     return "forced"
+
+
+def _remember_failure(task, message: str) -> None:
+    """doit forgets a failed task's state; keep when it last succeeded and that it failed,
+    so the next run says `last run failed` rather than `never run`. Nothing that could
+    make the stage look up to date is kept."""
+    from doit.globals import Globals
+
+    from orchestrator.compile import FAILURE_KEY, StageFreshness
+
+    dep_manager = Globals.dep_manager
+    if dep_manager is None:
+        return
+    freshness = next((u for u, _, _ in task.uptodate if isinstance(u, StageFreshness)), None)
+    previous = freshness.previous if freshness is not None else {}
+    kept = {"run": previous["run"]} if previous.get("run") else {}
+    kept[FAILURE_KEY] = {"at": iso(utc_now()), "error": message}
+    dep_manager._set(task.name, "_values_:", kept)  # doit has no public setter for values
 
 
 class PipelineReporter:
@@ -112,6 +130,7 @@ class PipelineReporter:
         hints = [f"pipeline run-stage {sid}", f"pipeline run{pipeline} --from {sid}"]
         self.console.stage_failed(self._number(sid), self.total, sid, message,
                                   details.get("logPath"), hints)
+        _remember_failure(task, message)
         self.ledger.stage_finished(sid, "failed", error=message, details=details)
 
     def skip_uptodate(self, task) -> None:

@@ -157,8 +157,10 @@ def test_failing_stage_stops_the_run_and_says_how_to_rerun(project):
     assert "pipeline run full-refresh --from transform" in result.out
     assert "Traceback" not in result.text
     # the fix: the failed stage runs again, the one before it does not
+    assert "last run failed" in project.pipeline("run", "--dry-run").out
     assert project.pipeline("run").code == 0
     assert project.counts() == {"extract": 1, "transform": 2, "publish": 1}
+    assert reasons(project.last_record())["transform"] == "last run failed"
 
 
 def test_schema_violation_fails_the_stage_naming_artifact_schema_and_place(project):
@@ -372,3 +374,14 @@ def test_interrupt_marks_the_run_interrupted_and_keeps_what_finished(project):
     # what succeeded before the interrupt stays up to date
     result = project.pipeline("run", "--dry-run")
     assert "up to date extract" in " ".join(result.out.split())
+
+
+def test_a_failure_keeps_when_the_stage_last_succeeded(project):
+    project.pipeline("run")
+    assert project.pipeline("run", "--force", env={"STUB_FAIL": "transform"}).code == 1
+    status = json.loads(project.pipeline("status", "--json").out)
+    transform = next(s for s in status["stages"] if s["id"] == "transform")
+    assert transform["upToDate"] is False and transform["reason"] == "last run failed"
+    assert transform["lastRun"] is not None
+    assert project.doit("forget", "transform").code == 0
+    assert "never run" in project.pipeline("run", "--dry-run").out
