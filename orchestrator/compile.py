@@ -115,7 +115,10 @@ class StageFreshness:
         saved = values.get(VALUES_KEY)
         now = self.fingerprint
         if not saved:
-            return ["last run failed" if values.get(FAILURE_KEY) else "never run"]
+            failure = values.get(FAILURE_KEY)
+            if failure:
+                return ["blocked in the last run" if failure.get("blocked") else "last run failed"]
+            return ["never run"]
         reasons = []
         external = self.stage.external_inputs
         if external:

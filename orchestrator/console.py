@@ -101,6 +101,9 @@ class Console:
         why = f" ({reason})" if reason else ""
         self.line(f"↷ {self.counter(index, total)} {stage_id} up to date{why}", "skip")
 
+    def stage_blocked(self, index: int, total: int, stage_id: str, message: str) -> None:
+        self.line(f"⊘ {self.counter(index, total)} {stage_id} blocked: {message}", "fail")
+
     def stage_failed(self, index: int, total: int, stage_id: str, message: str,
                      log_path: str | None, hints: list[str]) -> None:
         self.line(f"✖ {self.counter(index, total)} {stage_id} failed: {message}", "fail")

@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 from orchestrator.graph import Graph, Stage
 from orchestrator.ledger import RunLedger
-from orchestrator.stage_action import StageAction
+from orchestrator.stage_action import RunSettings, StageAction
 
 DOIT_CONFIG_BASE: dict[str, Any] = {
     "dep_file": ".doit.db",
@@ -21,9 +21,10 @@ DOIT_CONFIG_BASE: dict[str, Any] = {
 }
 
 
-def action_factory(graph: Graph, root: Path, ledger: RunLedger) -> Callable[[Stage], StageAction]:
+def action_factory(graph: Graph, root: Path, ledger: RunLedger,
+                   settings: RunSettings = RunSettings()) -> Callable[[Stage], StageAction]:
     def make(stage: Stage) -> StageAction:
-        return StageAction(graph, stage, root, ledger.log_path, lambda: ledger.run_id)
+        return StageAction(graph, stage, root, ledger.log_path, lambda: ledger.run_id, settings)
     return make
 
 
@@ -35,8 +36,11 @@ def to_doit_tasks(task_dicts: list[dict]) -> list:
 
 
 def run_doit(task_dicts: list[dict], task_names: list[str], reporter: Any,
-             force: bool = False) -> int:
-    """Run `task_names` through doit's own `run` command; return doit's exit code."""
+             force: bool = False, keep_going: bool = False, jobs: int = 1) -> int:
+    """Run `task_names` through doit's own `run` command; return doit's exit code.
+
+    `keep_going` is doit's --continue; `jobs` > 1 uses doit's parallel runner with threads
+    (each stage is a subprocess already, and threads need no pickling of the tasks)."""
     from doit.cmd_base import TaskLoader2
     from doit.doit_cmd import DoitMain
 
@@ -49,7 +53,9 @@ def run_doit(task_dicts: list[dict], task_names: list[str], reporter: Any,
         def load_tasks(self, cmd, pos_args) -> list:
             return to_doit_tasks(task_dicts)
 
-    argv = ["run", *(["--always-execute"] if force else []), *task_names]
+    argv = ["run", *(["--always-execute"] if force else []),
+            *(["--continue"] if keep_going else []),
+            *(["-n", str(jobs), "-P", "thread"] if jobs > 1 else []), *task_names]
     return DoitMain(Loader(), config_filenames=()).run(argv)
 
 

@@ -121,6 +121,9 @@ class Stage:
     environment: tuple[EnvVar, ...] = ()
     side_effects: tuple[SideEffect, ...] = ()
     hooks: Hooks = field(default_factory=Hooks)
+    timeout: float | None = None  # seconds; None: the run's --timeout, if any
+    retries: int = 0  # extra attempts after a failure
+    retry_delay: float = 1.0  # seconds before the first retry; doubles after each
 
     @property
     def cache_artifacts(self) -> frozenset[str]:
@@ -542,6 +545,8 @@ def _freeze(data: dict, path: Path, root: Path, shown: str) -> Graph:
             hooks=Hooks(before=tuple(map(_hook, hooks.get("before", []))),
                         after=tuple(map(_hook, hooks.get("after", []))),
                         on_failure=tuple(map(_hook, hooks.get("onFailure", [])))),
+            timeout=s.get("timeout"), retries=s.get("retries", 0),
+            retry_delay=s.get("retryDelay", 1.0),
         )
     pipelines = {p["id"]: Pipeline(p["id"], tuple(p["stages"]), p.get("description", ""))
                  for p in data["pipelines"]}

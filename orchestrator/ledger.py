@@ -20,7 +20,7 @@ from typing import Any
 RUNS_DIR = ".pipeline-runs"
 RECORD_INTERVAL_S = 1.0
 
-STAGE_STATUSES = ("succeeded", "failed", "up-to-date", "skipped", "pending")
+STAGE_STATUSES = ("succeeded", "failed", "blocked", "up-to-date", "skipped", "pending")
 _ONE_MS = timedelta(milliseconds=1)
 
 
@@ -132,7 +132,7 @@ class RunLedger:
     def _stage_entry(sid: str, status: str, reason: str | None) -> dict[str, Any]:
         return {"id": sid, "status": status, "reason": reason, "error": None, "startedAt": None,
                 "durationMs": None, "exitCode": None, "logPath": None, "cpuSeconds": None,
-                "peakRssKb": None, "fingerprint": None, "hooks": []}
+                "peakRssKb": None, "fingerprint": None, "hooks": [], "attempts": []}
 
     def log_path(self, stage_id: str) -> Path:
         if not self.started:  # doit ran a stage without our reporter: record it anyway

@@ -6,12 +6,23 @@ doit calls it as it walks the tasks (`execute_task`, `add_success`, `skip_uptoda
 
 from __future__ import annotations
 
+import functools
 import sys
+import threading
 from typing import Any
 
 from orchestrator.console import Console, seconds
 from orchestrator.ledger import RunLedger, iso, utc_now
 from orchestrator.plan import Plan
+
+
+def _locked(method):
+    """Serialize reporter calls: with --jobs, doit calls some of them from worker threads."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with self._lock:
+            return method(self, *args, **kwargs)
+    return wrapper
 
 
 def _stage_id(task) -> str | None:
@@ -32,7 +43,7 @@ def run_reason(task) -> str:
     return "forced"
 
 
-def _remember_failure(task, message: str) -> None:
+def _remember_failure(task, message: str, blocked: bool = False) -> None:
     """doit forgets a failed task's state; keep when it last succeeded and that it failed,
     so the next run says `last run failed` rather than `never run`. Nothing that could
     make the stage look up to date is kept."""
@@ -46,7 +57,7 @@ def _remember_failure(task, message: str) -> None:
     freshness = next((u for u, _, _ in task.uptodate if isinstance(u, StageFreshness)), None)
     previous = freshness.previous if freshness is not None else {}
     kept = {"run": previous["run"]} if previous.get("run") else {}
-    kept[FAILURE_KEY] = {"at": iso(utc_now()), "error": message}
+    kept[FAILURE_KEY] = {"at": iso(utc_now()), "error": message, "blocked": blocked}
     dep_manager._set(task.name, "_values_:", kept)  # doit has no public setter for values
 
 
@@ -54,14 +65,17 @@ class PipelineReporter:
     desc = "pipeline console and run records"
 
     def __init__(self, ledger: RunLedger, console: Console | None = None,
-                 plan: Plan | None = None, label: str | None = None):
+                 plan: Plan | None = None, label: str | None = None, keep_going: bool = False):
         self.ledger = ledger
         self.console = console or Console()
         self.plan = plan
         self.label = label
         self.total = 0
         self.index: dict[str, int] = {}
-        self.counts = {"succeeded": 0, "failed": 0, "up-to-date": 0}
+        self.counts = {"succeeded": 0, "failed": 0, "blocked": 0, "up-to-date": 0}
+        self.keep_going = keep_going
+        # doit's thread runner calls execute_task from worker threads
+        self._lock = threading.RLock()
         self.failed: list[str] = []
         self.errors: list[str] = []
         self.pipeline_id: str | None = plan.pipeline_id if plan else None
@@ -94,6 +108,7 @@ class PipelineReporter:
             self.total = max(self.total, len(self.index))
         return self.index[sid]
 
+    @_locked
     def execute_task(self, task) -> None:
         sid = _stage_id(task)
         if not sid:
@@ -102,6 +117,7 @@ class PipelineReporter:
         self.console.stage_started(self._number(sid), self.total, sid, reason)
         self.ledger.stage_started(sid, reason)
 
+    @_locked
     def add_success(self, task) -> None:
         sid = _stage_id(task)
         if not sid:
@@ -114,11 +130,22 @@ class PipelineReporter:
         artifacts = [{"path": p, "digest": d} for p, d in outputs.items()]
         self.ledger.stage_finished(sid, "succeeded", details=details, artifacts=artifacts)
 
+    @_locked
     def add_failure(self, task, fail) -> None:
         sid = _stage_id(task)
         if not sid:
             self.errors.append(f"{task.name}: {fail.message}")
             self.console.error(f"✖ {task.name}: {fail.message}")
+            return
+        from doit.exceptions import UnmetDependency
+
+        if isinstance(fail, UnmetDependency):  # --continue-on-error: an upstream stage failed
+            upstream = ", ".join(f"'{name}'" for name in fail.message.split())
+            message = f"upstream {upstream} failed"
+            self.counts["blocked"] += 1
+            self.console.stage_blocked(self._number(sid), self.total, sid, message)
+            _remember_failure(task, message, blocked=True)
+            self.ledger.stage_finished(sid, "blocked", reason=message)
             return
         details = dict(getattr(fail, "details", {}) or {})
         message = fail.message.strip().splitlines()[0] if fail.message else "failed"
@@ -133,6 +160,7 @@ class PipelineReporter:
         _remember_failure(task, message)
         self.ledger.stage_finished(sid, "failed", error=message, details=details)
 
+    @_locked
     def skip_uptodate(self, task) -> None:
         sid = _stage_id(task)
         if not sid:
@@ -146,6 +174,7 @@ class PipelineReporter:
         self.console.stage_up_to_date(self._number(sid), self.total, sid, reason)
         self.ledger.stage_finished(sid, "up-to-date", reason=reason)
 
+    @_locked
     def skip_ignore(self, task) -> None:
         sid = _stage_id(task)
         if not sid:
@@ -153,10 +182,12 @@ class PipelineReporter:
         self.console.stage_up_to_date(self._number(sid), self.total, sid, "ignored by doit ignore")
         self.ledger.stage_finished(sid, "skipped", reason="ignored by doit ignore")
 
+    @_locked
     def cleanup_error(self, exception) -> None:
         self.errors.append(exception.get_msg())
         self.console.error(exception.get_msg())
 
+    @_locked
     def runtime_error(self, msg: str) -> None:
         self.errors.append(msg)
         self.console.error(f"error: {msg}")
@@ -164,10 +195,16 @@ class PipelineReporter:
     def teardown_task(self, task) -> None:
         pass
 
+    @_locked
     def complete_run(self) -> None:
         interrupted = isinstance(sys.exc_info()[1], KeyboardInterrupt)
         if interrupted:
+            from orchestrator.process import stop_all
+
+            stop_all()  # stages still running in parallel threads
             status = "interrupted"
+        elif (self.failed or self.errors) and self.keep_going:
+            status = "degraded"
         elif self.failed or self.errors:
             status = "failed"
         else:
@@ -180,11 +217,14 @@ class PipelineReporter:
         parts = [f"{c['succeeded']} ran", f"{c['up-to-date']} up to date"]
         if c["failed"]:
             parts.append(f"{c['failed']} failed")
+        if c["blocked"]:
+            parts.append(f"{c['blocked']} blocked")
         skipped = len(self.plan.skipped) if self.plan else 0
         if skipped:
             parts.append(f"{skipped} skipped by filters")
         duration = seconds(self.ledger.record.get("durationMs"))
         record = self.ledger.relative(self.ledger.record_path)
-        style = {"succeeded": "ok", "failed": "fail", "interrupted": "fail"}[status]
+        style = {"succeeded": "ok", "failed": "fail", "degraded": "fail",
+                 "interrupted": "fail"}[status]
         self.console.line(f"{name} {status} in {duration}: {', '.join(parts)}. "
                           f"Record: {record}", style)

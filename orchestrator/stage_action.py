@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import subprocess
-import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -24,10 +22,18 @@ from orchestrator.compile import StageFreshness
 from orchestrator.digest import artifact_digest
 from orchestrator.graph import Graph, Hook, Stage
 from orchestrator.ledger import iso, utc_now
+from orchestrator.process import StartFailed, run_process
 from orchestrator.runtimes import ExecutableNotFound, build_invocation
 from orchestrator.schemas import SchemaProblem, validate_artifact
 
-_CHUNK = 65536
+
+@dataclass(frozen=True)
+class RunSettings:
+    """Run-wide options the action needs: set by `pipeline run`'s flags."""
+
+    timeout: float | None = None  # for stages that declare none
+    prefix_output: bool = False  # parallel runs: mark each output line with its stage
+    retry_delay_scale: float = 1.0  # tests shrink the waits between attempts
 
 
 class StageFailure(TaskFailed):
@@ -49,12 +55,14 @@ class StageAction:
     """doit python-action for one stage. `log_path` gives the stage's log file."""
 
     def __init__(self, graph: Graph, stage: Stage, root: Path,
-                 log_path: Callable[[str], Path], run_id: Callable[[], str | None]):
+                 log_path: Callable[[str], Path], run_id: Callable[[], str | None],
+                 settings: RunSettings = RunSettings()):
         self.graph = graph
         self.stage = stage
         self.root = root
         self.log_path = log_path
         self.run_id = run_id
+        self.settings = settings
 
     def __repr__(self) -> str:
         return f"<stage {self.stage.id}: {' '.join(self.stage.command.as_list())}>"
@@ -65,7 +73,7 @@ class StageAction:
         log_path = self.log_path(self.stage.id)
         log_path.parent.mkdir(parents=True, exist_ok=True)
         details: dict[str, Any] = {"startedAt": iso(utc_now()), "logPath": self._rel(log_path),
-                                   "hooks": [], "exitCode": None}
+                                   "hooks": [], "attempts": [], "exitCode": None}
         freshness = next((u for u, _, _ in task.uptodate if isinstance(u, StageFreshness)), None)
         if freshness is not None and freshness.fingerprint:
             details["fingerprint"] = freshness.fingerprint["digest"]
@@ -73,8 +81,7 @@ class StageAction:
             try:
                 self._check_environment()
                 self._run_hooks("before", self.stage.hooks.before, log, details)
-                self._run_command(log, details)
-                self._check_outputs()
+                self._attempts(log, details)
                 self._run_hooks("after", self.stage.hooks.after, log, details)
             except KeyboardInterrupt:
                 self._run_hooks_quietly(log, details)
@@ -137,35 +144,19 @@ class StageAction:
 
     # -- the command -------------------------------------------------------------
 
-    def _spawn(self, argv, env, log, details: dict[str, Any], what: str) -> int:
+    def _spawn(self, argv, env, log, details: dict[str, Any], what: str,
+               timeout: float | None = None) -> int:
         """Run argv, copying its output to the console and the log; return its exit code."""
+        prefix = self.stage.id if self.settings.prefix_output else None
         try:
-            proc = subprocess.Popen(argv, cwd=self.root, env=env, stdin=subprocess.DEVNULL,
-                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        except OSError as exc:
-            raise _Failed(f"cannot start {what} '{argv[0]}': {exc.strerror}") from None
-        console = getattr(sys.stdout, "buffer", None)
-        fd = proc.stdout.fileno()
-        try:
-            while chunk := os.read(fd, _CHUNK):
-                log.write(chunk)
-                if console is not None:
-                    console.write(chunk)
-                    console.flush()
-                else:
-                    sys.stdout.write(chunk.decode("utf-8", "replace"))
-            _, status, usage = os.wait4(proc.pid, 0)
-        except KeyboardInterrupt:
-            _stop(proc)
-            raise
-        finally:
-            proc.stdout.close()
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        rss = usage.ru_maxrss if sys.platform != "darwin" else usage.ru_maxrss // 1024
-        details["cpuSeconds"] = round(details.get("cpuSeconds", 0) + usage.ru_utime
-                                      + usage.ru_stime, 3)
-        details["peakRssKb"] = max(details.get("peakRssKb") or 0, rss)
-        return proc.returncode
+            result = run_process(argv, env, self.root, log, timeout=timeout, prefix=prefix)
+        except StartFailed as exc:
+            raise _Failed(f"cannot start {what} '{argv[0]}': {exc}") from None
+        details["cpuSeconds"] = round((details.get("cpuSeconds") or 0) + result.cpu_seconds, 3)
+        details["peakRssKb"] = max(details.get("peakRssKb") or 0, result.peak_rss_kb)
+        if result.timed_out:
+            raise _Failed(f"timed out after {timeout:g}s", result.exit_code)
+        return result.exit_code
 
     def _environment(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -180,12 +171,38 @@ class StageAction:
             invocation = build_invocation(self.stage.command, self.root, self._environment())
         except ExecutableNotFound as exc:
             raise _Failed(str(exc)) from None
-        code = self._spawn(invocation.argv, invocation.env, log, details, "command")
+        timeout = self.stage.timeout or self.settings.timeout
+        code = self._spawn(invocation.argv, invocation.env, log, details, "command", timeout)
         details["exitCode"] = code
         if code != 0:
             if code < 0:
                 raise _Failed(f"killed by signal {-code}", code)
             raise _Failed(f"exit code {code}", code)
+
+    def _attempts(self, log, details: dict[str, Any]) -> None:
+        """The command and its output checks, tried 1 + `retries` times, waiting longer
+        before each new attempt; every attempt is recorded."""
+        attempts = 1 + self.stage.retries
+        delay = self.stage.retry_delay * self.settings.retry_delay_scale
+        for number in range(1, attempts + 1):
+            if number > 1:
+                log.write(f"\n--- attempt {number} of {attempts} ---\n".encode())
+            started = time.monotonic()
+            entry: dict[str, Any] = {"attempt": number, "status": "succeeded"}
+            details["attempts"].append(entry)
+            try:
+                self._run_command(log, details)
+                self._check_outputs()
+                return
+            except _Failed as failure:
+                entry.update(status="failed", error=str(failure))
+                if number == attempts:
+                    raise
+            finally:
+                entry["exitCode"] = details.get("exitCode")
+                entry["durationMs"] = round((time.monotonic() - started) * 1000)
+            time.sleep(delay)
+            delay *= 2
 
     # -- hooks -------------------------------------------------------------------
 
@@ -239,16 +256,3 @@ def _remove(path: Path) -> None:
         shutil.rmtree(path)
     elif path.exists() or path.is_symlink():
         path.unlink()
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    """End an interrupted child: it got the terminal's SIGINT too; give it a moment."""
-    try:
-        proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()

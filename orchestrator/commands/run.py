@@ -10,6 +10,7 @@ from orchestrator.graph import Graph
 from orchestrator.ledger import RunLedger
 from orchestrator.plan import Plan, make_selection, missing_inputs, plan_pipeline, plan_stage
 from orchestrator.reporter import PipelineReporter
+from orchestrator.stage_action import RunSettings
 from orchestrator.status import plan_statuses
 
 
@@ -30,6 +31,11 @@ def register(commands) -> None:
                      help="run every selected stage even when up to date")
     run.add_argument("--dry-run", action="store_true",
                      help="print what would run and why; execute nothing")
+    run.add_argument("--continue-on-error", action="store_true",
+                     help="after a failure, keep running the stages that do not depend on it")
+    run.add_argument("-j", "--jobs", type=_positive_int, default=1, metavar="N",
+                     help="run up to N independent stages at once (default 1)")
+    _add_timeout(run)
     run.set_defaults(handler=run_pipeline)
 
     stage = commands.add_parser("run-stage", help="run one stage now, without its upstream "
@@ -37,7 +43,38 @@ def register(commands) -> None:
     stage.add_argument("stage", metavar="STAGE", help="stage id")
     stage.add_argument("--dry-run", action="store_true",
                        help="print what would run; execute nothing")
+    _add_timeout(stage)
     stage.set_defaults(handler=run_stage)
+
+
+def _positive_int(text: str) -> int:
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not '{text}'")
+    return value
+
+
+def _positive_seconds(text: str) -> float:
+    import argparse
+
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number of seconds above 0, not '{text}'")
+    return value
+
+
+def _add_timeout(parser) -> None:
+    parser.add_argument("--timeout", type=_positive_seconds, metavar="SECONDS",
+                        help="stop a stage running longer than this (stages' own `timeout` "
+                             "wins)")
 
 
 def run_pipeline(ctx, args) -> int:
@@ -46,10 +83,14 @@ def run_pipeline(ctx, args) -> int:
     selection = make_selection(args.only, args.skip, args.start, args.stop)
     plan = plan_pipeline(graph, pipeline, selection, force=args.force)
     options = {"command": "run", "entryPoint": "pipeline", **selection.as_options(),
-               "force": args.force, "dryRun": args.dry_run}
+               "force": args.force, "dryRun": args.dry_run,
+               "continueOnError": args.continue_on_error, "jobs": args.jobs,
+               "timeout": args.timeout}
     if args.dry_run:
         return show_plan(graph, plan)
-    return execute(graph, plan, options, label=pipeline.id)
+    settings = RunSettings(timeout=args.timeout, prefix_output=args.jobs > 1)
+    return execute(graph, plan, options, label=pipeline.id, settings=settings,
+                   keep_going=args.continue_on_error, jobs=args.jobs)
 
 
 def run_stage(ctx, args) -> int:
@@ -58,21 +99,26 @@ def run_stage(ctx, args) -> int:
     if args.dry_run:
         return show_plan(graph, plan)
     options = {"command": "run-stage", "entryPoint": "pipeline", "stage": args.stage,
-               "force": True, "dryRun": False}
-    return execute(graph, plan, options, label=args.stage)
+               "force": True, "dryRun": False, "timeout": args.timeout}
+    return execute(graph, plan, options, label=args.stage,
+                   settings=RunSettings(timeout=args.timeout))
 
 
-def execute(graph: Graph, plan: Plan, options: dict, label: str) -> int:
+def execute(graph: Graph, plan: Plan, options: dict, label: str,
+            settings: RunSettings = RunSettings(), keep_going: bool = False,
+            jobs: int = 1) -> int:
     """Run the plan's selected stages through doit; record everything under .pipeline-runs/."""
     root = graph.root
     console = Console()
     ledger = RunLedger(root, graph.display, options)
-    reporter = PipelineReporter(ledger, console, plan, label=label)
+    reporter = PipelineReporter(ledger, console, plan, label=label, keep_going=keep_going)
     missing = missing_inputs(graph, plan, root)
     if missing:
         return _refuse_missing(graph, plan, reporter, missing)
-    tasks = compile_tasks(graph, plan.selected, root, action_factory(graph, root, ledger))
-    code = run_doit(tasks, list(plan.selected), reporter, force=plan.force)
+    tasks = compile_tasks(graph, plan.selected, root,
+                          action_factory(graph, root, ledger, settings))
+    code = run_doit(tasks, list(plan.selected), reporter, force=plan.force,
+                    keep_going=keep_going, jobs=jobs)
     if reporter.failed:
         return EXIT_STAGE_FAILED
     if code == 0:

@@ -1,0 +1,169 @@
+"""Run one command as its own process group: copy its output, bound its time, measure it.
+
+Each command gets a process group of its own, so a timeout or an interrupt reaches every
+process it started (SIGTERM or SIGINT first, SIGKILL after a grace period), and a
+terminal's Ctrl-C reaches the runner, which decides what the stage's processes get.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from typing import BinaryIO, Callable
+
+_CHUNK = 65536
+GRACE_S = 10.0  # between the polite signal and SIGKILL
+
+_running: set[subprocess.Popen] = set()
+_running_lock = threading.Lock()
+
+
+@dataclass
+class ProcessResult:
+    exit_code: int
+    cpu_seconds: float
+    peak_rss_kb: int
+    timed_out: bool = False
+
+
+class StartFailed(Exception):
+    """The operating system could not start the command."""
+
+
+def _console_writer(prefix: str | None) -> Callable[[bytes], None]:
+    """Copy to stdout as it comes; with a prefix, whole lines each marked with it (parallel
+    stages would otherwise interleave mid-line)."""
+    out = getattr(sys.stdout, "buffer", None)
+
+    def write(data: bytes) -> None:
+        if out is not None:
+            out.write(data)
+            out.flush()
+        else:
+            sys.stdout.write(data.decode("utf-8", "replace"))
+            sys.stdout.flush()
+
+    if prefix is None:
+        return write
+    pending = bytearray()
+    marker = f"[{prefix}] ".encode()
+
+    def write_lines(data: bytes) -> None:
+        if not data:  # end of output: the last, unterminated line
+            if pending:
+                write(marker + bytes(pending) + b"\n")
+                pending.clear()
+            return
+        pending.extend(data)
+        *lines, rest = bytes(pending).split(b"\n")
+        pending[:] = rest
+        if lines:
+            write(b"".join(marker + line + b"\n" for line in lines))
+
+    return write_lines
+
+
+def run_process(argv: tuple[str, ...] | list[str], env: dict[str, str], cwd, log: BinaryIO,
+                timeout: float | None = None, prefix: str | None = None,
+                transform: Callable[[bytes], bytes] | None = None) -> ProcessResult:
+    """Run argv to the end (or its timeout), copying its merged output to `log` and the
+    console. `transform` (e.g. secret masking) is applied to what is written."""
+    try:
+        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    except OSError as exc:
+        raise StartFailed(exc.strerror or str(exc)) from None
+    with _running_lock:
+        _running.add(proc)
+    console = _console_writer(prefix)
+    deadline = time.monotonic() + timeout if timeout else None
+    timed_out = False
+    fd = proc.stdout.fileno()
+    try:
+        while True:
+            wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+            ready, _, _ = select.select([fd], [], [], wait)
+            if not ready:
+                timed_out = True
+                stop(proc, signal.SIGTERM)
+                break
+            chunk = os.read(fd, _CHUNK)
+            if not chunk:
+                break
+            if transform is not None:
+                chunk = transform(chunk)
+            log.write(chunk)
+            console(chunk)
+        if transform is not None:
+            tail = transform(b"")
+            log.write(tail)
+            console(tail)
+        console(b"")
+        status, usage = _wait(proc, deadline)
+        if status is None:  # closed its output but kept running past the deadline
+            timed_out = True
+            stop(proc, signal.SIGTERM)
+            status, usage = _wait(proc, None)
+    except KeyboardInterrupt:
+        stop(proc, signal.SIGINT)
+        raise
+    finally:
+        proc.stdout.close()
+        with _running_lock:
+            _running.discard(proc)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    rss = usage.ru_maxrss if sys.platform != "darwin" else usage.ru_maxrss // 1024
+    return ProcessResult(proc.returncode, usage.ru_utime + usage.ru_stime, rss, timed_out)
+
+
+def _wait(proc: subprocess.Popen, deadline: float | None):
+    """(status, rusage) of the ended child, or (None, None) if the deadline passed first."""
+    if deadline is None:
+        _, status, usage = os.wait4(proc.pid, 0)
+        return status, usage
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            return status, usage
+        if time.monotonic() >= deadline:
+            return None, None
+        time.sleep(0.02)
+
+
+def stop(proc: subprocess.Popen, first: int, grace: float = GRACE_S) -> None:
+    """Signal the whole process group, then SIGKILL it if it is still there after `grace`.
+
+    Does not reap the child: the caller's wait does (and so gets its resource usage).
+    """
+    try:
+        os.killpg(proc.pid, first)
+    except ProcessLookupError:
+        return
+    end = time.monotonic() + grace
+    while time.monotonic() < end:
+        try:  # has the leader ended? (WNOWAIT: leave it for the caller to reap)
+            ended = os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:
+            return
+        if ended is not None:
+            break
+        time.sleep(0.05)
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # what is left of the group, if anything
+    except ProcessLookupError:
+        pass
+
+
+def stop_all(first: int = signal.SIGINT) -> None:
+    """Stop every command still running (parallel stages when the run is interrupted)."""
+    with _running_lock:
+        procs = list(_running)
+    for proc in procs:
+        stop(proc, first)

@@ -1,0 +1,149 @@
+"""Run controls: --continue-on-error, --jobs, timeouts and retries, counted from records."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+
+def sleeper(name: str, seconds: float) -> dict:
+    code = (f"import time; print('{name} start', flush=True); time.sleep({seconds}); "
+            f"print('{name} end')")
+    return {"executable": "python3", "args": ["-c", code]}
+
+
+def add_stages(project, pipeline: str, *stages: dict) -> None:
+    graph = project.graph()
+    graph["stages"].extend(stages)
+    graph["pipelines"].append({"id": pipeline, "stages": [s["id"] for s in stages]})
+    project.write_graph(graph)
+
+
+def parse(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+
+def test_continue_on_error_runs_independent_stages_and_blocks_dependents(project):
+    graph = project.graph()
+    graph["stages"].append({
+        "id": "side", "command": {"executable": "python3",
+                                  "args": ["stages/stub.py", "side", "--in", "data/source.txt",
+                                           "--out", "build/side.json"]},
+        "inputs": [{"artifact": "source"}], "outputs": []})
+    graph["pipelines"][0]["stages"].append("side")
+    project.write_graph(graph)
+    result = project.pipeline("run", "--continue-on-error", env={"STUB_FAIL": "transform"})
+    assert result.code == 1
+    assert project.counts() == {"extract": 1, "transform": 1, "side": 1}
+    record = project.last_record()
+    assert record["status"] == "degraded"
+    assert project.statuses(record) == {"extract": "succeeded", "transform": "failed",
+                                        "publish": "blocked", "side": "succeeded"}
+    assert "⊘ [3/4] publish blocked: upstream 'transform' failed" in result.out
+    # next time the blocked stage says why it runs
+    project.pipeline("run")
+    publish = next(s for s in project.last_record()["stages"] if s["id"] == "publish")
+    assert publish["reason"] == "blocked in the last run"
+
+
+def test_without_continue_a_failure_stops_independent_stages_too(project):
+    boom = {"id": "boom", "command": {"executable": "python3",
+                                      "args": ["-c", "raise SystemExit(2)"]}}
+    add_stages(project, "pair", boom, {"id": "after", "command": sleeper("after", 0)})
+    assert project.pipeline("run", "pair").code == 1
+    assert project.statuses() == {"boom": "failed", "after": "pending"}
+    assert project.last_record()["status"] == "failed"
+
+
+def test_jobs_run_independent_stages_at_the_same_time(project):
+    add_stages(project, "par", {"id": "a", "command": sleeper("a", 1.5)},
+               {"id": "b", "command": sleeper("b", 1.5)})
+    result = project.pipeline("run", "par", "--jobs", "2")
+    assert result.code == 0, result.text
+    assert "[a] a start" in result.out and "[b] b end" in result.out
+    a, b = project.last_record()["stages"]
+    a_start, b_start = parse(a["startedAt"]), parse(b["startedAt"])
+    a_end = a_start.timestamp() + a["durationMs"] / 1000
+    b_end = b_start.timestamp() + b["durationMs"] / 1000
+    # the two intervals overlap: each started before the other ended
+    assert a_start.timestamp() < b_end and b_start.timestamp() < a_end
+    sequential = project.pipeline("run", "par", "--force", "--jobs", "1")
+    assert sequential.code == 0
+    a, b = project.last_record()["stages"]
+    assert parse(b["startedAt"]).timestamp() >= parse(a["startedAt"]).timestamp() \
+        + a["durationMs"] / 1000 - 0.05
+    assert "[a]" not in sequential.out
+
+
+def test_jobs_honour_dependencies(project):
+    result = project.pipeline("run", "-j", "2")
+    assert result.code == 0, result.text
+    stages = {s["id"]: s for s in project.last_record()["stages"]}
+    for upstream, downstream in (("extract", "transform"), ("transform", "publish")):
+        up = stages[upstream]
+        assert parse(stages[downstream]["startedAt"]).timestamp() >= \
+            parse(up["startedAt"]).timestamp() + up["durationMs"] / 1000 - 0.05
+
+
+def test_a_stage_timeout_stops_its_process_group(project):
+    code = ("import subprocess, time; "
+            "subprocess.Popen(['python3', '-c', 'import time; time.sleep(60)']); "
+            "print('started', flush=True); time.sleep(60)")
+    add_stages(project, "t", {"id": "hang", "timeout": 1,
+                              "command": {"executable": "python3", "args": ["-c", code]}})
+    result = project.pipeline("run", "t")
+    assert result.code == 1
+    assert "hang failed: timed out after 1s" in result.out
+    stage = project.last_record()["stages"][0]
+    assert stage["error"] == "timed out after 1s" and stage["durationMs"] < 15000
+    import subprocess
+
+    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    assert "time.sleep(60)" not in ps  # the grandchild went with its group
+
+
+def test_timeout_option_applies_to_stages_without_their_own(project):
+    add_stages(project, "t", {"id": "slow", "command": sleeper("slow", 30)})
+    result = project.pipeline("run", "t", "--timeout", "0.5")
+    assert result.code == 1 and "timed out after 0.5s" in result.out
+    assert project.last_record()["options"]["timeout"] == 0.5
+
+
+def flaky(succeed_on: int, retries: int) -> dict:
+    code = ("import os, sys; p = '.attempts'; "
+            "n = int(open(p).read()) + 1 if os.path.exists(p) else 1; "
+            "open(p, 'w').write(str(n)); print('attempt', n); "
+            f"sys.exit(0 if n >= {succeed_on} else 1)")
+    return {"id": "flaky", "retries": retries, "retryDelay": 0.05,
+            "command": {"executable": "python3", "args": ["-c", code]}}
+
+
+def test_retries_that_recover_record_every_attempt(project):
+    add_stages(project, "f", flaky(succeed_on=3, retries=3))
+    result = project.pipeline("run", "f")
+    assert result.code == 0, result.text
+    attempts = project.last_record()["stages"][0]["attempts"]
+    assert [(a["attempt"], a["status"], a["exitCode"]) for a in attempts] == [
+        (1, "failed", 1), (2, "failed", 1), (3, "succeeded", 0)]
+    log = project.path(project.last_record()["stages"][0]["logPath"]).read_text()
+    assert "--- attempt 3 of 4 ---" in log and "attempt 3" in log
+
+
+def test_retries_that_give_up_fail_the_stage(project):
+    add_stages(project, "f", flaky(succeed_on=10, retries=1))
+    result = project.pipeline("run", "f")
+    assert result.code == 1
+    stage = project.last_record()["stages"][0]
+    assert [a["status"] for a in stage["attempts"]] == ["failed", "failed"]
+    assert stage["error"] == "exit code 1"
+
+
+def test_bad_control_values_exit_2(project):
+    for args in (("-j", "0"), ("--jobs", "many"), ("--timeout", "-1"), ("--timeout", "x")):
+        result = project.pipeline("run", *args)
+        assert result.code == 2 and len(result.err.strip().splitlines()) == 1, args
+    graph = project.graph()
+    graph["stages"][0]["retries"] = -1
+    project.write_graph(graph)
+    result = project.pipeline("run")
+    assert result.code == 2 and "stages[0].retries" in result.err
+    assert project.counts() == {}
