@@ -17,6 +17,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from orchestrator.errors import UsageError
+
 RUNS_DIR = ".pipeline-runs"
 RECORD_INTERVAL_S = 1.0
 
@@ -243,3 +245,25 @@ def run_events_path(root: Path, run_id: str) -> Path:
 def stage_log_path(root: Path, run_id: str, stage_id: str) -> Path:
     """Where a stage's output is captured in a run (known before the record says so)."""
     return root / RUNS_DIR / run_id / f"{safe_name(stage_id, 120)}.log"
+
+
+RUN_CANDIDATES_SHOWN = 3  # an ambiguous prefix lists this many ids
+
+
+def resolve_run(root: Path, run_id: str | None, latest: bool) -> str:
+    """The one run named by an id, a unique prefix, or --latest; UsageError otherwise."""
+    if latest:
+        ids = recorded_run_ids(root)
+        if not ids:
+            raise UsageError(f"no runs recorded yet under {RUNS_DIR}/")
+        return ids[-1]
+    assert run_id is not None
+    matches = match_run_ids(root, run_id)
+    if not matches:
+        raise UsageError(f"unknown run '{run_id}' (see 'pipeline logs' for the recent runs)")
+    if len(matches) > 1:
+        shown = ", ".join(matches[-RUN_CANDIDATES_SHOWN:])  # the most recent ones
+        more = len(matches) - RUN_CANDIDATES_SHOWN
+        extra = f" and {more} more" if more > 0 else ""
+        raise UsageError(f"run id '{run_id}' is ambiguous: {shown}{extra}")
+    return matches[0]

@@ -38,6 +38,8 @@ class Plan:
     selected: tuple[str, ...]
     skipped: dict[str, str] = field(default_factory=dict)
     force: bool = False
+    settled: dict[str, str] = field(default_factory=dict)  # up to date by --since: why
+    reasons: dict[str, str] = field(default_factory=dict)  # why --since runs a stage
 
 
 def stage_order(graph: Graph, stage_ids: tuple[str, ...] | list[str]) -> list[str]:

@@ -84,9 +84,11 @@ class PipelineReporter:
 
     def initialize(self, tasks: dict, selected_tasks: list[str]) -> None:
         if self.plan is not None:
-            stages = [(sid, "pending" if sid in self.plan.selected else "skipped",
-                       self.plan.skipped.get(sid)) for sid in self.plan.order]
-            self.total = len(self.plan.selected)
+            plan = self.plan
+            stages = [(sid, "up-to-date", plan.settled[sid]) if sid in plan.settled else
+                      (sid, "pending" if sid in plan.selected else "skipped",
+                       plan.skipped.get(sid)) for sid in plan.order]
+            self.total = len(plan.selected) + len(plan.settled)
         else:  # plain doit: the run is whatever doit was asked for
             from doit.cmd_base import tasks_and_deps_iter
 
@@ -113,7 +115,7 @@ class PipelineReporter:
         sid = _stage_id(task)
         if not sid:
             return
-        reason = run_reason(task)
+        reason = (self.plan.reasons.get(sid) if self.plan else None) or run_reason(task)
         self.console.stage_started(self._number(sid), self.total, sid, reason)
         self.ledger.stage_started(sid, reason)
 
@@ -172,7 +174,18 @@ class PipelineReporter:
         reason = f"unchanged since {last[:19].replace('T', ' ')} UTC" if last else "unchanged"
         self.counts["up-to-date"] += 1
         self.console.stage_up_to_date(self._number(sid), self.total, sid, reason)
-        self.ledger.stage_finished(sid, "up-to-date", reason=reason)
+        from orchestrator.compile import StageFreshness
+
+        freshness = next((u for u, _, _ in task.uptodate if isinstance(u, StageFreshness)), None)
+        fingerprint = freshness.fingerprint["digest"] if freshness and freshness.fingerprint \
+            else None
+        self.ledger.stage_finished(sid, "up-to-date", reason=reason,
+                                   details={"fingerprint": fingerprint})
+
+    def settle(self, sid: str, reason: str) -> None:
+        """A stage decided up to date before doit runs (--since)."""
+        self.counts["up-to-date"] += 1
+        self.console.stage_up_to_date(self._number(sid), self.total, sid, reason)
 
     @_locked
     def skip_ignore(self, task) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from orchestrator.compile import compile_tasks
+from orchestrator.digest import artifact_digest
 from orchestrator.engine import open_state, to_doit_tasks
 from orchestrator.graph import Graph
 from orchestrator.plan import Plan
@@ -36,10 +37,14 @@ def plan_statuses(graph: Graph, plan: Plan) -> list[StageStatus]:
     result = []
     try:
         for sid in plan.order:
+            if sid in plan.settled:
+                result.append(StageStatus(sid, "up to date", plan.settled[sid], {}))
+                continue
             if sid not in plan.selected:
                 result.append(StageStatus(sid, "skipped", plan.skipped[sid], {}))
                 continue
             status, reason = _status(graph, tasks, sid, state, plan.force, changing)
+            reason = plan.reasons.get(sid, reason)
             if status != "up to date":
                 for out in graph.stages[sid].outputs:
                     changing[out.artifact] = sid
@@ -49,6 +54,47 @@ def plan_statuses(graph: Graph, plan: Plan) -> list[StageStatus]:
         if state is not None:
             state.close()
     return result
+
+
+def since_plan(graph: Graph, plan: Plan, record: dict) -> Plan:
+    """--since RUN: run the stages whose input fingerprint differs from the one recorded
+    for them in that run, or that did not succeed (or stay up to date) in it, and every
+    stage downstream of them; the others are settled as unchanged. Nothing is executed."""
+    from dataclasses import replace
+
+    from orchestrator.compile import StageFreshness
+
+    run_id = record.get("runId", "?")
+    recorded = {s.get("id"): s for s in record.get("stages", []) if isinstance(s, dict)}
+    tasks = compile_tasks(graph, plan.selected, graph.root, lambda stage: (lambda: None))
+    reasons: dict[str, str] = {}
+    for task in tasks:
+        sid = task["basename"]
+        freshness = next(u for u in task["uptodate"] if isinstance(u, StageFreshness))
+        before = recorded.get(sid, {})
+        missing = [graph.artifacts[o.artifact].display_path for o in graph.stages[sid].outputs
+                   if not o.optional and o.artifact not in graph.stages[sid].cache_artifacts
+                   and artifact_digest(graph.root / graph.artifacts[o.artifact].path,
+                                       graph.artifacts[o.artifact].is_directory) is None]
+        if before.get("status") not in ("succeeded", "up-to-date"):
+            reasons[sid] = f"did not succeed in {run_id}"
+        elif before.get("fingerprint") != freshness.current()["digest"]:
+            reasons[sid] = f"inputs changed since {run_id}"
+        elif missing:
+            reasons[sid] = f"output missing: {missing[0]}"
+    written_by_changed: set[str] = set()
+    for sid in plan.selected:  # plan order is topological: upstream first
+        stage = graph.stages[sid]
+        upstream = [d for d in stage.depends_on if d in reasons] + \
+            [w for i in stage.inputs if i.artifact in written_by_changed
+             for w in graph.writers(i.artifact) if w in reasons]
+        if sid not in reasons and upstream:
+            reasons[sid] = f"upstream '{upstream[0]}' runs"
+        if sid in reasons:
+            written_by_changed.update(o.artifact for o in stage.outputs)
+    settled = {sid: f"unchanged since {run_id}" for sid in plan.selected if sid not in reasons}
+    return replace(plan, selected=tuple(s for s in plan.selected if s in reasons),
+                   settled=settled, reasons=reasons, force=True)
 
 
 def _status(graph: Graph, tasks: dict, sid: str, state, force: bool,

@@ -147,3 +147,43 @@ def test_bad_control_values_exit_2(project):
     result = project.pipeline("run")
     assert result.code == 2 and "stages[0].retries" in result.err
     assert project.counts() == {}
+
+
+def test_since_runs_what_changed_after_a_known_run_and_downstream(project):
+    assert project.pipeline("run").code == 0
+    good = project.last_record()["runId"]
+    with open(project.path("stages/stub.mjs"), "a") as f:
+        f.write("// changes transform's script only\n")
+    result = project.pipeline("run", "--since", good[:19])  # a unique prefix
+    assert result.code == 0, result.text
+    assert project.counts() == {"extract": 1, "transform": 2, "publish": 2}
+    record = project.last_record()
+    assert project.statuses(record) == {"extract": "up-to-date", "transform": "succeeded",
+                                        "publish": "succeeded"}
+    reasons = {s["id"]: s["reason"] for s in record["stages"]}
+    assert reasons == {"extract": f"unchanged since {good}",
+                       "transform": f"inputs changed since {good}",
+                       "publish": "upstream 'transform' runs"}
+    assert record["options"]["since"] == good[:19]
+
+
+def test_since_a_failed_run_reruns_what_did_not_succeed(project):
+    assert project.pipeline("run", env={"STUB_FAIL": "publish"}).code == 1
+    failed = project.last_record()["runId"]
+    assert project.pipeline("run", "--since", failed).code == 0
+    assert project.counts() == {"extract": 1, "transform": 1, "publish": 2}
+
+
+def test_since_with_nothing_changed_runs_nothing(project):
+    assert project.pipeline("run").code == 0
+    good = project.last_record()["runId"]
+    project.path(".doit.db").unlink()  # a fresh CI clone has no doit state: records suffice
+    result = project.pipeline("run", "--since", good)
+    assert result.code == 0
+    assert project.counts() == {"extract": 1, "transform": 1, "publish": 1}
+    assert "0 ran, 3 up to date" in result.out
+
+
+def test_since_an_unknown_run_exits_2(project):
+    result = project.pipeline("run", "--since", "1999")
+    assert result.code == 2 and "unknown run '1999'" in result.err

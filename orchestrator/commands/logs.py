@@ -14,16 +14,15 @@ from orchestrator.console import Console, fit, seconds
 from orchestrator.errors import EXIT_OK, EXIT_STAGE_FAILED, UsageError
 from orchestrator.ledger import (
     RUNS_DIR,
-    match_run_ids,
     read_run_record,
     recorded_run_ids,
+    resolve_run,
     run_events_path,
     stage_log_path,
 )
 
 POLL_S = 0.2  # --follow: how often the files are read again
 GRACE_S = 2.0  # --follow: how long to wait for run-finished once the record says it is over
-CANDIDATES_SHOWN = 3  # an ambiguous prefix lists this many ids
 
 _MARKERS = {"succeeded": ("✔", "ok"), "failed": ("✖", "fail"), "interrupted": ("✖", "fail"),
             "running": ("▶", "start"), "up-to-date": ("↷", "skip"), "skipped": ("-", "skip"),
@@ -76,25 +75,6 @@ def remediation(record: dict, stage_id: str) -> list[str]:
 
 
 # -- finding runs -------------------------------------------------------------------
-
-
-def resolve_run(root: Path, run_id: str | None, latest: bool) -> str:
-    """The one run named by an id, a unique prefix, or --latest; UsageError otherwise."""
-    if latest:
-        ids = recorded_run_ids(root)
-        if not ids:
-            raise UsageError(f"no runs recorded yet under {RUNS_DIR}/")
-        return ids[-1]
-    assert run_id is not None
-    matches = match_run_ids(root, run_id)
-    if not matches:
-        raise UsageError(f"unknown run '{run_id}' (see 'pipeline logs' for the recent runs)")
-    if len(matches) > 1:
-        shown = ", ".join(matches[-CANDIDATES_SHOWN:])  # the most recent ones
-        more = len(matches) - CANDIDATES_SHOWN
-        extra = f" and {more} more" if more > 0 else ""
-        raise UsageError(f"run id '{run_id}' is ambiguous: {shown}{extra}")
-    return matches[0]
 
 
 def load_record(root: Path, run_id: str) -> dict:

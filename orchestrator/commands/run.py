@@ -5,13 +5,13 @@ from __future__ import annotations
 from orchestrator.compile import compile_tasks
 from orchestrator.console import Console
 from orchestrator.engine import action_factory, run_doit
-from orchestrator.errors import EXIT_OK, EXIT_STAGE_FAILED, EXIT_USAGE
+from orchestrator.errors import EXIT_OK, EXIT_STAGE_FAILED, EXIT_USAGE, UsageError
 from orchestrator.graph import Graph
 from orchestrator.ledger import RunLedger
 from orchestrator.plan import Plan, make_selection, missing_inputs, plan_pipeline, plan_stage
 from orchestrator.reporter import PipelineReporter
 from orchestrator.stage_action import RunSettings
-from orchestrator.status import plan_statuses
+from orchestrator.status import plan_statuses, since_plan
 
 
 def register(commands) -> None:
@@ -31,6 +31,9 @@ def register(commands) -> None:
                      help="run every selected stage even when up to date")
     run.add_argument("--dry-run", action="store_true",
                      help="print what would run and why; execute nothing")
+    run.add_argument("--since", metavar="RUN_ID",
+                     help="run only what changed since that recorded run (a unique prefix "
+                          "works), and everything downstream of it")
     run.add_argument("--continue-on-error", action="store_true",
                      help="after a failure, keep running the stages that do not depend on it")
     run.add_argument("-j", "--jobs", type=_positive_int, default=1, metavar="N",
@@ -82,15 +85,28 @@ def run_pipeline(ctx, args) -> int:
     pipeline = graph.pipeline(args.pipeline) if args.pipeline else graph.default_pipeline()
     selection = make_selection(args.only, args.skip, args.start, args.stop)
     plan = plan_pipeline(graph, pipeline, selection, force=args.force)
+    if args.since:
+        plan = since_plan(graph, plan, _since_record(ctx.root, args.since))
     options = {"command": "run", "entryPoint": "pipeline", **selection.as_options(),
                "force": args.force, "dryRun": args.dry_run,
-               "continueOnError": args.continue_on_error, "jobs": args.jobs,
+               "since": args.since, "continueOnError": args.continue_on_error, "jobs": args.jobs,
                "timeout": args.timeout}
     if args.dry_run:
         return show_plan(graph, plan)
     settings = RunSettings(timeout=args.timeout, prefix_output=args.jobs > 1)
     return execute(graph, plan, options, label=pipeline.id, settings=settings,
                    keep_going=args.continue_on_error, jobs=args.jobs)
+
+
+def _since_record(root, since: str) -> dict:
+    from orchestrator.ledger import read_run_record, resolve_run
+
+    run_id = resolve_run(root, since, latest=False)
+    try:
+        return read_run_record(root, run_id)
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"--since {since}: the record of run {run_id} is unreadable: "
+                         f"{exc}") from None
 
 
 def run_stage(ctx, args) -> int:
@@ -115,6 +131,13 @@ def execute(graph: Graph, plan: Plan, options: dict, label: str,
     missing = missing_inputs(graph, plan, root)
     if missing:
         return _refuse_missing(graph, plan, reporter, missing)
+    if plan.settled:
+        reporter.initialize({}, [])
+        for sid, reason in plan.settled.items():
+            reporter.settle(sid, reason)
+    if not plan.selected:  # --since found nothing to do
+        reporter.complete_run()
+        return EXIT_OK
     tasks = compile_tasks(graph, plan.selected, root,
                           action_factory(graph, root, ledger, settings))
     code = run_doit(tasks, list(plan.selected), reporter, force=plan.force,
