@@ -120,9 +120,11 @@ class StageFreshness:
                 return ["blocked in the last run" if failure.get("blocked") else "last run failed"]
             return ["never run"]
         reasons = []
-        external = self.stage.external_inputs
-        if external:
-            reasons.append(f"external input: {external[0].uri or external[0].kind or 'external'}")
+        stale_external = [i for i in self.stage.external_inputs
+                          if not _younger_than(values, i.max_age)]
+        if stale_external:
+            first = stale_external[0]
+            reasons.append(f"external input: {first.uri or first.kind or 'external'}")
         if not self.stage.inputs:
             reasons.append("no declared inputs")
         if saved.get("command") != now["command"]:
@@ -154,6 +156,19 @@ class StageFreshness:
     def __repr__(self) -> str:
         why = "; ".join(self.reasons) if self.reasons else "inputs, command and outputs unchanged"
         return f"stage-freshness({why})"
+
+
+def _younger_than(values: dict[str, Any], max_age: float | None) -> bool:
+    """Did the stage last succeed less than `max_age` seconds ago?"""
+    if max_age is None:
+        return False
+    from datetime import datetime, timezone
+
+    finished = (values.get("run") or {}).get("finishedAt")
+    if not finished:
+        return False
+    moment = datetime.fromisoformat(finished.replace("Z", "+00:00"))
+    return (datetime.now(timezone.utc) - moment).total_seconds() < max_age
 
 
 def compile_stage(graph: Graph, stage: Stage, root: Path, action: Any,

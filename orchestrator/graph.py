@@ -49,6 +49,7 @@ class Input:
     optional: bool = False
     kind: str | None = None
     uri: str | None = None
+    max_age: float | None = None  # seconds an external input stays fresh after a success
 
     @property
     def is_external(self) -> bool:
@@ -182,6 +183,16 @@ class Graph:
     def writers(self, artifact_id: str) -> list[str]:
         return [s.id for s in self.stages.values()
                 if any(o.artifact == artifact_id for o in s.outputs)]
+
+
+_AGE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_age(text: str | None) -> float | None:
+    """`"30m"` -> 1800.0 (the schema already checked the form)."""
+    if not text:
+        return None
+    return float(text[:-1]) * _AGE_UNITS[text[-1]]
 
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str:
@@ -525,7 +536,7 @@ def _freeze(data: dict, path: Path, root: Path, shown: str) -> Graph:
     for index, s in enumerate(data["stages"]):
         inputs = tuple(
             Input(artifact=None, optional=bool(i.get("optional", False)),
-                  kind=i.get("kind"), uri=i.get("uri"))
+                  kind=i.get("kind"), uri=i.get("uri"), max_age=parse_age(i.get("maxAge")))
             if i.get("type") == "external" else
             Input(artifact=i["artifact"], optional=bool(i.get("optional", False)))
             for i in s.get("inputs", []))

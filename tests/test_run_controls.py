@@ -187,3 +187,39 @@ def test_since_with_nothing_changed_runs_nothing(project):
 def test_since_an_unknown_run_exits_2(project):
     result = project.pipeline("run", "--since", "1999")
     assert result.code == 2 and "unknown run '1999'" in result.err
+
+
+def test_external_input_with_max_age_stays_fresh_until_it_expires(project):
+    import json as json_module
+    from datetime import datetime, timedelta, timezone
+
+    graph = project.graph()
+    graph["stages"][0]["inputs"].append({"type": "external", "kind": "http",
+                                         "uri": "https://example.invalid/list", "maxAge": "1h"})
+    project.write_graph(graph)
+    assert project.pipeline("run").code == 0
+    assert project.pipeline("run").code == 0
+    assert project.counts()["extract"] == 1  # fresh for an hour
+    # make the last success two hours old, as doit saved it
+    import sqlite3
+
+    db = sqlite3.connect(project.path(".doit.db"))
+    row = db.execute("select task_data from doit where task_id='extract'").fetchone()
+    data = json_module.loads(row[0])
+    old = datetime.now(timezone.utc) - timedelta(hours=2)
+    data["_values_:"]["run"]["finishedAt"] = old.isoformat().replace("+00:00", "Z")
+    db.execute("update doit set task_data=? where task_id='extract'", (json_module.dumps(data),))
+    db.commit()
+    db.close()
+    assert project.pipeline("run").code == 0
+    assert project.counts()["extract"] == 2
+    reason = project.last_record()["stages"][0]["reason"]
+    assert reason == "external input: https://example.invalid/list"
+
+
+def test_max_age_must_be_a_duration(project):
+    graph = project.graph()
+    graph["stages"][0]["inputs"].append({"type": "external", "maxAge": "soon"})
+    project.write_graph(graph)
+    result = project.pipeline("run")
+    assert result.code == 2 and "stages[0].inputs[1].maxAge" in result.err
