@@ -52,11 +52,22 @@ def seconds(duration_ms: float | None) -> str:
     return f"{minutes}m{s:02d}s"
 
 
+LOG_LEVELS = ("debug", "info", "warn", "error")
+
+
 class Console:
-    def __init__(self, out: TextIO | None = None, err: TextIO | None = None):
+    """Human output of a run. `level`: `info` shows stage lines and streams stage output;
+    `warn` shows stage lines and, for a failing stage, the end of its output; `error` only
+    failures and the summary; `debug` adds commands and doit's decisions. With
+    `json_events`, the run's JSONL events replace the human lines."""
+
+    def __init__(self, out: TextIO | None = None, err: TextIO | None = None,
+                 level: str = "info", json_events: bool = False):
         self.out = out or sys.stdout
         self.err = err or sys.stderr
-        self.colour = use_colour(self.out)
+        self.level = level
+        self.json_events = json_events
+        self.colour = use_colour(self.out) and not json_events
         if self.colour:
             from colorama import Fore, Style
 
@@ -70,9 +81,38 @@ class Console:
         code = self._styles.get(style)
         return f"{code}{text}{self._reset}" if code else text
 
+    @property
+    def streams_output(self) -> bool:
+        """Whether stage output is copied to the console as it comes."""
+        return self.level in ("debug", "info") and not self.json_events
+
+    @property
+    def debug(self) -> bool:
+        return self.level == "debug" and not self.json_events
+
+    def _shows(self, minimum: str) -> bool:
+        """Progress lines (`info`/`warn`) vs failures (`error`); none with JSON events."""
+        if self.json_events:
+            return False
+        return LOG_LEVELS.index(self.level) <= LOG_LEVELS.index(minimum)
+
+    def _write(self, text: str) -> None:
+        """Write a line; when the reader went away (`pipeline run | head`), the run goes on
+        quietly: its records and logs still tell everything."""
+        try:
+            self.out.write(text)
+            self.out.flush()
+        except BrokenPipeError:
+            self.out = open(os.devnull, "w", encoding="utf-8")
+
+    def event(self, event: dict) -> None:
+        if self.json_events:
+            import json
+
+            self._write(json.dumps(event, ensure_ascii=False) + "\n")
+
     def line(self, text: str = "", style: str | None = None) -> None:
-        self.out.write((self._paint(style, text) if style else text) + "\n")
-        self.out.flush()
+        self._write((self._paint(style, text) if style else text) + "\n")
 
     def json(self, data) -> None:
         """`--json`: exactly one JSON document on stdout."""
@@ -91,21 +131,31 @@ class Console:
         return f"[{index}/{total}]"
 
     def stage_started(self, index: int, total: int, stage_id: str, reason: str | None) -> None:
+        if not self._shows("warn"):
+            return
         why = f" ({reason})" if reason else ""
         self.line(self._paint("start", f"▶ {self.counter(index, total)} {stage_id}") + why)
 
     def stage_succeeded(self, index: int, total: int, stage_id: str, duration_ms: float) -> None:
+        if not self._shows("warn"):
+            return
         self.line(f"✔ {self.counter(index, total)} {stage_id} done in {seconds(duration_ms)}", "ok")
 
     def stage_up_to_date(self, index: int, total: int, stage_id: str, reason: str | None) -> None:
+        if not self._shows("warn"):
+            return
         why = f" ({reason})" if reason else ""
         self.line(f"↷ {self.counter(index, total)} {stage_id} up to date{why}", "skip")
 
     def stage_blocked(self, index: int, total: int, stage_id: str, message: str) -> None:
+        if not self._shows("error"):
+            return
         self.line(f"⊘ {self.counter(index, total)} {stage_id} blocked: {message}", "fail")
 
     def stage_failed(self, index: int, total: int, stage_id: str, message: str,
                      log_path: str | None, hints: list[str]) -> None:
+        if not self._shows("error"):
+            return
         self.line(f"✖ {self.counter(index, total)} {stage_id} failed: {message}", "fail")
         if log_path:
             self.line(f"    log: {log_path}", "note")

@@ -15,7 +15,7 @@ import re
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from orchestrator.errors import UsageError
 
@@ -76,7 +76,8 @@ class RunLedger:
     """Everything recorded about one run. Created by a run command, or lazily by the
     reporter when doit itself runs the tasks."""
 
-    def __init__(self, root: Path, graph_path: str, options: dict | None = None):
+    def __init__(self, root: Path, graph_path: str, options: dict | None = None,
+                 on_event: Callable[[dict], None] | None = None):
         self.root = root
         self.runs_dir = root / RUNS_DIR
         self.graph_path = graph_path
@@ -87,6 +88,7 @@ class RunLedger:
         self._events = None
         self._last_write = 0.0
         self._t0 = 0.0
+        self.on_event = on_event  # e.g. --json-logs prints each event as it is written
 
     @property
     def started(self) -> bool:
@@ -193,6 +195,8 @@ class RunLedger:
                 "status": status, "durationMs": duration_ms, "artifacts": artifacts or []}
         self._events.write(json.dumps(line, ensure_ascii=False) + "\n")
         self._events.flush()
+        if self.on_event is not None:
+            self.on_event(line)
 
     def write_record(self, force: bool = False) -> None:
         now = time.monotonic()

@@ -40,14 +40,21 @@ def _console_writer(prefix: str | None) -> Callable[[bytes], None]:
     """Copy to stdout as it comes; with a prefix, whole lines each marked with it (parallel
     stages would otherwise interleave mid-line)."""
     out = getattr(sys.stdout, "buffer", None)
+    reader_gone = False
 
     def write(data: bytes) -> None:
-        if out is not None:
-            out.write(data)
-            out.flush()
-        else:
-            sys.stdout.write(data.decode("utf-8", "replace"))
-            sys.stdout.flush()
+        nonlocal reader_gone
+        if reader_gone:  # `pipeline run | head`: the log still gets everything
+            return
+        try:
+            if out is not None:
+                out.write(data)
+                out.flush()
+            else:
+                sys.stdout.write(data.decode("utf-8", "replace"))
+                sys.stdout.flush()
+        except BrokenPipeError:
+            reader_gone = True
 
     if prefix is None:
         return write
@@ -71,9 +78,10 @@ def _console_writer(prefix: str | None) -> Callable[[bytes], None]:
 
 def run_process(argv: tuple[str, ...] | list[str], env: dict[str, str], cwd, log: BinaryIO,
                 timeout: float | None = None, prefix: str | None = None,
-                transform: Callable[[bytes], bytes] | None = None) -> ProcessResult:
-    """Run argv to the end (or its timeout), copying its merged output to `log` and the
-    console. `transform` (e.g. secret masking) is applied to what is written."""
+                transform: Callable[[bytes], bytes] | None = None,
+                echo: bool = True) -> ProcessResult:
+    """Run argv to the end (or its timeout), copying its merged output to `log` and (with
+    `echo`) the console. `transform` (e.g. secret masking) is applied to what is written."""
     try:
         proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -82,7 +90,7 @@ def run_process(argv: tuple[str, ...] | list[str], env: dict[str, str], cwd, log
         raise StartFailed(exc.strerror or str(exc)) from None
     with _running_lock:
         _running.add(proc)
-    console = _console_writer(prefix)
+    console = _console_writer(prefix) if echo else (lambda data: None)
     deadline = time.monotonic() + timeout if timeout else None
     timed_out = False
     fd = proc.stdout.fileno()

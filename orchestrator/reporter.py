@@ -117,6 +117,9 @@ class PipelineReporter:
             return
         reason = (self.plan.reasons.get(sid) if self.plan else None) or run_reason(task)
         self.console.stage_started(self._number(sid), self.total, sid, reason)
+        if self.console.debug:
+            self.console.line(f"  doit: file_dep {sorted(task.file_dep)}, changed "
+                              f"{sorted(task.dep_changed or [])}, {task.uptodate[0][0]!r}", "note")
         self.ledger.stage_started(sid, reason)
 
     @_locked
@@ -159,8 +162,23 @@ class PipelineReporter:
         hints = [f"pipeline run-stage {sid}", f"pipeline run{pipeline} --from {sid}"]
         self.console.stage_failed(self._number(sid), self.total, sid, message,
                                   details.get("logPath"), hints)
+        if details.get("logPath") and not self.console.streams_output \
+                and not self.console.json_events:
+            self._show_tail(details["logPath"])
         _remember_failure(task, message)
         self.ledger.stage_finished(sid, "failed", error=message, details=details)
+
+    def _show_tail(self, log_path: str, lines: int = 40) -> None:
+        """The end of a failing stage's output, when it was not streamed."""
+        try:
+            text = (self.ledger.root / log_path).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return
+        tail = text.splitlines()[-lines:]
+        if tail:
+            self.console.line(f"    last {len(tail)} lines of its output:", "note")
+            for line in tail:
+                self.console.line(f"    | {line}")
 
     @_locked
     def skip_uptodate(self, task) -> None:
@@ -239,5 +257,7 @@ class PipelineReporter:
         record = self.ledger.relative(self.ledger.record_path)
         style = {"succeeded": "ok", "failed": "fail", "degraded": "fail",
                  "interrupted": "fail"}[status]
+        if self.console.json_events:
+            return
         self.console.line(f"{name} {status} in {duration}: {', '.join(parts)}. "
                           f"Record: {record}", style)

@@ -34,6 +34,8 @@ class RunSettings:
     timeout: float | None = None  # for stages that declare none
     prefix_output: bool = False  # parallel runs: mark each output line with its stage
     retry_delay_scale: float = 1.0  # tests shrink the waits between attempts
+    echo_output: bool = True  # copy stage output to the console as it comes
+    show_commands: bool = False  # --log-level debug: print each command before it runs
 
 
 class StageFailure(TaskFailed):
@@ -148,8 +150,13 @@ class StageAction:
                timeout: float | None = None) -> int:
         """Run argv, copying its output to the console and the log; return its exit code."""
         prefix = self.stage.id if self.settings.prefix_output else None
+        if self.settings.show_commands:
+            import shlex
+
+            print(f"  $ {shlex.join(argv)}", flush=True)
         try:
-            result = run_process(argv, env, self.root, log, timeout=timeout, prefix=prefix)
+            result = run_process(argv, env, self.root, log, timeout=timeout, prefix=prefix,
+                                 echo=self.settings.echo_output)
         except StartFailed as exc:
             raise _Failed(f"cannot start {what} '{argv[0]}': {exc}") from None
         details["cpuSeconds"] = round((details.get("cpuSeconds") or 0) + result.cpu_seconds, 3)

@@ -223,3 +223,52 @@ def test_max_age_must_be_a_duration(project):
     project.write_graph(graph)
     result = project.pipeline("run")
     assert result.code == 2 and "stages[0].inputs[1].maxAge" in result.err
+
+
+def test_log_level_warn_shows_only_a_failing_stages_output(project):
+    result = project.pipeline("run", "--log-level", "warn", env={"STUB_FAIL": "transform"})
+    assert result.code == 1
+    assert "extract: python stub running" not in result.out  # not streamed
+    assert "▶ [1/3] extract" in result.out
+    assert "    | transform: failing on purpose" in result.out  # the failing stage's tail
+    record = project.last_record()
+    assert record["options"]["logLevel"] == "warn"
+    log = project.path(record["stages"][0]["logPath"]).read_text()
+    assert "extract: python stub running" in log  # the log keeps everything
+
+
+def test_log_level_error_and_debug(project):
+    quiet = project.pipeline("run", "--log-level", "error")
+    assert quiet.code == 0
+    assert quiet.out.splitlines()[-1].startswith("full-refresh succeeded")
+    assert "▶" not in quiet.out and "stub running" not in quiet.out
+    loud = project.pipeline("run", "--force", "--log-level", "debug")
+    assert "$ " in loud.out and "stages/stub.py extract --in data/source.txt" in loud.out
+    assert "doit: file_dep ['data/source.txt', 'stages/stub.py']" in loud.out
+
+
+def test_json_logs_print_the_events_as_json_lines(project):
+    import json
+
+    result = project.pipeline("run", "--json-logs")
+    assert result.code == 0
+    events = [json.loads(line) for line in result.out.splitlines()]
+    assert [e["event"] for e in events][0] == "run-started"
+    assert events[-1]["event"] == "run-finished" and events[-1]["status"] == "succeeded"
+    written = project.events(project.last_record())
+    assert events == written
+
+
+def test_a_closed_console_pipe_does_not_break_the_run(project):
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "orchestrator", "run"], cwd=project.root,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.readline()
+    proc.stdout.close()  # like `pipeline run | head -1`
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 0
+    assert "Traceback" not in err
+    assert project.last_record()["status"] == "succeeded"
+    assert project.counts() == {"extract": 1, "transform": 1, "publish": 1}

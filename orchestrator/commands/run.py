@@ -39,6 +39,7 @@ def register(commands) -> None:
     run.add_argument("-j", "--jobs", type=_positive_int, default=1, metavar="N",
                      help="run up to N independent stages at once (default 1)")
     _add_timeout(run)
+    _add_output_options(run)
     run.set_defaults(handler=run_pipeline)
 
     stage = commands.add_parser("run-stage", help="run one stage now, without its upstream "
@@ -47,6 +48,7 @@ def register(commands) -> None:
     stage.add_argument("--dry-run", action="store_true",
                        help="print what would run; execute nothing")
     _add_timeout(stage)
+    _add_output_options(stage)
     stage.set_defaults(handler=run_stage)
 
 
@@ -74,6 +76,17 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
+def _add_output_options(parser) -> None:
+    from orchestrator.console import LOG_LEVELS
+
+    parser.add_argument("--log-level", choices=LOG_LEVELS, default="info",
+                        help="info: stream stage output (default); warn: only a failing "
+                             "stage's last lines; error: only failures; debug: also commands "
+                             "and doit's decisions")
+    parser.add_argument("--json-logs", action="store_true",
+                        help="print the run's JSONL events instead of human lines")
+
+
 def _add_timeout(parser) -> None:
     parser.add_argument("--timeout", type=_positive_seconds, metavar="SECONDS",
                         help="stop a stage running longer than this (stages' own `timeout` "
@@ -93,8 +106,8 @@ def run_pipeline(ctx, args) -> int:
                "timeout": args.timeout}
     if args.dry_run:
         return show_plan(graph, plan)
-    settings = RunSettings(timeout=args.timeout, prefix_output=args.jobs > 1)
-    return execute(graph, plan, options, label=pipeline.id, settings=settings,
+    console, settings = _console_and_settings(args, prefix_output=args.jobs > 1)
+    return execute(graph, plan, options, label=pipeline.id, console=console, settings=settings,
                    keep_going=args.continue_on_error, jobs=args.jobs)
 
 
@@ -116,17 +129,23 @@ def run_stage(ctx, args) -> int:
         return show_plan(graph, plan)
     options = {"command": "run-stage", "entryPoint": "pipeline", "stage": args.stage,
                "force": True, "dryRun": False, "timeout": args.timeout}
-    return execute(graph, plan, options, label=args.stage,
-                   settings=RunSettings(timeout=args.timeout))
+    console, settings = _console_and_settings(args)
+    return execute(graph, plan, options, label=args.stage, console=console, settings=settings)
 
 
-def execute(graph: Graph, plan: Plan, options: dict, label: str,
-            settings: RunSettings = RunSettings(), keep_going: bool = False,
-            jobs: int = 1) -> int:
+def _console_and_settings(args, prefix_output: bool = False) -> tuple[Console, RunSettings]:
+    console = Console(level=args.log_level, json_events=args.json_logs)
+    settings = RunSettings(timeout=args.timeout, prefix_output=prefix_output,
+                           echo_output=console.streams_output, show_commands=console.debug)
+    return console, settings
+
+
+def execute(graph: Graph, plan: Plan, options: dict, label: str, console: Console,
+            settings: RunSettings, keep_going: bool = False, jobs: int = 1) -> int:
     """Run the plan's selected stages through doit; record everything under .pipeline-runs/."""
     root = graph.root
-    console = Console()
-    ledger = RunLedger(root, graph.display, options)
+    options = {**options, "logLevel": console.level, "jsonLogs": console.json_events}
+    ledger = RunLedger(root, graph.display, options, on_event=console.event)
     reporter = PipelineReporter(ledger, console, plan, label=label, keep_going=keep_going)
     missing = missing_inputs(graph, plan, root)
     if missing:
