@@ -59,6 +59,27 @@ def run_doit(task_dicts: list[dict], task_names: list[str], reporter: Any,
     return DoitMain(Loader(), config_filenames=()).run(argv)
 
 
+def flush_state() -> None:
+    """Make what doit knows so far durable now, not only when the run ends.
+
+    doit's sqlite3 backend writes its changes when the run closes it; a run killed
+    before that would forget every stage it finished. Called after each stage ends, this
+    commits the same rows doit's own dump would (doit <0.38 keeps them in `_dirty`).
+    """
+    from doit.dependency import SqliteDB
+    from doit.globals import Globals
+
+    dep_manager = Globals.dep_manager
+    backend = getattr(dep_manager, "backend", None)
+    if not isinstance(backend, SqliteDB) or dep_manager._closed:
+        return
+    for task_id in backend._dirty:
+        backend._conn.execute("insert or replace into doit values (?,?)",
+                              (task_id, backend.codec.encode(backend._cache[task_id])))
+    backend._conn.commit()
+    backend._dirty = set()
+
+
 def open_state(root: Path):
     """doit's dependency DB for reading states (None when nothing ever ran here)."""
     from doit.dependency import CHECKERS, Dependency, SqliteDB

@@ -12,6 +12,7 @@ import threading
 from typing import Any
 
 from orchestrator.console import Console, seconds
+from orchestrator.engine import flush_state
 from orchestrator.ledger import RunLedger, iso, utc_now
 from orchestrator.plan import Plan
 
@@ -134,6 +135,7 @@ class PipelineReporter:
         outputs = task.values.get("outputs") or {}
         artifacts = [{"path": p, "digest": d} for p, d in outputs.items()]
         self.ledger.stage_finished(sid, "succeeded", details=details, artifacts=artifacts)
+        flush_state()
 
     @_locked
     def add_failure(self, task, fail) -> None:
@@ -166,6 +168,7 @@ class PipelineReporter:
                 and not self.console.json_events:
             self._show_tail(details["logPath"])
         _remember_failure(task, message)
+        flush_state()
         self.ledger.stage_finished(sid, "failed", error=message, details=details)
 
     def _show_tail(self, log_path: str, lines: int = 40) -> None:
