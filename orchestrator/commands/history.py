@@ -1,0 +1,205 @@
+"""`pipeline history`: how each stage has fared across the recent recorded runs.
+
+Reads only `.pipeline-runs/*.json`. The graph is loaded only to tell an unknown
+`--pipeline` from a pipeline that simply has no runs yet.
+
+For each stage: in how many runs it actually ran (succeeded or failed; up to date,
+skipped, blocked or pending do not count), its success rate, the median and the last of
+its durations in those runs, and the last against the median. A stage is flagged as a
+regression when its last duration is more than 50% above the median and the median is
+over 0.5 s (below that, a few milliseconds of noise would look like a slowdown).
+"""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+from typing import Any
+
+from orchestrator.console import Console, fit, seconds
+from orchestrator.errors import EXIT_OK, GraphError, UsageError
+from orchestrator.ledger import RUNS_DIR, read_run_record, recorded_run_ids
+
+DEFAULT_LIMIT = 20
+REGRESSION_RATIO = 1.5  # the last run is more than 50% slower than the median...
+REGRESSION_MIN_MEDIAN_MS = 500  # ... and the median is over 0.5 s
+RAN = ("succeeded", "failed")
+# a row fits 100 columns; longer stage ids are cut in the table (the JSON has them whole)
+STAGE_WIDTH = 26
+
+
+def register(commands) -> None:
+    history = commands.add_parser(
+        "history", help="each stage's runs, success rate and durations across recent runs")
+    history.add_argument("--pipeline", metavar="ID",
+                         help="only the runs of this pipeline (default: every recorded run)")
+    history.add_argument("--limit", type=int, metavar="N",
+                         help=f"how many of the most recent runs to read "
+                              f"(default: {DEFAULT_LIMIT})")
+    history.add_argument("--json", action="store_true", help="print one JSON document")
+    history.set_defaults(handler=show_history)
+
+
+# -- reading the records --------------------------------------------------------------
+
+
+def readable_records(root: Path) -> list[dict]:
+    """Every run record that reads as a JSON object, oldest first.
+
+    A record being claimed (still empty) or damaged is left out rather than failing the
+    whole history."""
+    records = []
+    for run_id in recorded_run_ids(root):
+        try:
+            records.append(read_run_record(root, run_id))
+        except (OSError, ValueError):
+            continue
+    return records
+
+
+def check_pipeline(ctx, pipeline_id: str, records: list[dict]) -> None:
+    """UsageError for a pipeline id that no record names and the graph does not have."""
+    recorded = {str(r.get("pipelineId")) for r in records if r.get("pipelineId")}
+    if pipeline_id in recorded:
+        return
+    known = set(recorded)
+    try:
+        graph = ctx.graph
+    except GraphError:
+        graph = None  # a broken graph must not stop us reading the records
+    if graph is not None:
+        if pipeline_id in graph.pipelines:
+            return  # a real pipeline that has not run yet
+        known.update(graph.pipelines)
+    from orchestrator.graph import did_you_mean
+
+    where = " nor in the graph" if graph is not None else " (and the graph does not load)"
+    raise UsageError(f"unknown pipeline '{pipeline_id}': in no run record{where}"
+                     f"{did_you_mean(pipeline_id, sorted(known))}")
+
+
+# -- the numbers ----------------------------------------------------------------------
+
+
+def stage_history(records: list[dict]) -> list[dict[str, Any]]:
+    """Per stage id, its counts and durations over `records` (oldest first).
+
+    Stages are listed in the order of the newest run that has them, so the table reads
+    like the current pipeline; stages only older runs had come after."""
+    order: list[str] = []
+    for record in reversed(records):
+        for stage in _stages(record):
+            if stage["id"] not in order:
+                order.append(stage["id"])
+    entries = []
+    for stage_id in order:
+        statuses: list[str] = []
+        durations: list[float] = []  # of the runs where the stage ran, oldest first
+        last_status = None
+        for record in records:
+            for stage in _stages(record):
+                if stage["id"] != stage_id:
+                    continue
+                status = stage.get("status")
+                statuses.append(status)
+                if status in RAN:
+                    last_status = status
+                    duration = stage.get("durationMs")
+                    if isinstance(duration, (int, float)) and not isinstance(duration, bool):
+                        durations.append(float(duration))
+        entries.append(summarise(stage_id, statuses, durations, last_status))
+    return entries
+
+
+def _stages(record: dict) -> list[dict]:
+    return [s for s in record.get("stages") or []
+            if isinstance(s, dict) and isinstance(s.get("id"), str)]
+
+
+def summarise(stage_id: str, statuses: list[str], durations: list[float],
+              last_status: str | None) -> dict[str, Any]:
+    """One stage's line of the history: counts, rate, median, last, and the verdict."""
+    succeeded = statuses.count("succeeded")
+    failed = statuses.count("failed")
+    runs = succeeded + failed
+    median = statistics.median(durations) if durations else None
+    last = durations[-1] if durations else None
+    vs_median = None
+    if median and last is not None:  # no ratio against a zero median
+        vs_median = round((last - median) / median, 3)
+    regression = bool(median is not None and last is not None
+                      and median > REGRESSION_MIN_MEDIAN_MS
+                      and last > REGRESSION_RATIO * median)
+    return {"id": stage_id, "runs": runs, "succeeded": succeeded, "failed": failed,
+            "upToDate": statuses.count("up-to-date"),
+            "successRate": round(succeeded / runs, 3) if runs else None,
+            "medianMs": round(median) if median is not None else None,
+            "lastMs": round(last) if last is not None else None,
+            "lastVsMedian": vs_median, "regression": regression, "lastStatus": last_status}
+
+
+# -- the command ----------------------------------------------------------------------
+
+
+def show_history(ctx, args) -> int:
+    limit = DEFAULT_LIMIT if args.limit is None else args.limit
+    if limit < 1:
+        raise UsageError(f"--limit {limit}: give a number of runs of at least 1")
+    root: Path = ctx.root
+    records = readable_records(root)
+    if args.pipeline is not None:
+        check_pipeline(ctx, args.pipeline, records)
+        records = [r for r in records if r.get("pipelineId") == args.pipeline]
+    records = records[-limit:]
+    stages = stage_history(records)
+    console = Console()
+    if args.json:
+        console.json({"runs": len(records), "pipeline": args.pipeline, "stages": stages})
+        return EXIT_OK
+    if not records:
+        which = f"of pipeline '{args.pipeline}' " if args.pipeline else ""
+        console.line(fit(f"No runs {which}recorded yet under {RUNS_DIR}/: "
+                         f"'pipeline run' records each run."))
+        return EXIT_OK
+    show_table(records, stages, args.pipeline, console)
+    return EXIT_OK
+
+
+def percent(ratio: float | None) -> str:
+    return "-" if ratio is None else f"{ratio * 100:+.0f}%"
+
+
+def show_table(records: list[dict], stages: list[dict], pipeline: str | None,
+               console: Console) -> None:
+    first = str(records[0].get("startedAt") or "?")[:16].replace("T", " ")
+    last = str(records[-1].get("startedAt") or "?")[:16].replace("T", " ")
+    which = f"pipeline {pipeline}" if pipeline else "every pipeline"
+    plural = "run" if len(records) == 1 else "runs"
+    console.line(fit(f"{len(records)} {plural} of {which}, {first} to {last} UTC"), "bold")
+    if not stages:
+        console.line("  (no stages recorded)", "note")
+        return
+    width = min(max(len("STAGE"), *(len(s["id"]) for s in stages)), STAGE_WIDTH)
+    console.line(fit(f"  {'STAGE':<{width}}  {'RAN':>4}  {'FAILED':>6}  {'SUCCESS':>7}  "
+                     f"{'UP-TO-DATE':>10}  {'MEDIAN':>7}  {'LAST':>7}  {'VS MEDIAN':>9}"),
+                 "note")
+    for stage in stages:
+        rate = "-" if stage["successRate"] is None else f"{stage['successRate'] * 100:.0f}%"
+        median = "-" if stage["medianMs"] is None else seconds(stage["medianMs"])
+        last = "-" if stage["lastMs"] is None else seconds(stage["lastMs"])
+        if stage["regression"]:
+            marker, style, flag = "!", "fail", "  slower"
+        elif stage["lastStatus"] == "failed":
+            marker, style, flag = "✖", "fail", ""
+        elif stage["runs"]:
+            marker, style, flag = "✔", "ok", ""
+        else:
+            marker, style, flag = "↷", "skip", ""
+        console.line(fit(f"{marker} {fit(stage['id'], width):<{width}}  {stage['runs']:>4}  "
+                         f"{stage['failed']:>6}  {rate:>7}  {stage['upToDate']:>10}  "
+                         f"{median:>7}  {last:>7}  {percent(stage['lastVsMedian']):>9}"
+                         f"{flag}"), style)
+    if any(s["regression"] for s in stages):
+        console.line(f"! slower: the last run took more than "
+                     f"{(REGRESSION_RATIO - 1) * 100:.0f}% longer than the median, "
+                     f"with a median over {REGRESSION_MIN_MEDIAN_MS / 1000:.1f}s", "note")
