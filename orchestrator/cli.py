@@ -13,7 +13,14 @@ import sys
 from pathlib import Path
 
 from orchestrator import __version__
-from orchestrator.errors import EXIT_INTERRUPTED, EXIT_USAGE, PipelineError, UsageError
+from orchestrator.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
+    EXIT_USAGE,
+    PipelineError,
+    Terminated,
+    UsageError,
+)
 
 # Each module under orchestrator/commands/ has `register(subparsers)`, which adds its
 # parser(s) and sets `handler(ctx, args)` as the parser default. Adding a command is
@@ -92,8 +99,15 @@ def dispatch(argv: list[str]) -> int:
     return args.handler(Context(root, graph_arg), args)
 
 
+def _on_sigterm(signum, frame) -> None:
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    import signal
+
+    signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         return dispatch(argv)
     except UsageError as exc:
@@ -105,9 +119,10 @@ def main(argv: list[str] | None = None) -> int:
         for line in exc.lines():
             print(line, file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("pipeline: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as exc:
+        terminated = isinstance(exc, Terminated)
+        print(f"pipeline: {'terminated' if terminated else 'interrupted'}", file=sys.stderr)
+        return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_USAGE
     except OSError as exc:  # e.g. .pipeline-runs/ not writable

@@ -36,7 +36,7 @@ except GraphError as exc:  # reported by the task creator, where doit expects it
 _LEDGER = RunLedger(_ROOT, _GRAPH.display if _GRAPH else str(_GRAPH_PATH),
                     {"command": "doit run", "entryPoint": "doit"})
 
-DOIT_CONFIG = dict(DOIT_CONFIG_BASE, reporter=PipelineReporter(_LEDGER))
+DOIT_CONFIG = dict(DOIT_CONFIG_BASE, reporter=PipelineReporter(_LEDGER, take_lock=True))
 if _GRAPH is not None:
     try:
         DOIT_CONFIG["default_tasks"] = [_GRAPH.default_pipeline().id]

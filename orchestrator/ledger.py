@@ -89,6 +89,7 @@ class RunLedger:
         self._last_write = 0.0
         self._t0 = 0.0
         self.on_event = on_event  # e.g. --json-logs prints each event as it is written
+        self.lock = None  # the project's RunLock, told the run id once there is one
 
     @property
     def started(self) -> bool:
@@ -115,10 +116,13 @@ class RunLedger:
         self._t0 = time.monotonic()
         self.run_id = new_run_id(self.runs_dir, label or pipeline_id or "run", moment)
         (self.runs_dir / self.run_id).mkdir(exist_ok=True)
+        if self.lock is not None:
+            self.lock.describe(f"run {self.run_id}, pid {os.getpid()}")
         for sid, status, reason in stages:
             self._stages[sid] = self._stage_entry(sid, status, reason)
         self.record = {
             "runId": self.run_id,
+            "pid": os.getpid(),
             "pipelineId": pipeline_id,
             "graphPath": self.graph_path,
             "status": "running",
@@ -271,3 +275,52 @@ def resolve_run(root: Path, run_id: str | None, latest: bool) -> str:
         extra = f" and {more} more" if more > 0 else ""
         raise UsageError(f"run id '{run_id}' is ambiguous: {shown}{extra}")
     return matches[0]
+
+
+def mark_abandoned_runs(root: Path, own_run_id: str | None = None, recent: int = 20) -> list[str]:
+    """Records still `running` whose process is gone: mark them `interrupted`.
+
+    Called by a run that holds the project's run lock, so no other run can be alive; only
+    the most recent records are looked at (an abandoned run is always among them).
+    """
+    marked = []
+    for run_id in recorded_run_ids(root)[-recent:]:
+        if run_id == own_run_id:
+            continue
+        try:
+            record = read_run_record(root, run_id)
+        except (OSError, ValueError):
+            continue
+        if record.get("status") != "running":
+            continue
+        record["status"] = "interrupted"
+        # the record is written at most once a second; the events file has every step
+        stages = {s.get("id"): s for s in record.get("stages", []) if isinstance(s, dict)}
+        for event in _read_events(root / RUNS_DIR / f"{run_id}.log"):
+            stage = stages.get(event.get("stageId"))
+            if stage is not None and event.get("event") in ("stage-started", "stage-finished"):
+                stage["status"] = event.get("status") or stage.get("status")
+        for stage in stages.values():
+            if stage.get("status") == "running":
+                stage["status"] = "failed"
+                stage["error"] = "the run's process died"
+        write_json_atomic(root / RUNS_DIR / f"{run_id}.json", record)
+        marked.append(run_id)
+    return marked
+
+
+def _read_events(path: Path) -> list[dict]:
+    """The complete JSON lines of an events file (a killed writer may leave half a line)."""
+    events = []
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return events
+    for line in text.splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(event, dict):
+            events.append(event)
+    return events

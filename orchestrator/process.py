@@ -18,7 +18,16 @@ from dataclasses import dataclass
 from typing import BinaryIO, Callable
 
 _CHUNK = 65536
-GRACE_S = 10.0  # between the polite signal and SIGKILL
+def _grace_seconds() -> float:
+    """Between the polite signal and SIGKILL: 10 s, or PIPELINE_KILL_GRACE seconds."""
+    try:
+        value = float(os.environ.get("PIPELINE_KILL_GRACE", "10"))
+    except ValueError:
+        return 10.0
+    return value if 0 <= value < 3600 else 10.0
+
+
+GRACE_S = _grace_seconds()
 
 _running: set[subprocess.Popen] = set()
 _running_lock = threading.Lock()
@@ -108,6 +117,7 @@ def run_process(argv: tuple[str, ...] | list[str], env: dict[str, str], cwd, log
             if transform is not None:
                 chunk = transform(chunk)
             log.write(chunk)
+            log.flush()  # readable as it comes (`pipeline logs --follow --stage`)
             console(chunk)
         if transform is not None:
             tail = transform(b"")
@@ -119,8 +129,10 @@ def run_process(argv: tuple[str, ...] | list[str], env: dict[str, str], cwd, log
             timed_out = True
             stop(proc, signal.SIGTERM)
             status, usage = _wait(proc, None)
-    except KeyboardInterrupt:
-        stop(proc, signal.SIGINT)
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (errors.Terminated)
+        from orchestrator.errors import Terminated
+
+        stop(proc, signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT)
         raise
     finally:
         proc.stdout.close()

@@ -66,7 +66,8 @@ class PipelineReporter:
     desc = "pipeline console and run records"
 
     def __init__(self, ledger: RunLedger, console: Console | None = None,
-                 plan: Plan | None = None, label: str | None = None, keep_going: bool = False):
+                 plan: Plan | None = None, label: str | None = None, keep_going: bool = False,
+                 take_lock: bool = False):
         self.ledger = ledger
         self.console = console or Console()
         self.plan = plan
@@ -75,6 +76,7 @@ class PipelineReporter:
         self.index: dict[str, int] = {}
         self.counts = {"succeeded": 0, "failed": 0, "blocked": 0, "up-to-date": 0}
         self.keep_going = keep_going
+        self.take_lock = take_lock  # plain `doit run`: nobody else took the run lock
         # doit's thread runner calls execute_task from worker threads
         self._lock = threading.RLock()
         self.failed: list[str] = []
@@ -100,7 +102,23 @@ class PipelineReporter:
             self.total = len(stages)
             self.label = self.label or self.pipeline_id or "+".join(selected_tasks)[:60]
         if not self.ledger.started:
+            if self.take_lock:
+                self._lock_project()
             self.ledger.start(self.pipeline_id, stages, label=self.label)
+
+    def _lock_project(self) -> None:
+        from orchestrator.errors import UsageError
+        from orchestrator.ledger import mark_abandoned_runs
+        from orchestrator.lock import RunLock
+
+        lock = RunLock(self.ledger.root)
+        try:
+            lock.acquire()
+        except UsageError as exc:
+            self.console.error(f"error: {exc}")
+            raise SystemExit(2) from None
+        mark_abandoned_runs(self.ledger.root)
+        self.ledger.lock = lock
 
     def get_status(self, task) -> None:
         pass
@@ -244,6 +262,8 @@ class PipelineReporter:
         else:
             status = "succeeded"
         self.ledger.finish(status)
+        if self.take_lock and self.ledger.lock is not None:
+            self.ledger.lock.release()
         if not self.ledger.started:
             return
         c = self.counts

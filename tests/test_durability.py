@@ -13,7 +13,7 @@ import time
 def test_sigkill_mid_run_keeps_finished_stages_and_redoes_the_one_in_flight(project):
     graph = project.graph()
     stage = graph["stages"][1]
-    stage["command"]["args"] = ["-e", "setTimeout(() => {}, 60000)"]  # transform hangs
+    stage["command"]["args"] = ["-e", f"setTimeout(() => {{}}, 60000) // {marker(project)}"]
     stage["outputs"] = []
     project.write_graph(graph)
     proc = subprocess.Popen([sys.executable, "-m", "orchestrator", "run", "--to", "transform"],
@@ -37,3 +37,90 @@ def test_sigkill_mid_run_keeps_finished_stages_and_redoes_the_one_in_flight(proj
     # and the events file holds only complete lines
     events = project.path(f".pipeline-runs/{record['runId']}.log").read_text().splitlines()
     assert all(json.loads(line) for line in events)
+    subprocess.run(["pkill", "-f", marker(project)])  # the hanging stage outlived SIGKILL
+
+
+def marker(project) -> str:
+    """A token unique to this test's processes, to find them among the machine's."""
+    return f"hang-{abs(hash(str(project.root))) % 10**9}"
+
+
+def survivors(project) -> list[str]:
+    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    return [line for line in ps.splitlines() if marker(project) in line]
+
+
+def hanging_transform(project) -> None:
+    graph = project.graph()
+    stage = graph["stages"][1]
+    sleep = f"import time; time.sleep(120)  # {marker(project)}"
+    stage["command"] = {"executable": "python3", "args": [
+        "-c", f"import subprocess, time; subprocess.Popen(['python3', '-c', {sleep!r}]); "
+              f"print('hanging', flush=True); {sleep}"]}
+    stage["outputs"] = []
+    project.write_graph(graph)
+
+
+def start_run(project, *args: str) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, "-m", "orchestrator", "run", "--to", "transform",
+                             *args], cwd=project.root, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        logs = list(project.root.glob(".pipeline-runs/*/transform.log"))
+        if logs and "hanging" in logs[0].read_text():
+            return proc
+        time.sleep(0.05)
+    raise AssertionError("the run did not reach its hanging stage")
+
+
+def test_sigterm_stops_the_stage_group_and_records_the_interrupt(project):
+    hanging_transform(project)
+    proc = start_run(project)
+    proc.send_signal(signal.SIGTERM)  # like a cancelled CI job
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, (out, err)
+    assert "terminated" in err
+    record = project.last_record()
+    assert record["status"] == "interrupted"
+    assert project.statuses(record)["transform"] == "failed"
+    assert survivors(project) == []  # no stage process outlives the run
+
+
+def test_a_second_run_is_refused_while_one_is_running_then_may_wait(project):
+    hanging_transform(project)
+    first = start_run(project)
+    try:
+        second = project.pipeline("run", "--to", "extract")
+        assert second.code == 2
+        running = project.records()[0]["runId"]
+        assert f"run {running}, pid {first.pid}" in second.err
+        assert len(second.err.strip().splitlines()) == 1
+        doit = project.doit("run", "extract")
+        assert doit.code == 2 and "already in progress" in doit.err
+        waiter = subprocess.Popen([sys.executable, "-m", "orchestrator", "run", "--to",
+                                   "extract", "--wait"], cwd=project.root,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(1)
+        assert waiter.poll() is None  # still waiting for the lock
+    finally:
+        os.killpg(first.pid, signal.SIGINT)
+        first.communicate(timeout=60)
+    assert waiter.wait(timeout=60) == 0
+
+
+def test_a_dead_runs_lock_is_taken_and_its_record_marked_interrupted(project):
+    hanging_transform(project)
+    first = start_run(project)
+    os.killpg(first.pid, signal.SIGKILL)  # the run and its stage die at once
+    first.communicate()
+    dead = project.records()[0]
+    assert dead["status"] == "running"
+    result = project.pipeline("run", "--to", "extract")
+    assert result.code == 0, result.text
+    dead_now = next(r for r in project.records() if r["runId"] == dead["runId"])
+    assert dead_now["status"] == "interrupted"
+    assert project.statuses(dead_now) == {"extract": "succeeded", "transform": "failed",
+                                          "publish": "skipped"}
+    # SIGKILL cannot be caught: the stage's own process group outlived its runner
+    subprocess.run(["pkill", "-f", marker(project)])

@@ -40,6 +40,7 @@ def register(commands) -> None:
                      help="run up to N independent stages at once (default 1)")
     _add_timeout(run)
     _add_output_options(run)
+    _add_wait(run)
     run.set_defaults(handler=run_pipeline)
 
     stage = commands.add_parser("run-stage", help="run one stage now, without its upstream "
@@ -49,6 +50,7 @@ def register(commands) -> None:
                        help="print what would run; execute nothing")
     _add_timeout(stage)
     _add_output_options(stage)
+    _add_wait(stage)
     stage.set_defaults(handler=run_stage)
 
 
@@ -87,6 +89,12 @@ def _add_output_options(parser) -> None:
                         help="print the run's JSONL events instead of human lines")
 
 
+def _add_wait(parser) -> None:
+    parser.add_argument("--wait", action="store_true",
+                        help="if another run is in progress here, wait for it to end "
+                             "instead of exiting")
+
+
 def _add_timeout(parser) -> None:
     parser.add_argument("--timeout", type=_positive_seconds, metavar="SECONDS",
                         help="stop a stage running longer than this (stages' own `timeout` "
@@ -108,7 +116,7 @@ def run_pipeline(ctx, args) -> int:
         return show_plan(graph, plan)
     console, settings = _console_and_settings(args, prefix_output=args.jobs > 1)
     return execute(graph, plan, options, label=pipeline.id, console=console, settings=settings,
-                   keep_going=args.continue_on_error, jobs=args.jobs)
+                   keep_going=args.continue_on_error, jobs=args.jobs, wait=args.wait)
 
 
 def _since_record(root, since: str) -> dict:
@@ -130,7 +138,8 @@ def run_stage(ctx, args) -> int:
     options = {"command": "run-stage", "entryPoint": "pipeline", "stage": args.stage,
                "force": True, "dryRun": False, "timeout": args.timeout}
     console, settings = _console_and_settings(args)
-    return execute(graph, plan, options, label=args.stage, console=console, settings=settings)
+    return execute(graph, plan, options, label=args.stage, console=console, settings=settings,
+                   wait=args.wait)
 
 
 def _console_and_settings(args, prefix_output: bool = False) -> tuple[Console, RunSettings]:
@@ -141,11 +150,28 @@ def _console_and_settings(args, prefix_output: bool = False) -> tuple[Console, R
 
 
 def execute(graph: Graph, plan: Plan, options: dict, label: str, console: Console,
-            settings: RunSettings, keep_going: bool = False, jobs: int = 1) -> int:
-    """Run the plan's selected stages through doit; record everything under .pipeline-runs/."""
+            settings: RunSettings, keep_going: bool = False, jobs: int = 1,
+            wait: bool = False) -> int:
+    """Run the plan's selected stages through doit; record everything under .pipeline-runs/.
+
+    One run at a time per project: the run lock is held from before the record is
+    created until the run has ended."""
+    from orchestrator.ledger import mark_abandoned_runs
+    from orchestrator.lock import RunLock
+
+    with RunLock(graph.root) as lock:
+        lock.acquire(wait=wait)
+        mark_abandoned_runs(graph.root)  # we hold the lock: a `running` record is dead
+        return _execute_locked(graph, plan, options, label, console, settings, keep_going,
+                               jobs, lock)
+
+
+def _execute_locked(graph: Graph, plan: Plan, options: dict, label: str, console: Console,
+                    settings: RunSettings, keep_going: bool, jobs: int, lock) -> int:
     root = graph.root
     options = {**options, "logLevel": console.level, "jsonLogs": console.json_events}
     ledger = RunLedger(root, graph.display, options, on_event=console.event)
+    ledger.lock = lock
     reporter = PipelineReporter(ledger, console, plan, label=label, keep_going=keep_going)
     missing = missing_inputs(graph, plan, root)
     if missing:
