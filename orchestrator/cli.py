@@ -25,7 +25,8 @@ from orchestrator.errors import (
 # Each module under orchestrator/commands/ has `register(subparsers)`, which adds its
 # parser(s) and sets `handler(ctx, args)` as the parser default. Adding a command is
 # adding a module; this tuple only orders the help text.
-COMMAND_ORDER = ("run", "list", "describe", "status", "logs", "graph", "check", "doctor")
+COMMAND_ORDER = ("run", "list", "describe", "status", "logs", "history", "graph", "check",
+                 "doctor")
 
 
 def command_modules() -> list[str]:
