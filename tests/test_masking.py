@@ -1,0 +1,226 @@
+"""Secret masking: whole strings, bytes, JSON-like records, and output arriving in chunks."""
+
+from __future__ import annotations
+
+import itertools
+import random
+
+import pytest
+
+from orchestrator.masking import Masker, StreamMasker
+
+
+def reference_mask(data: bytes, secrets: list[str]) -> bytes:
+    """Masking spelled out position by position: the longest secret starting here, if any."""
+    encoded = sorted((s.encode() for s in secrets if len(s) >= 4 and s.strip()),
+                     key=len, reverse=True)
+    out, i = bytearray(), 0
+    while i < len(data):
+        hit = next((e for e in encoded if data.startswith(e, i)), None)
+        if hit:
+            out += b"***"
+            i += len(hit)
+        else:
+            out += data[i:i + 1]
+            i += 1
+    return bytes(out)
+
+
+def streamed(masker: Masker, chunks) -> bytes:
+    stream = StreamMasker(masker)
+    return b"".join(stream.feed(c) for c in chunks) + stream.flush()
+
+
+def all_splits(data: bytes):
+    """Every way of cutting `data` into non-empty chunks (2 ** (len - 1) of them)."""
+    for cuts in itertools.product((False, True), repeat=max(len(data) - 1, 0)):
+        chunks, start = [], 0
+        for i, cut in enumerate(cuts, start=1):
+            if cut:
+                chunks.append(data[start:i])
+                start = i
+        chunks.append(data[start:])
+        yield chunks
+
+
+def test_mask_text_replaces_every_occurrence():
+    masker = Masker(["hunter22", "s3cr3t-token"])
+    assert masker.mask_text("pw=hunter22 token=s3cr3t-token again hunter22.") == (
+        "pw=*** token=*** again ***.")
+    assert masker.mask_text("nothing here") == "nothing here"
+    assert masker.mask_text("hunter22hunter22") == "******"
+
+
+def test_short_and_blank_values_are_not_masked():
+    masker = Masker(["abc", "", "    ", "\n\t\n\t", "1234", "yes"])
+    assert masker.secrets == ("1234",)
+    assert masker.mask_text("abc yes 1234     x") == "abc yes ***     x"
+    assert not Masker(["abc", "  \t  "])
+
+
+def test_longest_secret_first_hides_a_secret_containing_another():
+    masker = Masker(["pass", "password", "password123"])
+    assert masker.mask_text("password123 password pass passport") == "*** *** *** ***port"
+    assert masker.mask_bytes(b"password1234") == b"***4"
+
+
+def test_partial_overlap_masks_the_first_secret():
+    # Documented limit: keeps StreamMasker's hold-back bounded by the longest secret.
+    masker = Masker(["abcd", "cdef"])
+    assert masker.mask_text("abcdef") == "***ef"
+    assert masker.mask_text("xcdefabcd") == "x******"
+
+
+def test_same_secret_repeated_and_overlapping_itself():
+    masker = Masker(["aaaa"])
+    assert masker.mask_text("aaaaaaaaa") == "******a"
+    assert masker.mask_bytes(b"aaaaaaaaa") == b"******a"
+
+
+def test_regex_characters_in_secrets_are_literal():
+    masker = Masker(["a.b*c(d)", "^$[x]\\"])
+    assert masker.mask_text("a.b*c(d) axbbc(d) ^$[x]\\ x") == "*** axbbc(d) *** x"
+
+
+def test_mask_bytes_matches_utf8_encoding():
+    masker = Masker(["pässwörd", "日本語の鍵"])
+    text = "user pässwörd key 日本語の鍵!"
+    assert masker.mask_bytes(text.encode()) == "user *** key ***!".encode()
+    assert masker.mask_text(text) == "user *** key ***!"
+    # Latin-1 bytes of the same text are not its UTF-8 encoding, so they are not matched.
+    assert masker.mask_bytes("pässwörd".encode("latin-1")) == "pässwörd".encode("latin-1")
+
+
+def test_mask_obj_walks_json_like_data():
+    masker = Masker(["topsecret", "/srv/topsecret-dir"])
+    record = {
+        "stage": "extract",
+        "error": "login failed for topsecret",
+        "attempts": 3,
+        "ok": False,
+        "none": None,
+        "ratio": 0.5,
+        "argv": ["run", "--token=topsecret", ("topsecret", 1)],
+        "outputs": {"/srv/topsecret-dir/out.json": {"size": 10}},
+        7: "topsecret",
+    }
+    assert masker.mask_obj(record) == {
+        "stage": "extract",
+        "error": "login failed for ***",
+        "attempts": 3,
+        "ok": False,
+        "none": None,
+        "ratio": 0.5,
+        "argv": ["run", "--token=***", ("***", 1)],
+        "outputs": {"***/out.json": {"size": 10}},
+        7: "***",
+    }
+    assert record["error"] == "login failed for topsecret"  # the input is left alone
+
+
+def test_empty_masker_returns_its_input_unchanged():
+    masker = Masker([])
+    assert not masker
+    record = {"a": ["b"]}
+    assert masker.mask_obj(record) is record
+    data = b"some output"
+    assert masker.mask_bytes(data) is data
+    text = "some text"
+    assert masker.mask_text(text) is text
+    stream = StreamMasker(masker)
+    chunk = b"partial"
+    assert stream.feed(chunk) is chunk
+    assert stream.held == 0
+    assert stream.flush() == b""
+
+
+def test_repr_never_shows_the_secrets():
+    assert repr(Masker(["topsecret", "other-secret"])) == "Masker(2 secrets)"
+
+
+SECRETS = ["abcd", "abcdef", "cdefgh", "aaaa", "ünï©", "xyzzy"]
+SAMPLES = [
+    b"",
+    b"abc",
+    b"xxabcdefghyy",
+    b"aaaaaaaaaaa",
+    b"abcdabcdeabcdef",
+    b"abcabcdabcdefgh",
+    "-ünï©ünï-ü".encode(),
+    b"xyzzxyzzyabcd",
+    b"no secrets at all",
+]
+
+
+@pytest.mark.parametrize("data", SAMPLES, ids=lambda d: d.decode(errors="replace") or "empty")
+def test_every_split_of_the_stream_gives_the_whole_masking(data):
+    masker = Masker(SECRETS)
+    whole = masker.mask_bytes(data)
+    assert whole == reference_mask(data, SECRETS)
+    count = 0
+    for chunks in all_splits(data):
+        assert streamed(masker, chunks) == whole, chunks
+        count += 1
+    assert count == 2 ** max(len(data) - 1, 0)
+
+
+def test_known_masked_samples():
+    masker = Masker(SECRETS)
+    assert masker.mask_bytes(b"xxabcdefghyy") == b"xx***ghyy"
+    assert masker.mask_bytes(b"abcabcdabcdefgh") == b"abc******gh"
+    assert masker.mask_bytes("-ünï©ünï-ü".encode()) == "-***ünï-ü".encode()
+
+
+def test_random_streams_and_chunkings_match_the_reference():
+    rng = random.Random(20261125)
+    for _ in range(400):
+        secrets = ["".join(rng.choice("abc") for _ in range(rng.randint(1, 7)))
+                   for _ in range(rng.randint(1, 4))]
+        masker = Masker(secrets)
+        data = "".join(rng.choice("abcd\n") for _ in range(rng.randint(0, 60))).encode()
+        whole = masker.mask_bytes(data)
+        assert whole == reference_mask(data, secrets), (secrets, data)
+        assert masker.mask_text(data.decode()) == whole.decode()
+        for _ in range(10):
+            cuts = sorted(rng.sample(range(1, len(data)), rng.randint(0, len(data) - 1))
+                          if len(data) > 1 else [])
+            bounds = [0, *cuts, len(data)]
+            chunks = [data[a:b] for a, b in zip(bounds, bounds[1:])]
+            assert streamed(masker, chunks) == whole, (secrets, chunks)
+
+
+def test_hold_back_is_short_and_only_what_could_start_a_secret():
+    masker = Masker(["s3cret-value", "other"])
+    longest = len("s3cret-value")
+    stream = StreamMasker(masker)
+    assert stream.feed(b"progress: 10%\n") == b"progress: 10%\n"
+    assert stream.held == 0
+    assert stream.feed(b"token s3c") == b"token "
+    assert stream.held == 3
+    assert stream.feed(b"ret-val") == b""
+    assert stream.held == 10
+    assert stream.feed(b"ue and oth") == b"*** and "
+    assert stream.held == 3
+    assert stream.feed(b"er\n") == b"***\n"
+    assert stream.held == 0
+    assert stream.feed(b"s3cret-valu") == b""
+    assert stream.held == longest - 1
+    assert stream.flush() == b"s3cret-valu"
+    assert stream.held == 0
+    # Whatever the chunks, never more than longest - 1 bytes wait.
+    stream = StreamMasker(masker)
+    data = b"s3cret-vals3cret-value s3cret-valuother s3" * 3
+    for i in range(len(data)):
+        stream.feed(data[i:i + 1])
+        assert stream.held <= longest - 1
+
+
+def test_a_shorter_secret_waits_while_a_longer_one_may_still_match():
+    masker = Masker(["abcd", "abcdefgh"])
+    stream = StreamMasker(masker)
+    assert stream.feed(b"abcdef") == b""
+    assert stream.feed(b"x") == b"***efx"
+    assert stream.feed(b"abcdefg") == b""
+    assert stream.feed(b"h!") == b"***!"
+    assert stream.feed(b"abcd") == b""
+    assert stream.flush() == b"***"
