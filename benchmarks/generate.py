@@ -1,0 +1,156 @@
+"""Generate the same trivial work as a stage graph, a raw doit dodo.py and a Makefile.
+
+Every stage copies one small file to the next with `cp`. In a *chain* stage i reads what
+stage i-1 wrote; in a *fan-out* one root stage writes a file that every other stage reads.
+Each project keeps its source file in `data/s0.txt`; everything else under `data/` is an
+output, so `clean_outputs` brings a project back to its fresh state.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+SHAPES = ("chain", "fanout")
+SOURCE = "data/s0.txt"
+
+
+def edges(shape: str, size: int) -> list[tuple[str, str, str | None]]:
+    """(input path, output path, stage it depends on) for each stage; stage i is `s{i}`."""
+    if shape == "chain":
+        return [(f"data/s{i}.txt", f"data/s{i + 1}.txt", f"s{i - 1}" if i else None)
+                for i in range(size)]
+    if shape == "fanout":
+        # s0 copies the source to the root file; s1..s{size-1} each copy the root file.
+        root = "data/s1.txt"
+        return [(SOURCE, root, None)] + [(root, f"data/f{i}.txt", "s0")
+                                         for i in range(1, size)]
+    raise ValueError(f"unknown shape {shape!r} (expected one of {', '.join(SHAPES)})")
+
+
+def _fresh(directory: Path) -> None:
+    if directory.exists():
+        shutil.rmtree(directory)
+    (directory / "data").mkdir(parents=True)
+    (directory / SOURCE).write_text("benchmark source\n")
+
+
+def write_graph_project(directory: Path, shape: str, size: int) -> None:
+    """A `pipeline` project: pipeline/stage-graph.json and a one-line dodo.py."""
+    _fresh(directory)
+    steps = edges(shape, size)
+    paths = sorted({p for src, dst, _ in steps for p in (src, dst)})
+    artifact_of = {p: f"a-{Path(p).stem}" for p in paths}
+    stages = []
+    for i, (src, dst, dep) in enumerate(steps):
+        stage = {
+            "id": f"s{i}",
+            "command": {"executable": "cp", "args": [src, dst]},
+            "inputs": [{"artifact": artifact_of[src], "mode": "read"}],
+            "outputs": [{"artifact": artifact_of[dst], "mode": "write"}],
+        }
+        if dep:
+            stage["dependsOn"] = [dep]
+        stages.append(stage)
+    graph = {
+        "version": f"bench-{shape}-{size}",
+        "pipelines": [{"id": "all", "stages": [s["id"] for s in stages]}],
+        "artifacts": [{"id": artifact_of[p], "type": "file", "path": p} for p in paths],
+        "stages": stages,
+    }
+    (directory / "pipeline").mkdir()
+    (directory / "pipeline" / "stage-graph.json").write_text(json.dumps(graph, indent=1))
+    (directory / "dodo.py").write_text("from orchestrator.dodo import *  # noqa: F401,F403\n")
+
+
+def write_doit_project(directory: Path, shape: str, size: int) -> None:
+    """The same work as a raw doit dodo.py, written the way a person would: a loop."""
+    _fresh(directory)
+    steps = edges(shape, size)
+    (directory / "steps.json").write_text(json.dumps([[src, dst] for src, dst, _ in steps]))
+    (directory / "dodo.py").write_text(
+        '"""Raw doit: one task per copy, generated from steps.json."""\n'
+        "import json\n\n"
+        "STEPS = json.load(open('steps.json'))\n\n\n"
+        "def task_copy():\n"
+        "    for i, (src, dst) in enumerate(STEPS):\n"
+        "        yield {'basename': f's{i}', 'actions': [['cp', src, dst]],\n"
+        "               'file_dep': [src], 'targets': [dst]}\n"
+    )
+
+
+def write_make_project(directory: Path, shape: str, size: int) -> None:
+    """The same work as a Makefile: one rule per copy, `all` wanting every output."""
+    _fresh(directory)
+    steps = edges(shape, size)
+    lines = [".PHONY: all", "all: " + " ".join(dst for _, dst, _ in steps), ""]
+    for src, dst, _ in steps:
+        lines += [f"{dst}: {src}", f"\tcp {src} {dst}", ""]
+    (directory / "Makefile").write_text("\n".join(lines))
+
+
+def clean_outputs(directory: Path) -> None:
+    """Remove every output and every kind of run state: the project's fresh state."""
+    for entry in (directory / "data").iterdir():
+        if entry.name != Path(SOURCE).name:
+            entry.unlink()
+    for entry in directory.iterdir():
+        if entry.name.startswith(".doit.db"):
+            entry.unlink()
+        elif entry.name == ".pipeline-runs":
+            shutil.rmtree(entry)
+
+
+def write_directory_projects(directory: Path, files: int) -> tuple[Path, Path]:
+    """Two one-stage projects: one also reads a directory artifact of `files` small files.
+
+    The difference of their no-op run times is the cost of checking the unchanged directory.
+    """
+    projects = []
+    for name, with_tree in (("baseline", False), ("tree", True)):
+        root = directory / name
+        _fresh(root)
+        artifacts = [{"id": "src", "type": "file", "path": SOURCE},
+                     {"id": "out", "type": "file", "path": "data/out.txt"}]
+        inputs = [{"artifact": "src", "mode": "read"}]
+        if with_tree:
+            tree = root / "data" / "tree"
+            for sub in range(files // 1000 + 1):
+                (tree / f"d{sub}").mkdir(parents=True, exist_ok=True)
+            for i in range(files):
+                (tree / f"d{i // 1000}" / f"f{i}.txt").write_text(f"{i}\n")
+            artifacts.append({"id": "tree", "type": "directory", "path": "data/tree/"})
+            inputs.append({"artifact": "tree", "mode": "read"})
+        graph = {
+            "pipelines": [{"id": "all", "stages": ["copy"]}],
+            "artifacts": artifacts,
+            "stages": [{"id": "copy",
+                        "command": {"executable": "cp", "args": [SOURCE, "data/out.txt"]},
+                        "inputs": inputs,
+                        "outputs": [{"artifact": "out", "mode": "write"}]}],
+        }
+        (root / "pipeline").mkdir()
+        (root / "pipeline" / "stage-graph.json").write_text(json.dumps(graph, indent=1))
+        (root / "dodo.py").write_text("from orchestrator.dodo import *  # noqa: F401,F403\n")
+        projects.append(root)
+    return projects[0], projects[1]
+
+
+def copy_bundled_graph(repo: Path, directory: Path) -> Path:
+    """A copy of the repository's own pipeline/ directory, to list without touching the repo."""
+    if directory.exists():
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True)
+    shutil.copytree(repo / "pipeline", directory / "pipeline",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    return directory
+
+
+def environment() -> dict[str, str]:
+    """The environment for every measured command: ours, without colour or graph overrides."""
+    env = dict(os.environ)
+    env.pop("PIPELINE_GRAPH", None)
+    env["NO_COLOR"] = "1"
+    return env

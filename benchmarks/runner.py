@@ -1,0 +1,290 @@
+"""`python -m benchmarks`: measure `pipeline` against raw doit and make, write the report.
+
+Every measured command is a fresh subprocess of this interpreter (`sys.executable -m
+orchestrator`, `sys.executable -m doit`) or `make`, in a generated project under a
+temporary directory; the repository itself is never written to except `--out`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from benchmarks import generate
+from benchmarks.measure import CommandFailed, checked, median
+from benchmarks.report import render_doc, render_table
+
+REPO = Path(__file__).resolve().parent.parent
+TOOLS = ("pipeline", "doit", "make")
+# Operations measured per shape and size, in table order.
+OPERATIONS = ("full run", "no-op run", "dry run", "list", "peak RSS")
+LARGE = 10_000  # sizes from here on use --large-repeat for full runs
+
+
+@dataclass
+class Cell:
+    """What one tool measured for one row: samples (seconds or KiB), or why it has none."""
+
+    values: list[float] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def value(self) -> float | None:
+        return median(self.values) if self.values and self.error is None else None
+
+
+@dataclass
+class Row:
+    group: str  # "chain", "fanout" or "project"
+    size: str  # number of stages, or a short description for project-wide rows
+    measure: str
+    unit: str  # "s" or "KiB"
+    cells: dict[str, Cell] = field(default_factory=dict)
+    repeats: int = 0
+
+
+@dataclass
+class Options:
+    sizes: list[int]
+    shapes: list[str]
+    repeat: int
+    large_repeat: int
+    out: Path
+    quick: bool
+    timeout: float
+    dir_files: int
+    command: str
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}")
+    if not values or any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError(f"expected positive numbers, got {text!r}")
+    return values
+
+
+def _shape_list(text: str) -> list[str]:
+    shapes = [part.strip() for part in text.split(",") if part.strip()]
+    unknown = [s for s in shapes if s not in generate.SHAPES]
+    if not shapes or unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown shape {', '.join(unknown) or text!r} "
+            f"(expected {', '.join(generate.SHAPES)})")
+    return shapes
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line and exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: {message} (see '{self.prog} --help')\n")
+
+
+def parse_args(argv: list[str]) -> Options:
+    parser = _Parser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--sizes", type=_int_list, default=[10, 100, 1000, 10000],
+                        help="numbers of stages (default 10,100,1000,10000)")
+    parser.add_argument("--shapes", type=_shape_list, default=list(generate.SHAPES),
+                        help="graph shapes: chain, fanout (default both)")
+    parser.add_argument("--repeat", type=_positive, default=3,
+                        help="runs per measurement; the table shows the median (default 3)")
+    parser.add_argument("--large-repeat", type=_positive, default=1,
+                        help=f"runs per full-run measurement at {LARGE:,} stages and more, "
+                             "where one full run takes tens of seconds (default 1)")
+    parser.add_argument("--out", type=Path, default=REPO / "docs" / "performance.md",
+                        help="where to write the report (default docs/performance.md)")
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run: 10 stages, one repeat, a directory of 100 files")
+    parser.add_argument("--timeout", type=float, default=600.0,
+                        help="seconds one command may take before it counts as failed")
+    args = parser.parse_args(argv)
+    command = "python -m benchmarks" + "".join(f" {shlex.quote(a)}" for a in argv)
+    if args.quick:
+        return Options([10], args.shapes, 1, 1, args.out, True, args.timeout, 100, command)
+    return Options(args.sizes, args.shapes, args.repeat, min(args.large_repeat, args.repeat),
+                   args.out, False, args.timeout, 10_000, command)
+
+
+class Bench:
+    def __init__(self, options: Options, work: Path):
+        self.options = options
+        self.work = work
+        self.env = generate.environment()
+        self.py = sys.executable
+        self.rows: list[Row] = []
+        self.failures: list[str] = []
+
+    def progress(self, text: str) -> None:
+        print(f"[bench] {text}", file=sys.stderr, flush=True)
+
+    def sample(self, cell: Cell, argv: list[str], cwd: Path, memory: Cell | None = None,
+               before=None) -> None:
+        """One measured run into cell (and its peak memory into `memory`), unless it failed."""
+        if cell.error:
+            return
+        if before:
+            before()
+        try:
+            result = checked(argv, cwd, self.env, self.options.timeout)
+        except CommandFailed as exc:
+            cell.error = "timeout" if exc.sample.code == -1 else f"exit {exc.sample.code}"
+            self.failures.append(f"{cwd.name}: {exc}")
+            if memory is not None:
+                memory.error = cell.error
+            return
+        cell.values.append(result.seconds)
+        if memory is not None and memory.error is None:
+            memory.values.append(result.peak_kib)
+
+    def commands(self) -> dict[str, dict[str, list[str]]]:
+        pipe, doit = [self.py, "-m", "orchestrator"], [self.py, "-m", "doit"]
+        return {
+            "pipeline": {"full run": pipe + ["run"], "no-op run": pipe + ["run"],
+                         "dry run": pipe + ["run", "--dry-run"], "list": pipe + ["list"]},
+            "doit": {"full run": doit + ["run"], "no-op run": doit + ["run"],
+                     "list": doit + ["list"]},
+            "make": {"full run": ["make"], "no-op run": ["make"], "dry run": ["make", "-n"]},
+        }
+
+    def shape_size(self, shape: str, size: int) -> None:
+        writers = {"pipeline": generate.write_graph_project, "doit": generate.write_doit_project,
+                   "make": generate.write_make_project}
+        rows = {op: Row(shape, f"{size:,}", op, "KiB" if op == "peak RSS" else "s")
+                for op in OPERATIONS}
+        repeat = self.options.repeat
+        full_repeat = self.options.large_repeat if size >= LARGE else repeat
+        for tool, write in writers.items():
+            root = self.work / f"{shape}-{size}-{tool}"
+            write(root, shape, size)
+            ops = self.commands()[tool]
+            memory = rows["peak RSS"].cells.setdefault(tool, Cell())
+            for op, argv in ops.items():
+                cell = rows[op].cells.setdefault(tool, Cell())
+                runs = full_repeat if op == "full run" else repeat
+                self.progress(f"{shape} {size:,}: {tool} {op} x{runs}")
+                for _ in range(runs):
+                    is_run = op in ("full run", "no-op run")
+                    self.sample(cell, argv, root, memory if is_run else None,
+                                before=(lambda r=root: generate.clean_outputs(r))
+                                if op == "full run" else None)
+            # Peak memory is the largest of any full or no-op run: the run's whole cost.
+            if memory.values and memory.error is None:
+                memory.values = [max(memory.values)]
+            generate.clean_outputs(root)
+        for row in rows.values():
+            row.repeats = repeat
+        rows["full run"].repeats = full_repeat
+        self.rows.extend(rows.values())
+
+    def project_rows(self) -> None:
+        pipe, doit = [self.py, "-m", "orchestrator"], [self.py, "-m", "doit"]
+        repeat = self.options.repeat
+        bundled = generate.copy_bundled_graph(REPO, self.work / "bundled")
+        self.progress("start-up and bundled graph")
+        startup = Row("project", "-", "start-up (--version)", "s", repeats=repeat)
+        for tool, argv in (("pipeline", pipe + ["--version"]), ("doit", doit + ["--version"]),
+                           ("make", ["make", "--version"])):
+            cell = startup.cells.setdefault(tool, Cell())
+            for _ in range(repeat):
+                self.sample(cell, argv, bundled)
+        listing = Row("project", "bundled graph", "list", "s", repeats=repeat)
+        cell = listing.cells.setdefault("pipeline", Cell())
+        for _ in range(repeat):
+            self.sample(cell, pipe + ["list"], bundled)
+        self.rows += [startup, listing]
+
+        files = self.options.dir_files
+        self.progress(f"directory artifact of {files:,} files")
+        baseline, tree = generate.write_directory_projects(self.work / "directory", files)
+        noop = {}
+        for name, root in (("baseline", baseline), ("tree", tree)):
+            cell = Cell()
+            self.sample(cell, pipe + ["run"], root)  # the full run, not measured
+            noop[name] = Cell()
+            for _ in range(repeat):
+                self.sample(noop[name], pipe + ["run"], root)
+        diff = Row("project", f"dir of {files:,} files", "no-op minus 1-stage no-op", "s",
+                   repeats=repeat)
+        if noop["baseline"].value is not None and noop["tree"].value is not None:
+            diff.cells["pipeline"] = Cell([noop["tree"].value - noop["baseline"].value])
+        else:
+            diff.cells["pipeline"] = Cell(error=noop["tree"].error or noop["baseline"].error)
+        direct = Row("project", f"dir of {files:,} files", "artifact_digest, cold process",
+                     "s", repeats=repeat)
+        direct.cells["pipeline"] = self.direct_digest(tree / "data" / "tree", repeat)
+        self.rows += [diff, direct]
+
+    def direct_digest(self, path: Path, repeat: int) -> Cell:
+        """orchestrator.digest.artifact_digest timed inside a fresh interpreter each time.
+
+        A fresh process has an empty in-process digest cache, like a new `pipeline run`.
+        """
+        code = ("import sys, time\n"
+                "from orchestrator.digest import artifact_digest\n"
+                "t = time.perf_counter()\n"
+                "artifact_digest(sys.argv[1], True)\n"
+                "print(time.perf_counter() - t)\n")
+        import subprocess
+
+        cell = Cell()
+        for _ in range(repeat):
+            proc = subprocess.run([self.py, "-c", code, str(path)], capture_output=True,
+                                  text=True, env=self.env, timeout=self.options.timeout)
+            try:
+                cell.values.append(float(proc.stdout.strip()))
+            except ValueError:
+                cell.error = f"exit {proc.returncode}"
+                last = (proc.stderr.strip().splitlines() or [""])[-1]
+                self.failures.append(f"artifact_digest: {last[:200]}")
+                break
+        return cell
+
+    def run(self) -> list[Row]:
+        for shape in self.options.shapes:
+            for size in self.options.sizes:
+                self.shape_size(shape, size)
+        self.project_rows()
+        return self.rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        options = parse_args(sys.argv[1:] if argv is None else argv)
+    except SystemExit as exc:  # argparse already printed one line
+        return int(exc.code or 0)
+    started = time.time()
+    with tempfile.TemporaryDirectory(prefix="pipeline-bench-") as tmp:
+        bench = Bench(options, Path(tmp))
+        try:
+            rows = bench.run()
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            return 130
+    elapsed = time.time() - started
+    print(render_table(rows))
+    doc, targets = render_doc(rows, options, bench.failures, elapsed)
+    for line in targets:
+        print(line)
+    try:
+        options.out.parent.mkdir(parents=True, exist_ok=True)
+        options.out.write_text(doc)
+    except OSError as exc:
+        print(f"cannot write {options.out}: {exc.strerror}", file=sys.stderr)
+        return 1
+    print(f"wrote {options.out} ({elapsed:.0f} s)")
+    return 0
