@@ -46,13 +46,15 @@ class Context:
         self.root = root
         self.graph_path = graph_path
         self._graph = None
+        self.write_cache = False  # set by commands that run stages (they write anyway)
 
     @property
     def graph(self):
         if self._graph is None:
             from orchestrator.graph import load_graph, resolve_graph_path
 
-            self._graph = load_graph(resolve_graph_path(self.root, self.graph_path), self.root)
+            self._graph = load_graph(resolve_graph_path(self.root, self.graph_path), self.root,
+                                     write_cache=self.write_cache)
         return self._graph
 
 

@@ -17,6 +17,7 @@ values and read back by `StageFreshness` on the next run.
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 from pathlib import Path
@@ -32,7 +33,7 @@ FAILURE_KEY = "lastFailure"  # kept by the reporter when a stage fails (doit dro
 def script_paths(graph: Graph, stage: Stage, root: Path) -> list[str]:
     """Command arguments (and a path-like executable) naming a project file that is not
     a declared artifact: the stage's scripts, whose content makes it stale."""
-    artifact_paths = [a.path for a in graph.artifacts.values()]
+    artifact_paths = _artifact_paths(graph)
     scripts = []
     candidates = list(stage.command.args)
     if "/" in stage.command.executable:
@@ -41,22 +42,41 @@ def script_paths(graph: Graph, stage: Stage, root: Path) -> list[str]:
         if not arg or arg.startswith("-") or "\n" in arg:
             continue
         rel = _project_relative(arg, root)
-        if rel is None or not (root / rel).is_file():
+        if rel is None or rel in artifact_paths or _inside_artifact(rel, artifact_paths):
             continue
-        if any(rel == p or rel.startswith(p + "/") for p in artifact_paths):
-            continue
-        scripts.append(rel)
+        if os.path.isfile(os.path.join(root, rel)):
+            scripts.append(rel)
     return sorted(set(scripts))
 
 
+_paths_cache: dict[int, frozenset[str]] = {}
+
+
+def _artifact_paths(graph: Graph) -> frozenset[str]:
+    """Every artifact path of the graph, computed once per graph (not once per stage)."""
+    key = id(graph)
+    if key not in _paths_cache:
+        _paths_cache.clear()
+        _paths_cache[key] = frozenset(a.path for a in graph.artifacts.values())
+    return _paths_cache[key]
+
+
+def _inside_artifact(rel: str, artifact_paths: frozenset[str]) -> bool:
+    """Is `rel` inside a directory artifact? (parents, shortest last)"""
+    head = rel.rpartition("/")[0]
+    while head:
+        if head in artifact_paths:
+            return True
+        head = head.rpartition("/")[0]
+    return False
+
+
 def _project_relative(arg: str, root: Path) -> str | None:
-    path = Path(arg)
-    if path.is_absolute():
-        try:
-            path = path.relative_to(root)
-        except ValueError:
-            return None
-    rel = os.path.normpath(path).replace(os.sep, "/")
+    if os.path.isabs(arg):
+        rel = os.path.relpath(arg, root)
+    else:
+        rel = arg
+    rel = os.path.normpath(rel).replace(os.sep, "/")
     if rel.startswith("../") or rel in ("..", "."):
         return None
     return rel
@@ -146,6 +166,12 @@ class StageFreshness:
                 reasons.append(f"output {'missing' if digest is None else 'changed'}: "
                                f"{artifact.display_path}")
         return reasons
+
+    # doit inspects an uptodate callable's signature on every check; a ready-made one
+    # spares it walking an instance's __call__ (about a tenth of a no-op run)
+    __signature__ = inspect.Signature([
+        inspect.Parameter("task", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+        inspect.Parameter("values", inspect.Parameter.POSITIONAL_OR_KEYWORD)])
 
     def __call__(self, task, values) -> bool:
         self.previous = values

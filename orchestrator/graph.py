@@ -219,12 +219,77 @@ def resolve_graph_path(root: Path, graph: str | Path | None) -> Path:
     return Path(graph).absolute()
 
 
-def load_graph(path: Path, root: Path | None = None) -> Graph:
-    """Read, validate and freeze the graph at `path`; raise GraphError naming each problem."""
+def load_graph(path: Path, root: Path | None = None, cache: bool = True,
+               write_cache: bool = True) -> Graph:
+    """Read, validate and freeze the graph at `path`; raise GraphError naming each problem.
+
+    A graph that validated before, byte for byte, is taken from a cache under
+    `.pipeline-runs/.cache/` instead of being validated again: on a large graph,
+    validation costs more than everything else a no-op run does. Only commands that run
+    stages write the cache (`write_cache`); the others just use it.
+    """
     path = Path(path).absolute()
     root = Path(root).absolute() if root is not None else Path.cwd()
     shown = display_path(path)
-    data = _read_document(path, shown)
+    raw = _read_bytes(path, shown)
+    key = _cache_key(raw, path, root, shown) if cache else None
+    cached = _cache_get(root, key) if key else None
+    if cached is not None:
+        return cached
+    graph = _validate(_parse_document(raw, path, shown), path, root, shown)
+    if key and write_cache:
+        _cache_put(root, key, graph)
+    return graph
+
+
+_CACHE_DIR = Path(".pipeline-runs") / ".cache"
+
+
+def _cache_key(raw: bytes, path: Path, root: Path, shown: str) -> str:
+    import hashlib
+
+    from orchestrator import __version__
+
+    h = hashlib.sha256()
+    for part in (__version__, str(path), str(root), shown):
+        h.update(part.encode("utf-8", "surrogateescape") + b"\0")
+    h.update(Path(__file__).with_name("stage-graph.schema.json").read_bytes())
+    h.update(raw)
+    return h.hexdigest()[:40]
+
+
+def _cache_get(root: Path, key: str) -> Graph | None:
+    import pickle
+
+    try:
+        with open(root / _CACHE_DIR / f"graph-{key}.pickle", "rb") as f:
+            graph = pickle.load(f)
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError,
+            TypeError, ValueError):
+        return None
+    return graph if isinstance(graph, Graph) else None
+
+
+def _cache_put(root: Path, key: str, graph: Graph) -> None:
+    """Best effort: a project whose .pipeline-runs/ is not writable just validates anew."""
+    import os
+    import pickle
+
+    folder = root / _CACHE_DIR
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / f"graph-{key}.pickle"
+        tmp = folder / f".graph-{key}.{os.getpid()}.tmp"
+        tmp.write_bytes(pickle.dumps(graph, protocol=pickle.HIGHEST_PROTOCOL))
+        os.replace(tmp, target)
+        for old in folder.glob("graph-*.pickle"):  # only the latest graph is kept
+            if old != target:
+                old.unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
+def _validate(data: Any, path: Path, root: Path, shown: str) -> Graph:
     problems = _schema_problems(data, shown)
     if not problems:
         problems = _meaning_problems(data, shown, root)
@@ -236,15 +301,18 @@ def load_graph(path: Path, root: Path | None = None) -> Graph:
     return _freeze(data, path, root, shown)
 
 
-def _read_document(path: Path, shown: str) -> Any:
+def _read_bytes(path: Path, shown: str) -> bytes:
     try:
-        raw = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
         raise GraphError([f"{shown}: graph file not found"]) from None
     except IsADirectoryError:
         raise GraphError([f"{shown}: is a directory, not a graph file"]) from None
     except OSError as exc:
         raise GraphError([f"{shown}: cannot read graph file: {exc.strerror}"]) from None
+
+
+def _parse_document(raw: bytes, path: Path, shown: str) -> Any:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from orchestrator.compile import compile_tasks
+from typing import TYPE_CHECKING
+
 from orchestrator.console import Console
-from orchestrator.engine import action_factory, run_doit
 from orchestrator.errors import EXIT_OK, EXIT_STAGE_FAILED, EXIT_USAGE, UsageError
-from orchestrator.graph import Graph
-from orchestrator.ledger import RunLedger
 from orchestrator.plan import Plan, make_selection, missing_inputs, plan_pipeline, plan_stage
-from orchestrator.reporter import PipelineReporter
-from orchestrator.stage_action import RunSettings
-from orchestrator.status import plan_statuses, since_plan
+
+if TYPE_CHECKING:  # the engine (doit and all) is imported only when a run needs it
+    from orchestrator.graph import Graph
+    from orchestrator.reporter import PipelineReporter
+    from orchestrator.stage_action import RunSettings
 
 
 def register(commands) -> None:
@@ -102,11 +102,14 @@ def _add_timeout(parser) -> None:
 
 
 def run_pipeline(ctx, args) -> int:
+    ctx.write_cache = not args.dry_run
     graph = ctx.graph
     pipeline = graph.pipeline(args.pipeline) if args.pipeline else graph.default_pipeline()
     selection = make_selection(args.only, args.skip, args.start, args.stop)
     plan = plan_pipeline(graph, pipeline, selection, force=args.force)
     if args.since:
+        from orchestrator.status import since_plan
+
         plan = since_plan(graph, plan, _since_record(ctx.root, args.since))
     options = {"command": "run", "entryPoint": "pipeline", **selection.as_options(),
                "force": args.force, "dryRun": args.dry_run,
@@ -131,6 +134,7 @@ def _since_record(root, since: str) -> dict:
 
 
 def run_stage(ctx, args) -> int:
+    ctx.write_cache = not args.dry_run
     graph = ctx.graph
     plan = plan_stage(graph, args.stage)
     if args.dry_run:
@@ -143,6 +147,8 @@ def run_stage(ctx, args) -> int:
 
 
 def _console_and_settings(args, prefix_output: bool = False) -> tuple[Console, RunSettings]:
+    from orchestrator.stage_action import RunSettings
+
     console = Console(level=args.log_level, json_events=args.json_logs)
     settings = RunSettings(timeout=args.timeout, prefix_output=prefix_output,
                            echo_output=console.streams_output, show_commands=console.debug)
@@ -168,6 +174,11 @@ def execute(graph: Graph, plan: Plan, options: dict, label: str, console: Consol
 
 def _execute_locked(graph: Graph, plan: Plan, options: dict, label: str, console: Console,
                     settings: RunSettings, keep_going: bool, jobs: int, lock) -> int:
+    from orchestrator.compile import compile_tasks
+    from orchestrator.engine import action_factory, run_doit
+    from orchestrator.ledger import RunLedger
+    from orchestrator.reporter import PipelineReporter
+
     root = graph.root
     options = {**options, "logLevel": console.level, "jsonLogs": console.json_events}
     ledger = RunLedger(root, graph.display, options, on_event=console.event)
@@ -216,6 +227,8 @@ def _refuse_missing(graph: Graph, plan: Plan, reporter: PipelineReporter,
 
 def show_plan(graph: Graph, plan: Plan) -> int:
     """--dry-run: each stage `run`, `may run`, `up to date` or `skipped`, with its reason."""
+    from orchestrator.status import plan_statuses
+
     console = Console()
     title = f"pipeline '{plan.pipeline_id}'" if plan.pipeline_id else f"stage '{plan.selected[0]}'"
     console.line(f"Plan for {title} (dry run, nothing is executed):")
