@@ -68,6 +68,7 @@ class Console:
         self.level = level
         self.json_events = json_events
         self.colour = use_colour(self.out) and not json_events
+        self.masker = None  # masking.Masker: secrets never reach the console
         if self.colour:
             from colorama import Fore, Style
 
@@ -99,6 +100,8 @@ class Console:
     def _write(self, text: str) -> None:
         """Write a line; when the reader went away (`pipeline run | head`), the run goes on
         quietly: its records and logs still tell everything."""
+        if self.masker:
+            text = self.masker.mask_text(text)
         try:
             self.out.write(text)
             self.out.flush()

@@ -92,6 +92,7 @@ class RunLedger:
         self._t0 = 0.0
         self.on_event = on_event  # e.g. --json-logs prints each event as it is written
         self.lock = None  # the project's RunLock, told the run id once there is one
+        self.masker = None  # masking.Masker: secrets never reach records or events
 
     @property
     def started(self) -> bool:
@@ -199,6 +200,8 @@ class RunLedger:
             return
         line = {"ts": iso(utc_now()), "runId": self.run_id, "event": name, "stageId": stage_id,
                 "status": status, "durationMs": duration_ms, "artifacts": artifacts or []}
+        if self.masker:
+            line = self.masker.mask_obj(line)
         self._events.write(json.dumps(line, ensure_ascii=False) + "\n")
         self._events.flush()
         if self.on_event is not None:
@@ -209,7 +212,8 @@ class RunLedger:
         if not force and now - self._last_write < RECORD_INTERVAL_S:
             return
         self._last_write = now
-        write_json_atomic(self.record_path, self.record)
+        record = self.masker.mask_obj(self.record) if self.masker else self.record
+        write_json_atomic(self.record_path, record)
 
 
 # -- Reading the records back (for `pipeline logs`) ---------------------------------

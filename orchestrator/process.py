@@ -87,10 +87,11 @@ def _console_writer(prefix: str | None) -> Callable[[bytes], None]:
 
 def run_process(argv: tuple[str, ...] | list[str], env: dict[str, str], cwd, log: BinaryIO,
                 timeout: float | None = None, prefix: str | None = None,
-                transform: Callable[[bytes], bytes] | None = None,
+                masker=None,
                 echo: bool = True) -> ProcessResult:
     """Run argv to the end (or its timeout), copying its merged output to `log` and (with
-    `echo`) the console. `transform` (e.g. secret masking) is applied to what is written."""
+    `echo`) the console. With a `masker` (masking.Masker), secrets become `***` in both,
+    even when a chunk boundary splits one."""
     try:
         proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -100,6 +101,11 @@ def run_process(argv: tuple[str, ...] | list[str], env: dict[str, str], cwd, log
     with _running_lock:
         _running.add(proc)
     console = _console_writer(prefix) if echo else (lambda data: None)
+    stream_masker = None
+    if masker:
+        from orchestrator.masking import StreamMasker
+
+        stream_masker = StreamMasker(masker)
     deadline = time.monotonic() + timeout if timeout else None
     timed_out = False
     fd = proc.stdout.fileno()
@@ -114,13 +120,13 @@ def run_process(argv: tuple[str, ...] | list[str], env: dict[str, str], cwd, log
             chunk = os.read(fd, _CHUNK)
             if not chunk:
                 break
-            if transform is not None:
-                chunk = transform(chunk)
+            if stream_masker is not None:
+                chunk = stream_masker.feed(chunk)
             log.write(chunk)
             log.flush()  # readable as it comes (`pipeline logs --follow --stage`)
             console(chunk)
-        if transform is not None:
-            tail = transform(b"")
+        if stream_masker is not None:
+            tail = stream_masker.flush()
             log.write(tail)
             console(tail)
         console(b"")

@@ -36,6 +36,7 @@ class RunSettings:
     retry_delay_scale: float = 1.0  # tests shrink the waits between attempts
     echo_output: bool = True  # copy stage output to the console as it comes
     show_commands: bool = False  # --log-level debug: print each command before it runs
+    masker: Any = None  # masking.Masker of the run's secret values, if any
 
 
 class StageFailure(TaskFailed):
@@ -115,7 +116,7 @@ class StageAction:
 
     def _check_environment(self) -> None:
         missing = [v.name for v in self.stage.environment
-                   if v.required and v.name not in os.environ]
+                   if v.required and not os.environ.get(v.name)]
         if missing:
             raise _Failed("required environment variable not set: " + ", ".join(missing))
         for inp in self.stage.inputs:
@@ -153,10 +154,13 @@ class StageAction:
         if self.settings.show_commands:
             import shlex
 
-            print(f"  $ {shlex.join(argv)}", flush=True)
+            command = shlex.join(argv)
+            if self.settings.masker:
+                command = self.settings.masker.mask_text(command)
+            print(f"  $ {command}", flush=True)
         try:
             result = run_process(argv, env, self.root, log, timeout=timeout, prefix=prefix,
-                                 echo=self.settings.echo_output)
+                                 echo=self.settings.echo_output, masker=self.settings.masker)
         except StartFailed as exc:
             raise _Failed(f"cannot start {what} '{argv[0]}': {exc}") from None
         details["cpuSeconds"] = round((details.get("cpuSeconds") or 0) + result.cpu_seconds, 3)

@@ -41,6 +41,7 @@ def register(commands) -> None:
     _add_timeout(run)
     _add_output_options(run)
     _add_wait(run)
+    _add_env_file(run)
     run.set_defaults(handler=run_pipeline)
 
     stage = commands.add_parser("run-stage", help="run one stage now, without its upstream "
@@ -51,6 +52,7 @@ def register(commands) -> None:
     _add_timeout(stage)
     _add_output_options(stage)
     _add_wait(stage)
+    _add_env_file(stage)
     stage.set_defaults(handler=run_stage)
 
 
@@ -89,6 +91,38 @@ def _add_output_options(parser) -> None:
                         help="print the run's JSONL events instead of human lines")
 
 
+def _add_env_file(parser) -> None:
+    parser.add_argument("--env-file", metavar="PATH",
+                        help="load variables for the stages from a dotenv file (variables "
+                             "already set in the environment win); their values are masked")
+
+
+def _prepare_environment(graph: Graph, stage_ids, env_file: str | None, check: bool):
+    """Load --env-file into the environment, refuse unset required variables (all named,
+    before anything starts), and return the Masker of every value that must not leak."""
+    import os
+
+    from orchestrator.masking import Masker
+
+    file_values: dict[str, str] = {}
+    if env_file:
+        from orchestrator.envfile import load_env_file
+
+        file_values = load_env_file(env_file, os.environ, shown=env_file)
+        for name, value in file_values.items():
+            os.environ.setdefault(name, value)
+    if check:
+        missing = [f"{v.name} (stage {sid})" for sid in stage_ids
+                   for v in graph.stages[sid].environment
+                   if v.required and not os.environ.get(v.name)]
+        if missing:
+            raise UsageError("required environment variable not set or empty: "
+                             + ", ".join(missing))
+    declared = {v.name for stage in graph.stages.values() for v in stage.environment}
+    secrets = [os.environ[name] for name in declared if os.environ.get(name)]
+    return Masker([*secrets, *file_values.values()])
+
+
 def _add_wait(parser) -> None:
     parser.add_argument("--wait", action="store_true",
                         help="if another run is in progress here, wait for it to end "
@@ -107,6 +141,7 @@ def run_pipeline(ctx, args) -> int:
     pipeline = graph.pipeline(args.pipeline) if args.pipeline else graph.default_pipeline()
     selection = make_selection(args.only, args.skip, args.start, args.stop)
     plan = plan_pipeline(graph, pipeline, selection, force=args.force)
+    masker = _prepare_environment(graph, plan.selected, args.env_file, check=not args.dry_run)
     if args.since:
         from orchestrator.status import since_plan
 
@@ -114,10 +149,10 @@ def run_pipeline(ctx, args) -> int:
     options = {"command": "run", "entryPoint": "pipeline", **selection.as_options(),
                "force": args.force, "dryRun": args.dry_run,
                "since": args.since, "continueOnError": args.continue_on_error, "jobs": args.jobs,
-               "timeout": args.timeout}
+               "timeout": args.timeout, "envFile": args.env_file}
     if args.dry_run:
         return show_plan(graph, plan)
-    console, settings = _console_and_settings(args, prefix_output=args.jobs > 1)
+    console, settings = _console_and_settings(args, masker, prefix_output=args.jobs > 1)
     return execute(graph, plan, options, label=pipeline.id, console=console, settings=settings,
                    keep_going=args.continue_on_error, jobs=args.jobs, wait=args.wait)
 
@@ -137,21 +172,26 @@ def run_stage(ctx, args) -> int:
     ctx.write_cache = not args.dry_run
     graph = ctx.graph
     plan = plan_stage(graph, args.stage)
+    masker = _prepare_environment(graph, plan.selected, args.env_file, check=not args.dry_run)
     if args.dry_run:
         return show_plan(graph, plan)
     options = {"command": "run-stage", "entryPoint": "pipeline", "stage": args.stage,
-               "force": True, "dryRun": False, "timeout": args.timeout}
-    console, settings = _console_and_settings(args)
+               "force": True, "dryRun": False, "timeout": args.timeout,
+               "envFile": args.env_file}
+    console, settings = _console_and_settings(args, masker)
     return execute(graph, plan, options, label=args.stage, console=console, settings=settings,
                    wait=args.wait)
 
 
-def _console_and_settings(args, prefix_output: bool = False) -> tuple[Console, RunSettings]:
+def _console_and_settings(args, masker, prefix_output: bool = False
+                          ) -> tuple[Console, RunSettings]:
     from orchestrator.stage_action import RunSettings
 
     console = Console(level=args.log_level, json_events=args.json_logs)
+    console.masker = masker
     settings = RunSettings(timeout=args.timeout, prefix_output=prefix_output,
-                           echo_output=console.streams_output, show_commands=console.debug)
+                           echo_output=console.streams_output, show_commands=console.debug,
+                           masker=masker)
     return console, settings
 
 
@@ -183,6 +223,7 @@ def _execute_locked(graph: Graph, plan: Plan, options: dict, label: str, console
     options = {**options, "logLevel": console.level, "jsonLogs": console.json_events}
     ledger = RunLedger(root, graph.display, options, on_event=console.event)
     ledger.lock = lock
+    ledger.masker = settings.masker
     reporter = PipelineReporter(ledger, console, plan, label=label, keep_going=keep_going)
     missing = missing_inputs(graph, plan, root)
     if missing:
