@@ -5,9 +5,21 @@ from __future__ import annotations
 import os
 import sys
 import textwrap
+import threading
+import time
 from typing import TextIO
 
 WIDTH = 100  # human output fits this many columns
+
+
+def _is_tty(stream: TextIO) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def in_ci() -> bool:
+    """CI services set CI (GitHub Actions: CI=true)."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
 
 def use_colour(stream: TextIO) -> bool:
@@ -69,6 +81,13 @@ class Console:
         self.json_events = json_events
         self.colour = use_colour(self.out) and not json_events
         self.masker = None  # masking.Masker: secrets never reach the console
+        # live progress: the running stage's line shows its elapsed time, on a terminal
+        # only, never in CI (whose logs would fill with carriage returns)
+        self.live = _is_tty(self.out) and not json_events and not in_ci()
+        self._live_text: str | None = None
+        self._live_t0 = 0.0
+        self._live_lock = threading.RLock()
+        self._ticker: threading.Thread | None = None
         if self.colour:
             from colorama import Fore, Style
 
@@ -100,6 +119,10 @@ class Console:
     def _write(self, text: str) -> None:
         """Write a line; when the reader went away (`pipeline run | head`), the run goes on
         quietly: its records and logs still tell everything."""
+        self.end_live()
+        self._raw_write(text)
+
+    def _raw_write(self, text: str) -> None:
         if self.masker:
             text = self.masker.mask_text(text)
         try:
@@ -137,7 +160,35 @@ class Console:
         if not self._shows("warn"):
             return
         why = f" ({reason})" if reason else ""
-        self.line(self._paint("start", f"▶ {self.counter(index, total)} {stage_id}") + why)
+        text = self._paint("start", f"▶ {self.counter(index, total)} {stage_id}") + why
+        if not self.live:
+            self.line(text)
+            return
+        self.end_live()
+        with self._live_lock:
+            self._live_text, self._live_t0 = text, time.monotonic()
+            self._raw_write(text)
+            if self._ticker is None:
+                self._ticker = threading.Thread(target=self._tick, daemon=True)
+                self._ticker.start()
+        from orchestrator import process
+
+        process.before_output = self.end_live  # the stage's own output ends the live line
+
+    def _tick(self) -> None:
+        while True:
+            time.sleep(0.5)
+            with self._live_lock:
+                if self._live_text is not None:
+                    elapsed = time.monotonic() - self._live_t0
+                    self._raw_write(f"\r{self._live_text} {self._paint('note', f'{elapsed:.0f}s')}")
+
+    def end_live(self) -> None:
+        """Close the live line (a newline), before anything else is printed."""
+        with self._live_lock:
+            if self._live_text is not None:
+                self._live_text = None
+                self._raw_write("\n")
 
     def stage_succeeded(self, index: int, total: int, stage_id: str, duration_ms: float) -> None:
         if not self._shows("warn"):

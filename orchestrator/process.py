@@ -45,6 +45,10 @@ class StartFailed(Exception):
     """The operating system could not start the command."""
 
 
+# Called before stage output reaches the console (the console's live line must end first).
+before_output: Callable[[], None] | None = None
+
+
 def _console_writer(prefix: str | None) -> Callable[[bytes], None]:
     """Copy to stdout as it comes; with a prefix, whole lines each marked with it (parallel
     stages would otherwise interleave mid-line)."""
@@ -55,6 +59,8 @@ def _console_writer(prefix: str | None) -> Callable[[bytes], None]:
         nonlocal reader_gone
         if reader_gone:  # `pipeline run | head`: the log still gets everything
             return
+        if before_output is not None and data:
+            before_output()
         try:
             if out is not None:
                 out.write(data)
