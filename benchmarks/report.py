@@ -187,7 +187,10 @@ def render_doc(rows: list[Row], options: Options, failures: list[str],
         "- **dry run**: `pipeline run --dry-run`, `make -n` (doit has none).",
         "- **list**: `pipeline list`, `doit list` (make has none).",
         "- **peak RSS**: the largest `ru_maxrss` (from `os.wait4`, so the largest single "
-        "process of the tree) over the full and no-op runs.",
+        "process of the tree) over the full and no-op runs. Each command is started by a "
+        "bare launcher interpreter, because on Linux a child's `ru_maxrss` starts at its "
+        "parent's RSS; the launcher's few MiB are therefore a floor, which is all make's "
+        "figure shows.",
         "- **start-up**: `pipeline --version`, `doit --version`, `make --version`.",
         "- **bundled graph list**: `pipeline list` on a copy of this repository's `pipeline/`.",
         "- **directory of 10,000 files**: two one-stage projects, one also reading an unchanged "

@@ -63,6 +63,10 @@ def test_quick_run_writes_every_row_and_the_targets(tmp_path):
                     assert row[tool] == "–"
             if "raw doit" in TOOLS[measure]:
                 assert re.match(r"^\d+\.\d\d×$", row["÷ doit"]), row
+        # Peak memory is the command's own, not inherited from the runner: make (a few MiB)
+        # stays well below raw doit (a Python interpreter).
+        memory = by_key[(shape, "10", "peak RSS")]
+        assert float(memory["make"].split()[0]) < float(memory["raw doit"].split()[0]) / 2
     project = {r["measure"]: r for r in rows if r["shape"] == "project"}
     assert set(project) == set(PROJECT_MEASURES)
     for measure in PROJECT_MEASURES:
