@@ -38,10 +38,7 @@ def register(commands) -> None:
                      help="after a failure, keep running the stages that do not depend on it")
     run.add_argument("-j", "--jobs", type=_positive_int, default=1, metavar="N",
                      help="run up to N independent stages at once (default 1)")
-    _add_timeout(run)
-    _add_output_options(run)
-    _add_wait(run)
-    _add_env_file(run)
+    _add_shared_options(run)
     run.set_defaults(handler=run_pipeline)
 
     stage = commands.add_parser("run-stage", help="run one stage now, without its upstream "
@@ -49,11 +46,16 @@ def register(commands) -> None:
     stage.add_argument("stage", metavar="STAGE", help="stage id")
     stage.add_argument("--dry-run", action="store_true",
                        help="print what would run; execute nothing")
-    _add_timeout(stage)
-    _add_output_options(stage)
-    _add_wait(stage)
-    _add_env_file(stage)
+    _add_shared_options(stage)
     stage.set_defaults(handler=run_stage)
+
+
+def _add_shared_options(parser) -> None:
+    """What `run` and `run-stage` both take."""
+    _add_timeout(parser)
+    _add_output_options(parser)
+    _add_wait(parser)
+    _add_env_file(parser)
 
 
 def _positive_int(text: str) -> int:
