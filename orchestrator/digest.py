@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-from pathlib import Path
 
 _CHUNK = 1 << 20
 # (path, mtime_ns, size, inode) -> digest; a file rewritten in place gets a new mtime.
@@ -55,11 +54,10 @@ def tree_digest(path: str | os.PathLike) -> str:
 
 def artifact_digest(path: str | os.PathLike, is_directory: bool) -> str | None:
     """Digest of an artifact on disk, or None when it does not exist (or has the wrong kind)."""
-    p = Path(path)
     try:
         if is_directory:
-            return tree_digest(p) if p.is_dir() else None
-        return file_digest(p) if p.is_file() else None
+            return tree_digest(path) if os.path.isdir(path) else None
+        return file_digest(path) if os.path.isfile(path) else None
     except OSError:
         return None
 

@@ -10,7 +10,7 @@ import difflib
 import json
 import posixpath
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any, Iterable
 
@@ -126,7 +126,7 @@ class Stage:
     retries: int = 0  # extra attempts after a failure
     retry_delay: float = 1.0  # seconds before the first retry; doubles after each
 
-    @property
+    @cached_property  # asked for per check of every stage; the stage never changes
     def cache_artifacts(self) -> frozenset[str]:
         """Artifacts this stage both reads and writes: a cache carried between runs."""
         read = {i.artifact for i in self.inputs if i.artifact}

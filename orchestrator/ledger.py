@@ -89,6 +89,7 @@ class RunLedger:
         self._stages: dict[str, dict[str, Any]] = {}
         self._events = None
         self._last_write = 0.0
+        self._last_flush = 0.0
         self._t0 = 0.0
         self.on_event = on_event  # e.g. --json-logs prints each event as it is written
         self.lock = None  # the project's RunLock, told the run id once there is one
@@ -203,7 +204,12 @@ class RunLedger:
         if self.masker:
             line = self.masker.mask_obj(line)
         self._events.write(json.dumps(line, ensure_ascii=False) + "\n")
-        self._events.flush()
+        # flushed at once when something happens; a burst of up-to-date stages is
+        # flushed at most every 0.2 s (the record and run-finished flush the rest)
+        now = time.monotonic()
+        if status != "up-to-date" or now - self._last_flush > 0.2:
+            self._events.flush()
+            self._last_flush = now
         if self.on_event is not None:
             self.on_event(line)
 
@@ -283,15 +289,21 @@ def resolve_run(root: Path, run_id: str | None, latest: bool) -> str:
     return matches[0]
 
 
-def mark_abandoned_runs(root: Path, own_run_id: str | None = None, recent: int = 20) -> list[str]:
+def mark_abandoned_runs(root: Path, own_run_id: str | None = None, recent: int = 3) -> list[str]:
     """Records still `running` whose process is gone: mark them `interrupted`.
 
-    Called by a run that holds the project's run lock, so no other run can be alive; only
-    the most recent records are looked at (an abandoned run is always among them).
+    Called by a run that holds the project's run lock, so no other run can be alive; every
+    run does this as it starts, so an abandoned run is always among the newest records.
     """
     marked = []
     for run_id in recorded_run_ids(root)[-recent:]:
         if run_id == own_run_id:
+            continue
+        try:  # the status is near the start of a record: skip finished ones unparsed
+            with open(root / RUNS_DIR / f"{run_id}.json", "rb") as f:
+                if b'"status":"running"' not in f.read(4096):
+                    continue
+        except OSError:
             continue
         try:
             record = read_run_record(root, run_id)

@@ -88,8 +88,9 @@ class PipelineReporter:
     def initialize(self, tasks: dict, selected_tasks: list[str]) -> None:
         if self.plan is not None:
             plan = self.plan
+            selected = set(plan.selected)
             stages = [(sid, "up-to-date", plan.settled[sid]) if sid in plan.settled else
-                      (sid, "pending" if sid in plan.selected else "skipped",
+                      (sid, "pending" if sid in selected else "skipped",
                        plan.skipped.get(sid)) for sid in plan.order]
             self.total = len(plan.selected) + len(plan.settled)
         else:  # plain doit: the run is whatever doit was asked for
@@ -146,7 +147,9 @@ class PipelineReporter:
         sid = _stage_id(task)
         if not sid:
             return
-        details: dict[str, Any] = dict(task.values.get("run") or {})
+        action = getattr(task.actions[0], "py_callable", None) if task.actions else None
+        details: dict[str, Any] = dict(getattr(action, "last_details", None)
+                                       or task.values.get("run") or {})
         self.counts["succeeded"] += 1
         self.console.stage_succeeded(self._number(sid), self.total, sid,
                                      details.get("durationMs") or 0)

@@ -66,6 +66,7 @@ class StageAction:
         self.log_path = log_path
         self.run_id = run_id
         self.settings = settings
+        self.last_details: dict[str, Any] | None = None
 
     def __repr__(self) -> str:
         return f"<stage {self.stage.id}: {' '.join(self.stage.command.as_list())}>"
@@ -104,7 +105,11 @@ class StageAction:
             artifact = self.graph.artifacts[out.artifact]
             outputs[artifact.path] = artifact_digest(self.root / artifact.path,
                                                      artifact.is_directory)
-        return {"outputs": outputs, "run": details}
+        # doit saves the values and decodes them for every later check: keep them small;
+        # the reporter takes the full details from the action (same process, any runner
+        # this project uses)
+        self.last_details = details
+        return {"outputs": outputs, "run": {"finishedAt": details["finishedAt"]}}
 
     def _rel(self, path: Path) -> str:
         try:
