@@ -1,4 +1,10 @@
-"""Content digests of files and directory trees, cached per process by stat identity."""
+"""Content digests of files and directory trees, cached by stat identity.
+
+A file whose path, modification time (ns), size and inode are unchanged is not read
+again: like doit's own MD5 checker, a rewrite is recognised by its new mtime. The cache
+lives for the process and, through `load_cache` / `save_cache`, across runs, so an
+unchanged directory of thousands of files costs a walk and a stat per file.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +14,21 @@ import os
 _CHUNK = 1 << 20
 # (path, mtime_ns, size, inode) -> digest; a file rewritten in place gets a new mtime.
 _cache: dict[tuple, str] = {}
+_used: set[tuple] = set()  # keys looked up since load_cache: what save_cache keeps
+_added = False
+_cache_file: str | None = None
 
 
 def file_digest(path: str | os.PathLike) -> str:
     """sha256 of a file's bytes, reusing a digest computed earlier in this process."""
     st = os.stat(path)
+    global _added
     key = (os.fspath(path), st.st_mtime_ns, st.st_size, st.st_ino)
+    _used.add(key)
     cached = _cache.get(key)
     if cached is not None:
         return cached
+    _added = True
     h = hashlib.sha256()
     with open(path, "rb") as f:
         while chunk := f.read(_CHUNK):
@@ -68,3 +80,41 @@ def text_digest(*parts: str) -> str:
         h.update(part.encode("utf-8", "surrogateescape"))
         h.update(b"\0")
     return h.hexdigest()
+
+
+def load_cache(cache_file: str) -> None:
+    """Take the digests a previous run saved (a missing or unreadable file is no cache)."""
+    global _cache_file
+    import pickle
+
+    _cache_file = cache_file
+    try:
+        with open(cache_file, "rb") as f:
+            saved = pickle.load(f)
+    except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError):
+        return
+    if isinstance(saved, dict):
+        for key, digest in saved.items():
+            _cache.setdefault(key, digest)
+
+
+def save_cache() -> None:
+    """Keep the digests this run used, for the next run; best effort."""
+    global _added
+    import pickle
+
+    if _cache_file is None:
+        return
+    kept = {key: _cache[key] for key in _used if key in _cache}
+    try:
+        if not _added and os.path.exists(_cache_file):
+            return
+        os.makedirs(os.path.dirname(_cache_file), exist_ok=True)
+        tmp = f"{_cache_file}.{os.getpid()}.tmp"
+        with open(tmp, "wb") as f:
+            pickle.dump(kept, f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, _cache_file)
+        _added = False
+    except OSError:
+        pass
+

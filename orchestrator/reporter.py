@@ -86,6 +86,9 @@ class PipelineReporter:
     # -- doit's reporter interface -------------------------------------------------
 
     def initialize(self, tasks: dict, selected_tasks: list[str]) -> None:
+        from orchestrator import digest
+
+        digest.load_cache(str(self.ledger.root / ".pipeline-runs" / ".cache" / "digests.pickle"))
         if self.plan is not None:
             plan = self.plan
             selected = set(plan.selected)
@@ -265,6 +268,9 @@ class PipelineReporter:
         else:
             status = "succeeded"
         self.ledger.finish(status)
+        from orchestrator import digest
+
+        digest.save_cache()
         if self.take_lock and self.ledger.lock is not None:
             self.ledger.lock.release()
         if not self.ledger.started:
