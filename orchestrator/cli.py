@@ -65,7 +65,30 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
 
-def build_parser() -> argparse.ArgumentParser:
+# commands whose module has another name
+COMMAND_MODULE_OF = {"run-stage": "run"}
+_GLOBAL_OPTIONS_WITH_VALUE = ("-C", "--directory", "-g", "--graph")
+
+
+def requested_module(argv: list[str]) -> str | None:
+    """The module of the command `argv` names, if it names a known one: only that module
+    need be imported to parse the line (the others are for help and errors)."""
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in _GLOBAL_OPTIONS_WITH_VALUE:
+            skip = True
+        elif arg.startswith("-"):
+            if arg in ("-h", "--help"):
+                return None
+        else:
+            name = COMMAND_MODULE_OF.get(arg, arg)
+            return name if name in command_modules() else None
+    return None
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser = _Parser(prog="pipeline", description="Run the stage graph's pipelines "
                      "incrementally through doit, validating every artifact and "
                      "recording each run under .pipeline-runs/.")
@@ -76,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="stage graph file, JSON or YAML "
                              "(default: pipeline/stage-graph.json under the root)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in command_modules():
+    for name in [only] if only else command_modules():
         importlib.import_module(f"orchestrator.commands.{name}").register(commands)
     return parser
 
@@ -92,7 +115,7 @@ def _enter_root(directory: str | None) -> Path:
 
 
 def dispatch(argv: list[str]) -> int:
-    parser = build_parser()
+    parser = build_parser(only=requested_module(argv))
     args = parser.parse_args(argv)
     if not args.command:
         parser.print_help(sys.stderr)
@@ -108,6 +131,9 @@ def _on_sigterm(signum, frame) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv == ["--version"]:  # answered before any command module is imported
+        print(f"pipeline {__version__}")
+        return 0
     import signal
 
     signal.signal(signal.SIGTERM, _on_sigterm)
