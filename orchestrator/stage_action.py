@@ -254,17 +254,29 @@ class StageAction:
             if code != 0:
                 raise _Failed(f"exit code {code}")
             return
-        source = self.root / self.graph.artifacts[hook.source].path
+        source = self._contained(hook.source)
         try:
             if hook.kind == "remove":
                 _remove(source)
             elif source.exists() or source.is_symlink():
-                target = self.root / self.graph.artifacts[hook.target].path
+                target = self._contained(hook.target)
                 _remove(target)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(source, target)
         except OSError as exc:
             raise _Failed(f"{exc.strerror}: {exc.filename}") from None
+
+
+    def _contained(self, artifact_id: str) -> Path:
+        """The artifact's path, refused when a directory on the way (a symbolic link made
+        after the graph was checked, say) leads outside the project root."""
+        path = self.root / self.graph.artifacts[artifact_id].path
+        real_parent = os.path.realpath(path.parent)
+        real_root = os.path.realpath(self.root)
+        if real_parent != real_root and not real_parent.startswith(real_root + os.sep):
+            raise _Failed(f"{path.relative_to(self.root)} leads outside the project root; "
+                          f"refusing to move or remove it")
+        return path
 
 
 def _remove(path: Path) -> None:

@@ -11,7 +11,8 @@ REPO = Path(__file__).resolve().parent.parent
 
 SHAPE_MEASURES = ("full run", "no-op run", "dry run", "list", "peak RSS")
 # Which tools each per-shape measure has a value for; the others show "–".
-TOOLS = {"full run": ("pipeline", "raw doit", "make"), "no-op run": ("pipeline", "raw doit", "make"),
+TOOLS = {"full run": ("pipeline", "raw doit", "make"),
+         "no-op run": ("pipeline", "raw doit", "make"),
          "dry run": ("pipeline", "make"), "list": ("pipeline", "raw doit"),
          "peak RSS": ("pipeline", "raw doit", "make")}
 PROJECT_MEASURES = ("start-up (--version)", "list", "no-op minus 1-stage no-op",

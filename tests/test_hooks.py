@@ -63,3 +63,24 @@ def test_a_failing_command_hook_fails_the_stage(project):
     assert result.code == 1
     assert "before hook 'run python3 -c raise SystemExit(4)' failed: exit code 4" in result.out
     assert project.counts() == {}
+
+
+def test_hooks_never_touch_anything_outside_the_root(project, tmp_path):
+    rotating_graph(project)
+    graph = project.graph()
+    for artifact in graph["artifacts"]:
+        if artifact["id"] == "work-temp":
+            artifact["path"] = "link/work_temp/"
+    project.write_graph(graph)
+    project.path("link").mkdir()
+    assert project.pipeline("run", "fetch-only").code == 0  # checked, and cached
+    outside = tmp_path / "outside"
+    (outside / "work_temp").mkdir(parents=True)
+    (outside / "work_temp" / "precious.txt").write_text("keep me")
+    project.path("link").rmdir()
+    project.path("link").symlink_to(outside)  # the graph is unchanged: no new check
+    result = project.pipeline("run", "fetch-only", "--force")
+    assert result.code == 1
+    assert "link/work_temp leads outside the project root" in result.out
+    assert (outside / "work_temp" / "precious.txt").read_text() == "keep me"
+    assert project.graph() == graph
