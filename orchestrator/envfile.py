@@ -58,6 +58,8 @@ def load_env_file(path: Path | str, environ: Mapping[str, str], shown: str | Non
         raise UsageError(f"{flag} {shown}: permission denied") from None
     except OSError as exc:
         raise UsageError(f"{flag} {shown}: cannot read ({exc.strerror or exc})") from None
+    except ValueError:  # a NUL byte in the path
+        raise UsageError(f"{flag} {shown!r}: not a usable file path") from None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -310,6 +310,8 @@ def _read_bytes(path: Path, shown: str) -> bytes:
         raise GraphError([f"{shown}: is a directory, not a graph file"]) from None
     except OSError as exc:
         raise GraphError([f"{shown}: cannot read graph file: {exc.strerror}"]) from None
+    except ValueError:  # e.g. a NUL byte in the path
+        raise GraphError([f"{shown!r}: not a usable file path"]) from None
 
 
 def _parse_document(raw: bytes, path: Path, shown: str) -> Any:
