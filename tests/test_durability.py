@@ -124,3 +124,50 @@ def test_a_dead_runs_lock_is_taken_and_its_record_marked_interrupted(project):
                                           "publish": "skipped"}
     # SIGKILL cannot be caught: the stage's own process group outlived its runner
     subprocess.run(["pkill", "-f", marker(project)])
+
+
+def long_chain(project, length: int = 12) -> list[str]:
+    """A chain of quick python stub stages: stage k copies its predecessor's output."""
+    graph = {"pipelines": [], "artifacts": [{"id": "a0", "type": "file",
+                                             "path": "data/source.txt"}], "stages": []}
+    for k in range(1, length + 1):
+        graph["artifacts"].append({"id": f"a{k}", "type": "file", "path": f"build/{k}.json"})
+        graph["stages"].append({
+            "id": f"s{k}", "dependsOn": [f"s{k - 1}"] if k > 1 else [],
+            "command": {"executable": "python3", "args": [
+                "stages/stub.py", f"s{k}", "--in", graph["artifacts"][k - 1]["path"],
+                "--out", f"build/{k}.json"]},
+            "inputs": [{"artifact": f"a{k - 1}"}], "outputs": [{"artifact": f"a{k}"}]})
+    ids = [s["id"] for s in graph["stages"]]
+    graph["pipelines"].append({"id": "full-refresh", "stages": ids})
+    project.write_graph(graph)
+    return ids
+
+
+def test_kill_at_several_moments_redoes_only_the_stage_in_flight(make_project):
+    finished_counts = []
+    for trial, moment in enumerate((0.35, 0.7, 1.1)):
+        project = make_project("basic")
+        project.root.rename(project.root.with_name(f"trial{trial}"))
+        project.root = project.root.with_name(f"trial{trial}")
+        ids = long_chain(project)
+        proc = subprocess.Popen([sys.executable, "-m", "orchestrator", "run"],
+                                cwd=project.root, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        time.sleep(moment)
+        proc.send_signal(signal.SIGKILL)  # the runner alone: its stage may finish anyway
+        proc.wait()
+        time.sleep(0.3)  # let an orphaned stage finish writing
+        record = project.records()[0]
+        finished = {e["stageId"] for e in project.events(record)
+                    if e["event"] == "stage-finished" and e["status"] == "succeeded"}
+        before = project.counts()
+        assert project.pipeline("run").code == 0
+        after = project.counts()
+        assert set(after) == set(ids)
+        redone = [sid for sid in ids if after[sid] > 1]
+        assert len(redone) <= 1, (moment, redone)  # at most the stage in flight
+        assert not set(redone) & finished, (moment, redone, finished)
+        assert all(after[sid] == before[sid] for sid in finished)  # not run again
+        finished_counts.append(len(finished))
+    assert max(finished_counts) > 0  # some kills came after stages had finished
