@@ -176,31 +176,33 @@ def _kill_group(proc: subprocess.Popen) -> None:
     proc.communicate()
 
 
-def stage_python(executable: str, root: Path) -> Check:
-    name = f"python for stages ({executable})"
+def _runtime_check(name: str, executable: str, root: Path, minimum: tuple[int, ...],
+                   missing_fix: str, old_fix: str) -> Check:
+    """A runtime stages use: found on PATH, and at least `minimum`."""
     version, where = query_version(executable, root)
-    want = _version_text(MIN_PYTHON)
     if version is None:
-        return Check(name, False, where,
-                     f"install Python {want} or newer and put '{executable}' on PATH "
-                     f"(stages use it, not the pipeline's own interpreter)")
-    if version[:2] < MIN_PYTHON:
-        return Check(name, False, f"{_version_text(version)} at {where} is older than {want}",
-                     f"put a Python {want} or newer first on PATH as '{executable}'")
+        return Check(name, False, where, missing_fix)
+    if version[:len(minimum)] < minimum:
+        return Check(name, False, f"{_version_text(version)} at {where} is older than "
+                                  f"{_version_text(minimum)}", old_fix)
     return Check(name, True, f"{_version_text(version)} at {where}")
+
+
+def stage_python(executable: str, root: Path) -> Check:
+    want = _version_text(MIN_PYTHON)
+    return _runtime_check(
+        f"python for stages ({executable})", executable, root, MIN_PYTHON,
+        f"install Python {want} or newer and put '{executable}' on PATH "
+        f"(stages use it, not the pipeline's own interpreter)",
+        f"put a Python {want} or newer first on PATH as '{executable}'")
 
 
 def node_version(executable: str, root: Path) -> Check:
-    name = f"node ({executable})" if executable != "node" else "node"
-    version, where = query_version(executable, root)
     want = _version_text(MIN_NODE)
-    if version is None:
-        return Check(name, False, where, f"install Node.js {want} or newer and put "
-                                         f"'{executable}' on PATH")
-    if version[:1] < MIN_NODE:
-        return Check(name, False, f"{_version_text(version)} at {where} is older than {want}",
-                     f"install Node.js {want} or newer (first on PATH)")
-    return Check(name, True, f"{_version_text(version)} at {where}")
+    return _runtime_check(
+        f"node ({executable})" if executable != "node" else "node", executable, root,
+        MIN_NODE, f"install Node.js {want} or newer and put '{executable}' on PATH",
+        f"install Node.js {want} or newer (first on PATH)")
 
 
 def git_present(graph: Graph, root: Path) -> Check:
