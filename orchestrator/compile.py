@@ -33,7 +33,7 @@ FAILURE_KEY = "lastFailure"  # kept by the reporter when a stage fails (doit dro
 def script_paths(graph: Graph, stage: Stage, root: Path) -> list[str]:
     """Command arguments (and a path-like executable) naming a project file that is not
     a declared artifact: the stage's scripts, whose content makes it stale."""
-    artifact_paths = _artifact_paths(graph)
+    artifact_paths = graph.artifact_paths
     scripts = []
     candidates = list(stage.command.args)
     if "/" in stage.command.executable:
@@ -47,18 +47,6 @@ def script_paths(graph: Graph, stage: Stage, root: Path) -> list[str]:
         if os.path.isfile(os.path.join(root, rel)):
             scripts.append(rel)
     return sorted(set(scripts))
-
-
-_paths_cache: dict[int, frozenset[str]] = {}
-
-
-def _artifact_paths(graph: Graph) -> frozenset[str]:
-    """Every artifact path of the graph, computed once per graph (not once per stage)."""
-    key = id(graph)
-    if key not in _paths_cache:
-        _paths_cache.clear()
-        _paths_cache[key] = frozenset(a.path for a in graph.artifacts.values())
-    return _paths_cache[key]
 
 
 def _inside_artifact(rel: str, artifact_paths: frozenset[str]) -> bool:

@@ -180,6 +180,10 @@ class Graph:
             raise UsageError(f"unknown stage '{stage_id}'"
                              f"{did_you_mean(stage_id, self.stages)}") from None
 
+    @cached_property  # every stage's script detection asks; computed once per graph
+    def artifact_paths(self) -> frozenset[str]:
+        return frozenset(a.path for a in self.artifacts.values())
+
     def writers(self, artifact_id: str) -> list[str]:
         return [s.id for s in self.stages.values()
                 if any(o.artifact == artifact_id for o in s.outputs)]
