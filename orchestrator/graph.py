@@ -25,7 +25,7 @@ MAX_PROBLEMS = 20
 HOOK_MOMENTS = ("before", "after", "onFailure")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # thousands of them in a big graph
 class Artifact:
     id: str
     type: str  # "file" | "directory"
@@ -43,7 +43,7 @@ class Artifact:
         return self.path + "/" if self.is_directory else self.path
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Input:
     artifact: str | None  # None for an external input
     optional: bool = False
@@ -56,20 +56,20 @@ class Input:
         return self.artifact is None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Output:
     artifact: str
     optional: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class EnvVar:
     name: str
     required: bool = False
     description: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Command:
     executable: str
     args: tuple[str, ...] = ()
@@ -78,7 +78,7 @@ class Command:
         return [self.executable, *self.args]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Hook:
     """One step run around a stage: move or remove an artifact, or run a command."""
 
@@ -96,14 +96,14 @@ class Hook:
         return "run " + " ".join(self.command.as_list())
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Hooks:
     before: tuple[Hook, ...] = ()
     after: tuple[Hook, ...] = ()
     on_failure: tuple[Hook, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SideEffect:
     type: str
     description: str = ""
@@ -137,7 +137,7 @@ class Stage:
         return tuple(i for i in self.inputs if i.is_external)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Pipeline:
     id: str
     stages: tuple[str, ...]
@@ -247,6 +247,7 @@ def load_graph(path: Path, root: Path | None = None, cache: bool = True,
 
 
 _CACHE_DIR = Path(".pipeline-runs") / ".cache"
+_CACHE_FORMAT = "2"  # bump when the frozen classes change shape
 
 
 def _cache_key(raw: bytes, path: Path, root: Path, shown: str) -> str:
@@ -255,7 +256,7 @@ def _cache_key(raw: bytes, path: Path, root: Path, shown: str) -> str:
     from orchestrator import __version__
 
     h = hashlib.sha256()
-    for part in (__version__, str(path), str(root), shown):
+    for part in (__version__, _CACHE_FORMAT, str(path), str(root), shown):
         h.update(part.encode("utf-8", "surrogateescape") + b"\0")
     h.update(Path(__file__).with_name("stage-graph.schema.json").read_bytes())
     h.update(raw)
@@ -268,8 +269,7 @@ def _cache_get(root: Path, key: str) -> Graph | None:
     try:
         with open(root / _CACHE_DIR / f"graph-{key}.pickle", "rb") as f:
             graph = pickle.load(f)
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError,
-            TypeError, ValueError):
+    except Exception:  # a cache from other code (an edited checkout, say) is no cache
         return None
     return graph if isinstance(graph, Graph) else None
 
@@ -289,7 +289,7 @@ def _cache_put(root: Path, key: str, graph: Graph) -> None:
         for old in folder.glob("graph-*.pickle"):  # only the latest graph is kept
             if old != target:
                 old.unlink(missing_ok=True)
-    except OSError:
+    except (OSError, pickle.PicklingError, TypeError):
         pass
 
 
