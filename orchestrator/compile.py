@@ -84,8 +84,10 @@ class StageFreshness:
     output digests the action returned; the next check compares against both.
     """
 
-    def __init__(self, graph: Graph, stage: Stage, root: Path, file_deps: list[str]):
+    def __init__(self, graph: Graph, stage: Stage, root: Path, file_deps: list[str],
+                 action: Any = None):
         self.stage = stage
+        self.action = action  # the stage's StageAction: its measurements are saved with ours
         self.root = root
         self.root_text = str(root)  # plain strings: pathlib costs add up over 10,000 stages
         self.file_deps = file_deps
@@ -103,7 +105,19 @@ class StageFreshness:
         self.previous: dict[str, Any] = {}  # the values doit had saved, as last checked
 
     def configure_task(self, task) -> None:
-        task.value_savers.append(lambda: {VALUES_KEY: self.fingerprint})
+        # runs after the action succeeded: our fingerprint and what the action measured
+        task.value_savers.append(
+            lambda: {VALUES_KEY: self.saved_fingerprint(),
+                     **getattr(self.action, "saved_values", {})})
+
+    def saved_fingerprint(self) -> dict[str, Any] | None:
+        """The fingerprint as stored: per-input digests only where a reason needs them
+        (doit keeps its own state of file_deps); the summary digest covers them all."""
+        if self.fingerprint is None:
+            return None
+        tracked = {a.path for a in self.tracked_inputs}
+        return {**self.fingerprint,
+                "inputs": {p: d for p, d in self.fingerprint["inputs"].items() if p in tracked}}
 
     def current(self) -> dict[str, Any]:
         """What the stage would run with now: command, environment and input digests."""
@@ -203,7 +217,7 @@ def compile_stage(graph: Graph, stage: Stage, root: Path, action: Any,
         "actions": [action],
         "file_dep": file_deps,
         "task_dep": task_deps,
-        "uptodate": [StageFreshness(graph, stage, root, file_deps)],
+        "uptodate": [StageFreshness(graph, stage, root, file_deps, action)],
         "verbosity": 2,
         "io": {"capture": False},
         "meta": {"stage": stage.id, "scripts": scripts},

@@ -67,6 +67,7 @@ class StageAction:
         self.run_id = run_id
         self.settings = settings
         self.last_details: dict[str, Any] | None = None
+        self.saved_values: dict[str, Any] = {}
 
     def __repr__(self) -> str:
         return f"<stage {self.stage.id}: {' '.join(self.stage.command.as_list())}>"
@@ -105,11 +106,14 @@ class StageAction:
             artifact = self.graph.artifacts[out.artifact]
             outputs[artifact.path] = artifact_digest(self.root / artifact.path,
                                                      artifact.is_directory)
-        # doit saves the values and decodes them for every later check: keep them small;
-        # the reporter takes the full details from the action (same process, any runner
-        # this project uses)
+        # What later checks need, handed to doit through the stage's value saver (see
+        # compile.StageFreshness) rather than returned: doit would also store a returned
+        # dict as the task's result, twice the size to decode on every later check. The
+        # reporter takes the full details from the action (same process, any runner
+        # this project uses).
         self.last_details = details
-        return {"outputs": outputs, "run": {"finishedAt": details["finishedAt"]}}
+        self.saved_values = {"outputs": outputs, "run": {"finishedAt": details["finishedAt"]}}
+        return None
 
     def _rel(self, path: Path) -> str:
         try:
