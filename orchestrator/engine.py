@@ -51,7 +51,9 @@ def run_doit(task_dicts: list[dict], task_names: list[str], reporter: Any,
             return config
 
         def load_tasks(self, cmd, pos_args) -> list:
-            return to_doit_tasks(task_dicts)
+            tasks = to_doit_tasks(task_dicts)
+            task_dicts.clear()  # doit's Task objects are all that is needed from here on
+            return tasks
 
     argv = ["run", *(["--always-execute"] if force else []),
             *(["--continue"] if keep_going else []),
