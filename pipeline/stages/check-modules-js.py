@@ -22,11 +22,18 @@ from __future__ import annotations
 import json
 import os
 import re
-import sys
 from collections import Counter
+from functools import partial
 from pathlib import Path
 
+import stage_helpers  # beside this script (its folder is on sys.path)
+
 STAGE = "check-modules-js"
+
+fail = partial(stage_helpers.fail, STAGE)
+read_json = partial(stage_helpers.read_json, STAGE)
+write_json_atomic = stage_helpers.write_json_atomic
+
 INPUT = Path("website/data/modules.stage.4.json")
 CLONES = Path("modules")
 OUTPUT = Path("website/data/modules.stage.5.json")
@@ -36,30 +43,7 @@ SKIPPED_FOLDERS = {".git", "node_modules"}
 MAX_NAMES_SHOWN = 3
 
 
-def fail(message: str) -> None:
-    print(f"{STAGE}: {message}", file=sys.stderr)
-    sys.exit(1)
 
-
-def read_json(path: Path):
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        fail(f"cannot read {path}: file not found")
-    except OSError as error:
-        fail(f"cannot read {path}: {error.strerror}")
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as error:
-        fail(f"cannot read {path}: not valid JSON (line {error.lineno}, column {error.colno})")
-
-
-def write_json_atomic(path: Path, data) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    temporary.write_text(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n",
-                         encoding="utf-8")
-    os.replace(temporary, path)
 
 
 def load_modules() -> dict:

@@ -25,13 +25,20 @@ Run from the repository root: python3 pipeline/stages/check-modules.py
 from __future__ import annotations
 
 import json
-import os
-import sys
 from collections import Counter
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 
+import stage_helpers  # beside this script (its folder is on sys.path)
+
 STAGE = "check-modules"
+
+fail = partial(stage_helpers.fail, STAGE)
+read_json = partial(stage_helpers.read_json, STAGE)
+write_text_atomic = stage_helpers.write_text_atomic
+pretty_json = stage_helpers.pretty_json
+
 INPUT = Path("website/data/modules.stage.5.json")
 SKIPPED = Path("website/data/skipped_modules.json")
 CLONES = Path("modules")
@@ -53,33 +60,8 @@ DEPRECATED_PACKAGES = {
 UNPINNED_VERSIONS = {"", "*", "latest", "x"}
 
 
-def fail(message: str) -> None:
-    print(f"{STAGE}: {message}", file=sys.stderr)
-    sys.exit(1)
 
 
-def read_json(path: Path):
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        fail(f"cannot read {path}: file not found")
-    except OSError as error:
-        fail(f"cannot read {path}: {error.strerror}")
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as error:
-        fail(f"cannot read {path}: not valid JSON (line {error.lineno}, column {error.colno})")
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
-
-
-def pretty_json(data) -> str:
-    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 def parse_time(text: str) -> datetime:

@@ -18,14 +18,20 @@ Run from the repository root: python3 pipeline/stages/get-modules.py
 from __future__ import annotations
 
 import filecmp
-import json
 import os
 import re
 import shutil
-import sys
+from functools import partial
 from pathlib import Path
 
+import stage_helpers  # beside this script (its folder is on sys.path)
+
 STAGE = "get-modules"
+
+fail = partial(stage_helpers.fail, STAGE)
+read_json = partial(stage_helpers.read_json, STAGE)
+write_json_atomic = stage_helpers.write_json_atomic
+
 INPUT = Path("website/data/modules.stage.2.json")
 SOURCES = Path("fixtures/catalogue/modules")
 PREVIOUS = Path("modules_temp")
@@ -37,31 +43,7 @@ SKIPPED = Path("website/data/skipped_modules.json")
 MODULE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
-def fail(message: str) -> None:
-    print(f"{STAGE}: {message}", file=sys.stderr)
-    sys.exit(1)
 
-
-def read_json(path: Path):
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        fail(f"cannot read {path}: file not found")
-    except OSError as error:
-        fail(f"cannot read {path}: {error.strerror}")
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as error:
-        fail(f"cannot read {path}: not valid JSON (line {error.lineno}, column {error.colno})")
-
-
-def write_json_atomic(path: Path, data) -> None:
-    """Sorted keys and a fixed layout, so equal data gives equal bytes; written then renamed."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    temporary.write_text(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n",
-                         encoding="utf-8")
-    os.replace(temporary, path)
 
 
 def load_modules() -> dict:
