@@ -9,7 +9,10 @@
 import fs from "node:fs";
 import path from "node:path";
 
+import { failer, stableJson, writeFileAtomic } from "./stage-helpers.mjs";
+
 const STAGE = "create-module-list";
+const fail = failer(STAGE);
 const WIKI_PAGE = "fixtures/catalogue/modules.md";
 const OUTPUT = "website/data/modules.stage.1.json";
 
@@ -17,11 +20,6 @@ const OUTPUT = "website/data/modules.stage.1.json";
 const MODULE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const NAME_LINK = /^\[([^\]]+)\]\(\s*<?([^\s<>()]+)>?(?:\s+"[^"]*")?\s*\)$/;
 const SEPARATOR_CELL = /^:?-{3,}:?$/;
-
-function fail(message) {
-  console.error(`${STAGE}: ${message}`);
-  process.exit(1);
-}
 
 function readText(file) {
   try {
@@ -33,25 +31,7 @@ function readText(file) {
 }
 
 // JSON with object keys sorted at every level, so equal data always gives equal bytes.
-function stableJson(value) {
-  const sortKeys = (item) => {
-    if (Array.isArray(item)) return item.map(sortKeys);
-    if (item && typeof item === "object") {
-      return Object.fromEntries(Object.keys(item).sort().map((key) => [key, sortKeys(item[key])]));
-    }
-    return item;
-  };
-  return `${JSON.stringify(sortKeys(value), null, 2)}\n`;
-}
-
 // Write next to the target, then rename: a reader never sees a half-written file.
-function writeFileAtomic(file, text) {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const temporary = `${file}.tmp-${process.pid}`;
-  fs.writeFileSync(temporary, text, "utf8");
-  fs.renameSync(temporary, file);
-}
-
 // Split one table row into cells; `\|` is a literal pipe inside a cell.
 function splitRow(line) {
   let text = line.trim();

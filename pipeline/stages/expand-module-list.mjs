@@ -16,7 +16,10 @@
 import fs from "node:fs";
 import path from "node:path";
 
+import { failer, stableJson, writeFileAtomic, isObject } from "./stage-helpers.mjs";
+
 const STAGE = "expand-module-list";
+const fail = failer(STAGE);
 const INPUT = "website/data/modules.stage.3.json";
 const CLONES = "modules";
 const IMAGES = "website/images";
@@ -31,11 +34,6 @@ const STOP_WORDS = new Set([
   "some", "that", "their", "them", "then", "there", "these", "this", "through", "time", "under",
   "until", "which", "while", "will", "with", "your", "you",
 ]);
-
-function fail(message) {
-  console.error(`${STAGE}: ${message}`);
-  process.exit(1);
-}
 
 function readJson(file) {
   let text;
@@ -52,25 +50,6 @@ function readJson(file) {
   }
 }
 
-function stableJson(value) {
-  const sortKeys = (item) => {
-    if (Array.isArray(item)) return item.map(sortKeys);
-    if (item && typeof item === "object") {
-      return Object.fromEntries(Object.keys(item).sort().map((key) => [key, sortKeys(item[key])]));
-    }
-    return item;
-  };
-  return `${JSON.stringify(sortKeys(value), null, 2)}\n`;
-}
-
-function writeFileAtomic(file, text) {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const temporary = `${file}.tmp-${process.pid}`;
-  fs.writeFileSync(temporary, text, "utf8");
-  fs.renameSync(temporary, file);
-}
-
-const isObject = (value) => value !== null && typeof value === "object" && !Array.isArray(value);
 const isFile = (file) => {
   try {
     return fs.statSync(file).isFile();

@@ -17,18 +17,16 @@
 import fs from "node:fs";
 import path from "node:path";
 
+import { failer, stableJson, writeFileAtomic, isObject } from "./stage-helpers.mjs";
+
 const STAGE = "update-repository-data";
+const fail = failer(STAGE);
 const INPUT = "website/data/modules.stage.1.json";
 const SNAPSHOT = "fixtures/catalogue/repository-api.json";
 const CACHE = "website/data/gitHubData.json";
 const OUTPUT = "website/data/modules.stage.2.json";
 
 const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
-
-function fail(message) {
-  console.error(`${STAGE}: ${message}`);
-  process.exit(1);
-}
 
 function readJson(file, { optional = false } = {}) {
   let text;
@@ -52,25 +50,6 @@ function readJson(file, { optional = false } = {}) {
   }
 }
 
-function stableJson(value) {
-  const sortKeys = (item) => {
-    if (Array.isArray(item)) return item.map(sortKeys);
-    if (item && typeof item === "object") {
-      return Object.fromEntries(Object.keys(item).sort().map((key) => [key, sortKeys(item[key])]));
-    }
-    return item;
-  };
-  return `${JSON.stringify(sortKeys(value), null, 2)}\n`;
-}
-
-function writeFileAtomic(file, text) {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const temporary = `${file}.tmp-${process.pid}`;
-  fs.writeFileSync(temporary, text, "utf8");
-  fs.renameSync(temporary, file);
-}
-
-const isObject = (value) => value !== null && typeof value === "object" && !Array.isArray(value);
 const isCount = (value) => Number.isInteger(value) && value >= 0;
 const isDateTime = (value) => typeof value === "string" && ISO_DATE_TIME.test(value) && !Number.isNaN(Date.parse(value));
 
