@@ -158,8 +158,8 @@ class PipelineReporter:
                                      details.get("durationMs") or 0)
         outputs = task.values.get("outputs") or {}
         artifacts = [{"path": p, "digest": d} for p, d in outputs.items()]
+        flush_state()  # first: a stage the records call succeeded is stored as such
         self.ledger.stage_finished(sid, "succeeded", details=details, artifacts=artifacts)
-        flush_state()
 
     @_locked
     def add_failure(self, task, fail) -> None:
