@@ -202,6 +202,11 @@ def _younger_than(values: dict[str, Any], max_age: float | None) -> bool:
     return (datetime.now(timezone.utc) - moment).total_seconds() < max_age
 
 
+def freshness_of(task) -> StageFreshness | None:
+    """The StageFreshness among a doit Task's uptodate checks (None for other tasks)."""
+    return next((u for u, _, _ in task.uptodate if isinstance(u, StageFreshness)), None)
+
+
 def compile_stage(graph: Graph, stage: Stage, root: Path, action: Any,
                   task_deps: list[str]) -> dict[str, Any]:
     """The doit task dict for one stage."""

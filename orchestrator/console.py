@@ -23,10 +23,7 @@ def in_ci() -> bool:
 
 
 def use_colour(stream: TextIO) -> bool:
-    if os.environ.get("NO_COLOR"):
-        return False
-    isatty = getattr(stream, "isatty", None)
-    return bool(isatty and isatty())
+    return not os.environ.get("NO_COLOR") and _is_tty(stream)
 
 
 def one_line(text: str | None) -> str:

@@ -22,7 +22,6 @@ from orchestrator.errors import UsageError
 RUNS_DIR = ".pipeline-runs"
 RECORD_INTERVAL_S = 1.0
 
-STAGE_STATUSES = ("succeeded", "failed", "blocked", "up-to-date", "skipped", "pending")
 _ONE_MS = timedelta(milliseconds=1)
 
 

@@ -50,12 +50,12 @@ def _remember_failure(task, message: str, blocked: bool = False) -> None:
     make the stage look up to date is kept."""
     from doit.globals import Globals
 
-    from orchestrator.compile import FAILURE_KEY, StageFreshness
+    from orchestrator.compile import FAILURE_KEY, freshness_of
 
     dep_manager = Globals.dep_manager
     if dep_manager is None:
         return
-    freshness = next((u for u, _, _ in task.uptodate if isinstance(u, StageFreshness)), None)
+    freshness = freshness_of(task)
     previous = freshness.previous if freshness is not None else {}
     kept = {"run": previous["run"]} if previous.get("run") else {}
     kept[FAILURE_KEY] = {"at": iso(utc_now()), "error": message, "blocked": blocked}
@@ -219,9 +219,9 @@ class PipelineReporter:
         reason = f"unchanged since {last[:19].replace('T', ' ')} UTC" if last else "unchanged"
         self.counts["up-to-date"] += 1
         self.console.stage_up_to_date(self._number(sid), self.total, sid, reason)
-        from orchestrator.compile import StageFreshness
+        from orchestrator.compile import freshness_of
 
-        freshness = next((u for u, _, _ in task.uptodate if isinstance(u, StageFreshness)), None)
+        freshness = freshness_of(task)
         fingerprint = freshness.fingerprint["digest"] if freshness and freshness.fingerprint \
             else None
         self.ledger.stage_finished(sid, "up-to-date", reason=reason,

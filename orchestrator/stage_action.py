@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 from doit.exceptions import TaskFailed
 
-from orchestrator.compile import StageFreshness
+from orchestrator.compile import freshness_of
 from orchestrator.digest import artifact_digest
 from orchestrator.graph import Graph, Hook, Stage
 from orchestrator.ledger import iso, utc_now
@@ -79,7 +79,7 @@ class StageAction:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         details: dict[str, Any] = {"startedAt": iso(utc_now()), "logPath": self._rel(log_path),
                                    "hooks": [], "attempts": [], "exitCode": None}
-        freshness = next((u for u, _, _ in task.uptodate if isinstance(u, StageFreshness)), None)
+        freshness = freshness_of(task)
         if freshness is not None and freshness.fingerprint:
             details["fingerprint"] = freshness.fingerprint["digest"]
         with open(log_path, "wb") as log:
