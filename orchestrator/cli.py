@@ -136,7 +136,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     import signal
 
+    from orchestrator import collector
+
     signal.signal(signal.SIGTERM, _on_sigterm)
+    collector.pause()  # resumed when stages start executing (see collector.py)
     try:
         return dispatch(argv)
     except UsageError as exc:
@@ -164,3 +167,5 @@ def main(argv: list[str] | None = None) -> int:
         print(f"pipeline: internal error: {type(exc).__name__}: {exc} "
               f"(set PIPELINE_DEBUG=1 to see the traceback)", file=sys.stderr)
         return EXIT_USAGE
+    finally:
+        collector.restore()

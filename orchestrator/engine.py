@@ -28,14 +28,7 @@ def action_factory(graph: Graph, root: Path, ledger: RunLedger,
     return make
 
 
-def to_doit_tasks(task_dicts: list[dict]) -> list:
-    """doit Task objects from our task dicts (the same path a dodo file's dicts take)."""
-    from doit.loader import generate_tasks
-
-    return generate_tasks("stage_graph", (dict(d) for d in task_dicts))
-
-
-def run_doit(task_dicts: list[dict], task_names: list[str], reporter: Any,
+def run_doit(tasks: list, task_names: list[str], reporter: Any,
              force: bool = False, keep_going: bool = False, jobs: int = 1) -> int:
     """Run `task_names` through doit's own `run` command; return doit's exit code.
 
@@ -51,8 +44,6 @@ def run_doit(task_dicts: list[dict], task_names: list[str], reporter: Any,
             return config
 
         def load_tasks(self, cmd, pos_args) -> list:
-            tasks = to_doit_tasks(task_dicts)
-            task_dicts.clear()  # doit's Task objects are all that is needed from here on
             return tasks
 
     argv = ["run", *(["--always-execute"] if force else []),

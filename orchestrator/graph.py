@@ -132,7 +132,7 @@ class Stage:
         read = {i.artifact for i in self.inputs if i.artifact}
         return frozenset(read & {o.artifact for o in self.outputs})
 
-    @property
+    @cached_property
     def external_inputs(self) -> tuple[Input, ...]:
         return tuple(i for i in self.inputs if i.is_external)
 
@@ -247,7 +247,7 @@ def load_graph(path: Path, root: Path | None = None, cache: bool = True,
 
 
 _CACHE_DIR = Path(".pipeline-runs") / ".cache"
-_CACHE_FORMAT = "2"  # bump when the frozen classes change shape
+_CACHE_FORMAT = "3"  # bump when the frozen classes change shape
 
 
 def _cache_key(raw: bytes, path: Path, root: Path, shown: str) -> str:

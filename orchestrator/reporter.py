@@ -11,6 +11,7 @@ import sys
 import threading
 from typing import Any
 
+from orchestrator import collector
 from orchestrator.console import Console, seconds
 from orchestrator.engine import flush_state
 from orchestrator.ledger import RunLedger, iso, utc_now
@@ -138,6 +139,7 @@ class PipelineReporter:
         sid = _stage_id(task)
         if not sid:
             return
+        collector.resume()  # real work from here on: let the collector run again
         reason = (self.plan.reasons.get(sid) if self.plan else None) or run_reason(task)
         self.console.stage_started(self._number(sid), self.total, sid, reason)
         if self.console.debug:

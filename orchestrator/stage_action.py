@@ -80,8 +80,8 @@ class StageAction:
         details: dict[str, Any] = {"startedAt": iso(utc_now()), "logPath": self._rel(log_path),
                                    "hooks": [], "attempts": [], "exitCode": None}
         freshness = freshness_of(task)
-        if freshness is not None and freshness.fingerprint:
-            details["fingerprint"] = freshness.fingerprint["digest"]
+        if freshness is not None:
+            details["fingerprint"] = freshness.run_fingerprint()["digest"]
         with open(log_path, "wb") as log:
             try:
                 self._check_environment()

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from orchestrator.compile import compile_tasks
 from orchestrator.digest import artifact_digest
-from orchestrator.engine import open_state, to_doit_tasks
+from orchestrator.engine import open_state
 from orchestrator.graph import Graph
 from orchestrator.plan import Plan
 from orchestrator.reporter import run_reason
@@ -31,8 +31,8 @@ def plan_statuses(graph: Graph, plan: Plan) -> list[StageStatus]:
     """
     root = graph.root
     state = open_state(root)
-    tasks = {t.name: t for t in to_doit_tasks(
-        compile_tasks(graph, plan.selected, root, lambda stage: (lambda: None)))}
+    tasks = {t.name: t for t in compile_tasks(graph, plan.selected, root,
+                                              lambda stage: (lambda: None))}
     changing: dict[str, str] = {}  # artifact id -> an earlier stage that runs and writes it
     result = []
     try:
@@ -62,15 +62,15 @@ def since_plan(graph: Graph, plan: Plan, record: dict) -> Plan:
     stage downstream of them; the others are settled as unchanged. Nothing is executed."""
     from dataclasses import replace
 
-    from orchestrator.compile import StageFreshness
+    from orchestrator.compile import freshness_of
 
     run_id = record.get("runId", "?")
     recorded = {s.get("id"): s for s in record.get("stages", []) if isinstance(s, dict)}
     tasks = compile_tasks(graph, plan.selected, graph.root, lambda stage: (lambda: None))
     reasons: dict[str, str] = {}
     for task in tasks:
-        sid = task["basename"]
-        freshness = next(u for u in task["uptodate"] if isinstance(u, StageFreshness))
+        sid = task.name
+        freshness = freshness_of(task)
         before = recorded.get(sid, {})
         missing = [graph.artifacts[o.artifact].display_path for o in graph.stages[sid].outputs
                    if not o.optional and o.artifact not in graph.stages[sid].cache_artifacts

@@ -6,7 +6,13 @@ import json
 import os
 from pathlib import Path
 
-from orchestrator.compile import StageFreshness, compile_tasks, env_digests, script_paths
+from orchestrator.compile import (
+    StageFreshness,
+    compile_tasks,
+    env_digests,
+    freshness_of,
+    script_paths,
+)
 from orchestrator.graph import load_graph
 
 GRAPH = {
@@ -47,28 +53,28 @@ def test_scripts_are_project_files_named_by_the_command_that_are_not_artifacts(t
     assert script_paths(graph, graph.stages["b"], tmp_path) == ["tools/b.sh"]
 
 
-def test_task_dicts_carry_file_deps_task_deps_and_pipeline_groups(tmp_path):
+def test_tasks_carry_file_deps_task_deps_and_pipeline_groups(tmp_path):
     graph = make(tmp_path)
-    tasks = {t["basename"]: t for t in compile_tasks(graph, ["a", "b"], tmp_path,
-                                                       lambda s: (lambda: None), pipelines=True)}
-    assert tasks["a"]["file_dep"] == ["data/in.txt", "tools/a.py"]  # not dirs, optional, cache
-    assert tasks["b"]["file_dep"] == ["out/out.txt", "tools/b.sh"]
-    assert tasks["b"]["task_dep"] == ["a"]
-    assert tasks["p"]["task_dep"] == ["a", "b"] and tasks["p"]["actions"] is None
+    tasks = {t.name: t for t in compile_tasks(graph, ["a", "b"], tmp_path,
+                                              lambda s: (lambda: None), pipelines=True)}
+    assert tasks["a"].file_dep == {"data/in.txt", "tools/a.py"}  # not dirs, optional, cache
+    assert tasks["b"].file_dep == {"out/out.txt", "tools/b.sh"}
+    assert tasks["b"].task_dep == ["a"]
+    assert tasks["p"].task_dep == ["a", "b"] and tasks["p"].actions == []
     only_b = compile_tasks(graph, ["b"], tmp_path, lambda s: (lambda: None))
-    assert only_b[0]["task_dep"] == []  # unselected upstream stages are not pulled in
+    assert only_b[0].task_dep == []  # unselected upstream stages are not pulled in
 
 
 def freshness(graph, root, sid="a"):
     task = compile_tasks(graph, [sid], root, lambda s: (lambda: None))[0]
-    return task["uptodate"][0]
+    return freshness_of(task)
 
 
 def saved_after_run(check: StageFreshness, root: Path) -> dict:
     from orchestrator.digest import artifact_digest
 
     check(None, {})
-    return {"pipeline": check.fingerprint,
+    return {"pipeline": check.run_fingerprint(),
             "outputs": {a.path: artifact_digest(root / a.path, a.is_directory)
                         for a, _ in check.outputs}}
 

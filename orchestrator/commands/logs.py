@@ -123,6 +123,10 @@ def show_logs(ctx, args) -> int:
     console = Console()
     if args.follow and args.json:
         raise UsageError("--follow prints as the run goes; it cannot be combined with --json")
+    if args.follow:
+        from orchestrator import collector
+
+        collector.resume()  # it may follow a run for hours
     if args.stage:
         if args.follow:
             return follow_stage(root, run_id, args.stage, console)
