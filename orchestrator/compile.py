@@ -34,41 +34,9 @@ FAILURE_KEY = "lastFailure"  # kept by the reporter when a stage fails (doit dro
 def script_paths(graph: Graph, stage: Stage, root: Path) -> list[str]:
     """Command arguments (and a path-like executable) naming a project file that is not
     a declared artifact: the stage's scripts, whose content makes it stale."""
-    artifact_paths = graph.artifact_paths
-    scripts = []
-    candidates = list(stage.command.args)
-    if "/" in stage.command.executable:
-        candidates.insert(0, stage.command.executable)
-    for arg in candidates:
-        if not arg or arg.startswith("-") or "\n" in arg:
-            continue
-        rel = _project_relative(arg, root)
-        if rel is None or rel in artifact_paths or _inside_artifact(rel, artifact_paths):
-            continue
-        if os.path.isfile(os.path.join(root, rel)):
-            scripts.append(rel)
-    return sorted(set(scripts))
-
-
-def _inside_artifact(rel: str, artifact_paths: frozenset[str]) -> bool:
-    """Is `rel` inside a directory artifact? (parents, shortest last)"""
-    head = rel.rpartition("/")[0]
-    while head:
-        if head in artifact_paths:
-            return True
-        head = head.rpartition("/")[0]
-    return False
-
-
-def _project_relative(arg: str, root: Path) -> str | None:
-    if os.path.isabs(arg):
-        rel = os.path.relpath(arg, root)
-    else:
-        rel = arg
-    rel = os.path.normpath(rel).replace(os.sep, "/")
-    if rel.startswith("../") or rel in ("..", "."):
-        return None
-    return rel
+    root_text = str(root)
+    return [rel for rel in graph.script_candidates[stage.id]
+            if os.path.isfile(os.path.join(root_text, rel))]
 
 
 def env_digests(stage: Stage, environ: dict[str, str] | None = None) -> dict[str, str | None]:
@@ -78,12 +46,19 @@ def env_digests(stage: Stage, environ: dict[str, str] | None = None) -> dict[str
             for var in stage.environment}
 
 
+_NONE: list[str] = []  # shared defaults, never mutated (one StageFreshness per stage)
+_NO_VALUES: dict[str, Any] = {}
+
+
 class StageFreshness:
     """doit `uptodate` callable: True when nothing doit's file_dep cannot see has changed.
 
     After a successful run doit saves `fingerprint` (through a value saver) beside the
     output digests the action returned; the next check compares against both.
     """
+
+    __slots__ = ("stage", "action", "root", "root_text", "file_deps", "command_digest",
+                 "tracked_inputs", "outputs", "reasons", "fingerprint", "previous")
 
     def __init__(self, graph: Graph, stage: Stage, root: Path, file_deps: list[str],
                  action: Any = None):
@@ -93,17 +68,17 @@ class StageFreshness:
         self.root_text = str(root)  # plain strings: pathlib costs add up over 10,000 stages
         self.file_deps = file_deps
         cache = stage.cache_artifacts
-        self.command_digest = text_digest(json.dumps(stage.command.as_list()))
+        self.command_digest = stage.command_digest
         # inputs doit's file_dep does not cover: directories and optional files
-        self.tracked_inputs = [
+        self.tracked_inputs = tuple(
             graph.artifacts[i.artifact] for i in stage.inputs
             if i.artifact and i.artifact not in cache
-            and (graph.artifacts[i.artifact].is_directory or i.optional)]
-        self.outputs = [(graph.artifacts[o.artifact], o.optional) for o in stage.outputs
-                        if o.artifact not in cache]
-        self.reasons: list[str] = []
+            and (graph.artifacts[i.artifact].is_directory or i.optional))
+        self.outputs = tuple((graph.artifacts[o.artifact], o.optional) for o in stage.outputs
+                             if o.artifact not in cache)
+        self.reasons: list[str] = _NONE
         self.fingerprint: dict[str, Any] | None = None
-        self.previous: dict[str, Any] = {}  # the values doit had saved, as last checked
+        self.previous: dict[str, Any] = _NO_VALUES  # what doit had saved, as last checked
 
     def configure_task(self, task) -> None:
         # runs after the action succeeded: our fingerprint and what the action measured
@@ -188,7 +163,7 @@ class StageFreshness:
             elif artifact.path in written and written[artifact.path] != digest:
                 reasons.append(f"output {'missing' if digest is None else 'changed'}: "
                                f"{artifact.display_path}")
-        return reasons
+        return reasons or _NONE
 
     # doit inspects an uptodate callable's signature on every check; a ready-made one
     # spares it walking an instance's __call__ (about a tenth of a no-op run)

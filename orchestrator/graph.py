@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import json
 import posixpath
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import cached_property, lru_cache
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any, Iterable
@@ -25,6 +25,22 @@ MAX_PROBLEMS = 20
 HOOK_MOMENTS = ("before", "after", "onFailure")
 
 
+def _compact_pickle(cls):
+    """Pickle a frozen, slotted dataclass as a call with its field values.
+
+    Such classes get a `__setstate__` from dataclasses that looks their fields up for
+    every object; tens of thousands of them made loading a cached graph twice as slow.
+    """
+    names = tuple(f.name for f in fields(cls))
+
+    def __reduce__(self):
+        return cls, tuple([getattr(self, name) for name in names])
+
+    cls.__reduce__ = __reduce__
+    return cls
+
+
+@_compact_pickle
 @dataclass(frozen=True, slots=True)  # thousands of them in a big graph
 class Artifact:
     id: str
@@ -43,6 +59,7 @@ class Artifact:
         return self.path + "/" if self.is_directory else self.path
 
 
+@_compact_pickle
 @dataclass(frozen=True, slots=True)
 class Input:
     artifact: str | None  # None for an external input
@@ -56,12 +73,14 @@ class Input:
         return self.artifact is None
 
 
+@_compact_pickle
 @dataclass(frozen=True, slots=True)
 class Output:
     artifact: str
     optional: bool = False
 
 
+@_compact_pickle
 @dataclass(frozen=True, slots=True)
 class EnvVar:
     name: str
@@ -69,6 +88,7 @@ class EnvVar:
     description: str = ""
 
 
+@_compact_pickle
 @dataclass(frozen=True, slots=True)
 class Command:
     executable: str
@@ -78,6 +98,7 @@ class Command:
         return [self.executable, *self.args]
 
 
+@_compact_pickle
 @dataclass(frozen=True, slots=True)
 class Hook:
     """One step run around a stage: move or remove an artifact, or run a command."""
@@ -96,6 +117,7 @@ class Hook:
         return "run " + " ".join(self.command.as_list())
 
 
+@_compact_pickle
 @dataclass(frozen=True, slots=True)
 class Hooks:
     before: tuple[Hook, ...] = ()
@@ -103,6 +125,10 @@ class Hooks:
     on_failure: tuple[Hook, ...] = ()
 
 
+NO_HOOKS = Hooks()  # shared by every stage without hooks
+
+
+@_compact_pickle
 @dataclass(frozen=True, slots=True)
 class SideEffect:
     type: str
@@ -121,7 +147,7 @@ class Stage:
     outputs: tuple[Output, ...] = ()
     environment: tuple[EnvVar, ...] = ()
     side_effects: tuple[SideEffect, ...] = ()
-    hooks: Hooks = field(default_factory=Hooks)
+    hooks: Hooks = field(default_factory=lambda: NO_HOOKS)
     timeout: float | None = None  # seconds; None: the run's --timeout, if any
     retries: int = 0  # extra attempts after a failure
     retry_delay: float = 1.0  # seconds before the first retry; doubles after each
@@ -136,7 +162,15 @@ class Stage:
     def external_inputs(self) -> tuple[Input, ...]:
         return tuple(i for i in self.inputs if i.is_external)
 
+    @cached_property
+    def command_digest(self) -> str:
+        """Digest of the command line: a stage whose command changed must run again."""
+        from orchestrator.digest import text_digest
 
+        return text_digest(json.dumps(self.command.as_list()))
+
+
+@_compact_pickle
 @dataclass(frozen=True, slots=True)
 class Pipeline:
     id: str
@@ -184,9 +218,61 @@ class Graph:
     def artifact_paths(self) -> frozenset[str]:
         return frozenset(a.path for a in self.artifacts.values())
 
+    @cached_property
+    def script_candidates(self) -> dict[str, tuple[str, ...]]:
+        """Per stage, the command's arguments (and a path-like executable) that name a
+        project path outside every artifact: its scripts, if they are files (compile
+        checks that; it can change without the graph changing)."""
+        paths = self.artifact_paths
+        result = {}
+        for stage in self.stages.values():
+            candidates = list(stage.command.args)
+            if "/" in stage.command.executable:
+                candidates.insert(0, stage.command.executable)
+            found = set()
+            for arg in candidates:
+                if not arg or arg.startswith("-") or "\n" in arg:
+                    continue
+                rel = _project_relative(arg, self.root)
+                if rel is not None and rel not in paths and not _inside_artifact(rel, paths):
+                    found.add(rel)
+            result[stage.id] = tuple(sorted(found))
+        return result
+
+    def derive(self) -> "Graph":
+        """Compute now what later commands ask of every stage, so a cached graph has it."""
+        self.artifact_paths, self.script_candidates  # noqa: B018
+        for stage in self.stages.values():
+            stage.cache_artifacts, stage.external_inputs, stage.command_digest  # noqa: B018
+        return self
+
     def writers(self, artifact_id: str) -> list[str]:
         return [s.id for s in self.stages.values()
                 if any(o.artifact == artifact_id for o in s.outputs)]
+
+
+def _inside_artifact(rel: str, artifact_paths: frozenset[str]) -> bool:
+    """Is `rel` inside a directory artifact? (parents, shortest last)"""
+    head = rel.rpartition("/")[0]
+    while head:
+        if head in artifact_paths:
+            return True
+        head = head.rpartition("/")[0]
+    return False
+
+
+def _project_relative(arg: str, root: Path) -> str | None:
+    """`arg` as a path relative to `root`, posix; None if it points outside."""
+    import os
+
+    if os.path.isabs(arg):
+        rel = os.path.relpath(arg, root)
+    else:
+        rel = arg
+    rel = os.path.normpath(rel).replace(os.sep, "/")
+    if rel.startswith("../") or rel in ("..", "."):
+        return None
+    return rel
 
 
 _AGE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -242,12 +328,12 @@ def load_graph(path: Path, root: Path | None = None, cache: bool = True,
         return cached
     graph = _validate(_parse_document(raw, path, shown), path, root, shown)
     if key and write_cache:
-        _cache_put(root, key, graph)
+        _cache_put(root, key, graph.derive())
     return graph
 
 
 _CACHE_DIR = Path(".pipeline-runs") / ".cache"
-_CACHE_FORMAT = "3"  # bump when the frozen classes change shape
+_CACHE_FORMAT = "5"  # bump when the frozen classes change shape
 
 
 def _cache_key(raw: bytes, path: Path, root: Path, shown: str) -> str:
@@ -586,7 +672,9 @@ def _find_cycle(stage_list: list[dict], ids: dict[str, int]) -> list[str] | None
 
 
 def _command(raw: dict) -> Command:
-    return Command(raw["executable"], tuple(raw.get("args", [])))
+    from sys import intern  # arguments often repeat artifact paths: share the strings
+
+    return Command(intern(raw["executable"]), tuple(map(intern, raw.get("args", []))))
 
 
 def _hook(raw: dict) -> Hook:
@@ -598,9 +686,13 @@ def _hook(raw: dict) -> Hook:
 
 
 def _freeze(data: dict, path: Path, root: Path, shown: str) -> Graph:
+    # one string object per id however often it is named (less memory, smaller cache)
+    from sys import intern
+
     artifacts = {
-        a["id"]: Artifact(
-            id=a["id"], type=a["type"], path=_normalized_relative(a["path"]),
+        intern(a["id"]): Artifact(
+            id=intern(a["id"]), type=intern(a["type"]),
+            path=intern(_normalized_relative(a["path"]) or a["path"]),
             format=a.get("format"),
             schema=_normalized_relative(a["schema"]) if a.get("schema") else None,
             description=a.get("description", ""))
@@ -612,15 +704,15 @@ def _freeze(data: dict, path: Path, root: Path, shown: str) -> Graph:
             Input(artifact=None, optional=bool(i.get("optional", False)),
                   kind=i.get("kind"), uri=i.get("uri"), max_age=parse_age(i.get("maxAge")))
             if i.get("type") == "external" else
-            Input(artifact=i["artifact"], optional=bool(i.get("optional", False)))
+            Input(artifact=intern(i["artifact"]), optional=bool(i.get("optional", False)))
             for i in s.get("inputs", []))
         hooks = s.get("hooks") or {}
-        stages[s["id"]] = Stage(
-            id=s["id"], command=_command(s["command"]), index=index,
+        stages[intern(s["id"])] = Stage(
+            id=intern(s["id"]), command=_command(s["command"]), index=index,
             name=s.get("name", ""), description=s.get("description", ""),
-            depends_on=tuple(s.get("dependsOn", [])),
+            depends_on=tuple(map(intern, s.get("dependsOn", []))),
             inputs=inputs,
-            outputs=tuple(Output(o["artifact"], bool(o.get("optional", False)))
+            outputs=tuple(Output(intern(o["artifact"]), bool(o.get("optional", False)))
                           for o in s.get("outputs", [])),
             environment=tuple(EnvVar(e["name"], bool(e.get("required", False)),
                                      e.get("description", ""))
@@ -629,11 +721,13 @@ def _freeze(data: dict, path: Path, root: Path, shown: str) -> Graph:
                                for e in s.get("sideEffects", [])),
             hooks=Hooks(before=tuple(map(_hook, hooks.get("before", []))),
                         after=tuple(map(_hook, hooks.get("after", []))),
-                        on_failure=tuple(map(_hook, hooks.get("onFailure", [])))),
+                        on_failure=tuple(map(_hook, hooks.get("onFailure", []))))
+            if hooks else NO_HOOKS,
             timeout=s.get("timeout"), retries=s.get("retries", 0),
             retry_delay=s.get("retryDelay", 1.0),
         )
-    pipelines = {p["id"]: Pipeline(p["id"], tuple(p["stages"]), p.get("description", ""))
+    pipelines = {p["id"]: Pipeline(p["id"], tuple(map(intern, p["stages"])),
+                                   p.get("description", ""))
                  for p in data["pipelines"]}
     return Graph(path=path, root=root, display=shown, pipelines=pipelines, stages=stages,
                  artifacts=artifacts, version=data.get("version"),

@@ -21,6 +21,10 @@ from orchestrator.errors import UsageError
 
 RUNS_DIR = ".pipeline-runs"
 RECORD_INTERVAL_S = 1.0
+_encode_record = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+# One encoder for every event line: json.dumps with options builds a new one per call,
+# most of what an event costs when 10,000 stages report up to date.
+_encode_line = json.JSONEncoder(ensure_ascii=False).encode
 
 _ONE_MS = timedelta(milliseconds=1)
 
@@ -66,7 +70,7 @@ def write_json_atomic(path: Path, data: Any) -> None:
     with open(tmp, "w", encoding="utf-8") as f:
         # one compact string: json.dump to a file and any indent use the pure-Python
         # encoder, many times slower on a big record
-        f.write(json.dumps(data, ensure_ascii=False, separators=(",", ":")))
+        f.write(_encode_record(data))
         f.write("\n")
         f.flush()
         os.fsync(f.fileno())
@@ -143,7 +147,7 @@ class RunLedger:
     def _stage_entry(sid: str, status: str, reason: str | None) -> dict[str, Any]:
         return {"id": sid, "status": status, "reason": reason, "error": None, "startedAt": None,
                 "durationMs": None, "exitCode": None, "logPath": None, "cpuSeconds": None,
-                "peakRssKb": None, "fingerprint": None, "hooks": [], "attempts": []}
+                "peakRssKb": None, "fingerprint": None, "hooks": (), "attempts": ()}
 
     def log_path(self, stage_id: str) -> Path:
         if not self.started:  # doit ran a stage without our reporter: record it anyway
@@ -202,7 +206,7 @@ class RunLedger:
                 "status": status, "durationMs": duration_ms, "artifacts": artifacts or []}
         if self.masker:
             line = self.masker.mask_obj(line)
-        self._events.write(json.dumps(line, ensure_ascii=False) + "\n")
+        self._events.write(_encode_line(line) + "\n")
         # flushed at once when something happens; a burst of up-to-date stages is
         # flushed at most every 0.2 s (the record and run-finished flush the rest)
         now = time.monotonic()

@@ -12,6 +12,7 @@ import threading
 from typing import Any
 
 from orchestrator import collector
+from orchestrator.compile import FAILURE_KEY, freshness_of
 from orchestrator.console import Console, seconds
 from orchestrator.engine import flush_state
 from orchestrator.ledger import RunLedger, iso, utc_now
@@ -50,8 +51,6 @@ def _remember_failure(task, message: str, blocked: bool = False) -> None:
     so the next run says `last run failed` rather than `never run`. Nothing that could
     make the stage look up to date is kept."""
     from doit.globals import Globals
-
-    from orchestrator.compile import FAILURE_KEY, freshness_of
 
     dep_manager = Globals.dep_manager
     if dep_manager is None:
@@ -214,16 +213,13 @@ class PipelineReporter:
         sid = _stage_id(task)
         if not sid:
             return
-        from doit.globals import Globals  # doit fills task.values only after this call
-
-        saved = Globals.dep_manager.get_values(task.name) if Globals.dep_manager else {}
+        # doit fills task.values only after this call; the check kept what it read
+        freshness = freshness_of(task)
+        saved = freshness.previous if freshness is not None else {}
         last = (saved.get("run") or {}).get("finishedAt")
         reason = f"unchanged since {last[:19].replace('T', ' ')} UTC" if last else "unchanged"
         self.counts["up-to-date"] += 1
         self.console.stage_up_to_date(self._number(sid), self.total, sid, reason)
-        from orchestrator.compile import freshness_of
-
-        freshness = freshness_of(task)
         fingerprint = freshness.fingerprint["digest"] if freshness and freshness.fingerprint \
             else None
         self.ledger.stage_finished(sid, "up-to-date", reason=reason,

@@ -54,8 +54,14 @@ class _Failed(Exception):
         self.exit_code = exit_code
 
 
+_NOTHING_MEASURED: dict[str, Any] = {}  # never mutated; replaced once the stage ran
+
+
 class StageAction:
     """doit python-action for one stage. `log_path` gives the stage's log file."""
+
+    __slots__ = ("graph", "stage", "root", "log_path", "run_id", "settings", "last_details",
+                 "saved_values")  # one per stage: 10,000 in a big graph
 
     def __init__(self, graph: Graph, stage: Stage, root: Path,
                  log_path: Callable[[str], Path], run_id: Callable[[], str | None],
@@ -67,7 +73,7 @@ class StageAction:
         self.run_id = run_id
         self.settings = settings
         self.last_details: dict[str, Any] | None = None
-        self.saved_values: dict[str, Any] = {}
+        self.saved_values: dict[str, Any] = _NOTHING_MEASURED
 
     def __repr__(self) -> str:
         return f"<stage {self.stage.id}: {' '.join(self.stage.command.as_list())}>"
