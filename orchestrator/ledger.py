@@ -91,6 +91,7 @@ class RunLedger:
         self.record: dict[str, Any] = {}
         self._stages: dict[str, dict[str, Any]] = {}
         self._events = None
+        self._run_id_json = "null"
         self._last_write = 0.0
         self._last_flush = 0.0
         self._t0 = 0.0
@@ -140,6 +141,7 @@ class RunLedger:
             "stages": list(self._stages.values()),
         }
         self._events = open(self.events_path, "a", encoding="utf-8")
+        self._run_id_json = _encode_line(self.run_id)
         self.event("run-started", status="running")
         self.write_record(force=True)
 
@@ -202,7 +204,20 @@ class RunLedger:
               duration_ms: int | None = None, artifacts: list[dict] | None = None) -> None:
         if self._events is None:
             return
-        line = {"ts": iso(utc_now()), "runId": self.run_id, "event": name, "stageId": stage_id,
+        ts = iso(utc_now())
+        if status == "up-to-date" and self.on_event is None and not self.masker \
+                and stage_id is not None and not artifacts and duration_ms is None:
+            # the one event a no-op run writes per stage, formatted directly (the same
+            # JSON the general path writes); its flush waits (see below)
+            self._events.write(f'{{"ts": "{ts}", "runId": {self._run_id_json}, "event": '
+                               f'{_encode_line(name)}, "stageId": {_encode_line(stage_id)}, '
+                               f'"status": "up-to-date", "durationMs": null, "artifacts": []}}\n')
+            now = time.monotonic()
+            if now - self._last_flush > 0.2:
+                self._events.flush()
+                self._last_flush = now
+            return
+        line = {"ts": ts, "runId": self.run_id, "event": name, "stageId": stage_id,
                 "status": status, "durationMs": duration_ms, "artifacts": artifacts or []}
         if self.masker:
             line = self.masker.mask_obj(line)

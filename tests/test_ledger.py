@@ -47,3 +47,29 @@ def test_record_is_throttled_but_always_written_on_failure_and_finish(tmp_path, 
     events = ledger.events_path.read_text().splitlines()
     assert len(events) == 2 + 999 * 2 + 1
     assert not list(tmp_path.glob(".pipeline-runs/.*.tmp"))
+
+
+def test_up_to_date_events_read_the_same_whichever_way_they_are_written(tmp_path):
+    """A no-op run's per-stage event is formatted directly (no secrets, no --json-logs);
+    it must parse to what the general path writes, ids with quotes or non-ASCII too."""
+    printed = []
+    plain = RunLedger(tmp_path / "plain", "g.json")
+    watched = RunLedger(tmp_path / "watched", "g.json", on_event=printed.append)
+    ids = ["a", 'quo"te', "ünï\\code"]
+    for ledger in (plain, watched):
+        ledger.start("p", [(sid, "pending", None) for sid in ids])
+        for sid in ids:
+            ledger.stage_finished(sid, "up-to-date", reason="unchanged")
+        ledger.finish("succeeded")
+
+    def stage_events(ledger):
+        lines = [json.loads(line) for line in ledger.events_path.read_text().splitlines()]
+        return [{k: v for k, v in e.items() if k not in ("ts", "runId")}
+                for e in lines if e["event"] == "stage-finished"]
+
+    assert stage_events(plain) == stage_events(watched) == [
+        {"event": "stage-finished", "stageId": sid, "status": "up-to-date",
+         "durationMs": None, "artifacts": []} for sid in ids]
+    assert len(printed) == len(ids) + 2  # run-started, three stages, run-finished
+    first = json.loads(plain.events_path.read_text().splitlines()[1])
+    assert first["runId"] == plain.run_id and first["ts"].endswith("Z")

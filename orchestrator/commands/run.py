@@ -223,7 +223,8 @@ def _execute_locked(graph: Graph, plan: Plan, options: dict, label: str, console
 
     root = graph.root
     options = {**options, "logLevel": console.level, "jsonLogs": console.json_events}
-    ledger = RunLedger(root, graph.display, options, on_event=console.event)
+    ledger = RunLedger(root, graph.display, options,
+                       on_event=console.event if console.json_events else None)
     ledger.lock = lock
     ledger.masker = settings.masker
     reporter = PipelineReporter(ledger, console, plan, label=label, keep_going=keep_going)
