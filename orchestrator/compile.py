@@ -95,6 +95,11 @@ class StageFreshness:
         return {**self.fingerprint,
                 "inputs": {p: d for p, d in self.fingerprint["inputs"].items() if p in tracked}}
 
+    def forget(self) -> None:
+        """Drop what the last check read (the stage is settled for this run)."""
+        self.previous = _NO_VALUES
+        self.fingerprint = None
+
     def current(self) -> dict[str, Any]:
         """What the stage would run with now: command, environment and input digests."""
         root = self.root_text

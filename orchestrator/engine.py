@@ -24,12 +24,18 @@ DOIT_CONFIG_BASE: dict[str, Any] = {
 
 def action_factory(graph: Graph, root: Path, ledger: RunLedger,
                    settings: RunSettings = RunSettings()) -> Callable[[Stage], StageAction]:
+    log_path = ledger.log_path  # one bound method and one getter for every stage
+    def run_id() -> str | None:
+        return ledger.run_id
+
     def make(stage: Stage) -> StageAction:
-        return StageAction(graph, stage, root, ledger.log_path, lambda: ledger.run_id, settings)
+        return StageAction(graph, stage, root, log_path, run_id, settings)
     return make
 
 
 PREFETCHED_BACKEND = "pipeline-sqlite3"
+# the task names the next run checks: PrefetchedSqliteDB reads their rows up front
+PREFETCH: dict[str, set[str] | None] = {"tasks": None}
 
 
 def __getattr__(name: str):
@@ -44,24 +50,30 @@ def _prefetched_backend():
     from doit.dependency import SqliteDB
 
     class PrefetchedSqliteDB(SqliteDB):
-        """doit's sqlite3 backend (same file, same rows) reading every row in one query.
+        """doit's sqlite3 backend (same file, same rows) reading its rows in one query.
 
         doit's own backend runs one SELECT per task as it checks it; over 10,000 tasks
-        the queries cost more than decoding what they return. Rows are kept as text and
-        decoded when doit first asks for that task, as before."""
+        the queries cost more than decoding what they return. Here the rows of the
+        tasks this run checks (`PREFETCH`, set by run_doit) are read in one query and
+        kept as text until doit first asks for them. A row the run is done with can be
+        released (`release`): doit keeps every decoded row to the end of the run, most
+        of a large no-op run's memory."""
 
         desc = "doit's sqlite3 backend, rows read in one query"
 
         def __init__(self, name, codec, *, module_name=None):
             super().__init__(name, codec, module_name=module_name)
+            wanted = PREFETCH.get("tasks")
             cursor = self._conn.cursor()
             cursor.row_factory = None
-            self._raw = dict(cursor.execute(
-                "select task_id, cast(task_data as text) from doit"))
+            self._raw = {task_id: text for task_id, text in cursor.execute(
+                "select task_id, cast(task_data as text) from doit")
+                if text is not None and (wanted is None or task_id in wanted)}
 
         def _get_task_data(self, task_id):
-            raw = self._raw.pop(task_id, None)
-            return self.codec.decode(raw) if raw is not None else {}
+            if task_id in self._raw:
+                return self.codec.decode(self._raw.pop(task_id))
+            return super()._get_task_data(task_id)
 
         def in_(self, task_id):
             return task_id in self._raw or super().in_(task_id)
@@ -73,6 +85,12 @@ def _prefetched_backend():
         def remove_all(self):
             self._raw = {}
             super().remove_all()
+
+        def release(self, task_id):
+            """The run will neither read nor write this task's state again (it was up
+            to date): drop the decoded row. Only rows changed by the run are written."""
+            if task_id not in self._dirty:
+                self._cache[task_id] = {}
 
     return PrefetchedSqliteDB
 
@@ -98,8 +116,17 @@ def run_doit(tasks: list, task_names: list[str], reporter: Any,
     argv = ["run", *(["--always-execute"] if force else []),
             *(["--continue"] if keep_going else []),
             *(["-n", str(jobs), "-P", "thread"] if jobs > 1 else []), *task_names]
+    PREFETCH["tasks"] = {task.name for task in tasks}
     plugins = {"BACKEND": {PREFETCHED_BACKEND: "orchestrator.engine:PrefetchedSqliteDB"}}
     return DoitMain(Loader(), config_filenames=(), extra_config=plugins).run(argv)
+
+
+def state_releaser() -> Callable[[str], None] | None:
+    """What forgets the decoded state of a task the run has settled, when the running
+    doit backend can (see PrefetchedSqliteDB)."""
+    from doit.globals import Globals
+
+    return getattr(getattr(Globals.dep_manager, "backend", None), "release", None)
 
 
 def flush_state() -> None:

@@ -126,6 +126,8 @@ class Hooks:
 
 
 NO_HOOKS = Hooks()  # shared by every stage without hooks
+_NO_ARTIFACTS: frozenset[str] = frozenset()
+_DEFAULT_RETRY_DELAY = 1.0  # one float object for every stage that does not set it
 
 
 @_compact_pickle
@@ -156,7 +158,8 @@ class Stage:
     def cache_artifacts(self) -> frozenset[str]:
         """Artifacts this stage both reads and writes: a cache carried between runs."""
         read = {i.artifact for i in self.inputs if i.artifact}
-        return frozenset(read & {o.artifact for o in self.outputs})
+        both = read & {o.artifact for o in self.outputs}
+        return frozenset(both) if both else _NO_ARTIFACTS  # most stages: share one
 
     @cached_property
     def external_inputs(self) -> tuple[Input, ...]:
@@ -724,7 +727,7 @@ def _freeze(data: dict, path: Path, root: Path, shown: str) -> Graph:
                         on_failure=tuple(map(_hook, hooks.get("onFailure", []))))
             if hooks else NO_HOOKS,
             timeout=s.get("timeout"), retries=s.get("retries", 0),
-            retry_delay=s.get("retryDelay", 1.0),
+            retry_delay=s.get("retryDelay", _DEFAULT_RETRY_DELAY),
         )
     pipelines = {p["id"]: Pipeline(p["id"], tuple(map(intern, p["stages"])),
                                    p.get("description", ""))

@@ -14,7 +14,7 @@ from typing import Any
 from orchestrator import collector
 from orchestrator.compile import FAILURE_KEY, freshness_of
 from orchestrator.console import Console, seconds
-from orchestrator.engine import flush_state
+from orchestrator.engine import flush_state, state_releaser
 from orchestrator.ledger import RunLedger, iso, utc_now
 from orchestrator.plan import Plan
 
@@ -82,12 +82,14 @@ class PipelineReporter:
         self.failed: list[str] = []
         self.errors: list[str] = []
         self.pipeline_id: str | None = plan.pipeline_id if plan else None
+        self._release = None  # forgets a settled task's decoded doit state
 
     # -- doit's reporter interface -------------------------------------------------
 
     def initialize(self, tasks: dict, selected_tasks: list[str]) -> None:
         from orchestrator import digest
 
+        self._release = state_releaser()
         digest.load_cache(str(self.ledger.root / ".pipeline-runs" / ".cache" / "digests.pickle"))
         if self.plan is not None:
             plan = self.plan
@@ -224,6 +226,11 @@ class PipelineReporter:
             else None
         self.ledger.stage_finished(sid, "up-to-date", reason=reason,
                                    details={"fingerprint": fingerprint})
+        # settled for this run: nothing reads its saved state again
+        if freshness is not None:
+            freshness.forget()
+        if self._release is not None:
+            self._release(task.name)
 
     def settle(self, sid: str, reason: str) -> None:
         """A stage decided up to date before doit runs (--since)."""
