@@ -84,8 +84,16 @@ def requested_module(argv: list[str]) -> str | None:
                 return None
         else:
             name = COMMAND_MODULE_OF.get(arg, arg)
-            return name if name in command_modules() else None
+            return name if _is_command_module(name) else None
     return None
+
+
+def _is_command_module(name: str) -> bool:
+    """Is there a command module `name`? (a file check: cheaper than listing them all)"""
+    from orchestrator import commands
+
+    return name.isidentifier() and not name.startswith("_") and any(
+        os.path.isfile(os.path.join(folder, f"{name}.py")) for folder in commands.__path__)
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:

@@ -116,7 +116,8 @@ class Console:
     def _write(self, text: str) -> None:
         """Write a line; when the reader went away (`pipeline run | head`), the run goes on
         quietly: its records and logs still tell everything."""
-        self.end_live()
+        if self._live_text is not None:
+            self.end_live()
         self._raw_write(text)
 
     def _raw_write(self, text: str) -> None:

@@ -10,23 +10,31 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 
 _CHUNK = 1 << 20
 # (path, mtime_ns, size, inode) -> digest; a file rewritten in place gets a new mtime.
+# `_used` holds what this process looked up (what save_cache keeps); `_cache` what a
+# previous run saved and this one has not looked up yet. An entry lives in one of them.
+_used: dict[tuple, str] = {}
 _cache: dict[tuple, str] = {}
-_used: set[tuple] = set()  # keys looked up since load_cache: what save_cache keeps
 _added = False
 _cache_file: str | None = None
 
 
-def file_digest(path: str | os.PathLike) -> str:
-    """sha256 of a file's bytes, reusing a digest computed earlier in this process."""
-    st = os.stat(path)
+def file_digest(path: str | os.PathLike, st: os.stat_result | None = None) -> str:
+    """sha256 of a file's bytes, reusing a digest computed earlier (`st`: its stat, if
+    the caller has it)."""
+    if st is None:
+        st = os.stat(path)
     global _added
     key = (os.fspath(path), st.st_mtime_ns, st.st_size, st.st_ino)
-    _used.add(key)
-    cached = _cache.get(key)
+    cached = _used.get(key)
     if cached is not None:
+        return cached
+    cached = _cache.pop(key, None)
+    if cached is not None:
+        _used[key] = cached
         return cached
     _added = True
     h = hashlib.sha256()
@@ -34,7 +42,7 @@ def file_digest(path: str | os.PathLike) -> str:
         while chunk := f.read(_CHUNK):
             h.update(chunk)
     digest = h.hexdigest()
-    _cache[key] = digest
+    _used[key] = digest
     return digest
 
 
@@ -69,7 +77,8 @@ def artifact_digest(path: str | os.PathLike, is_directory: bool) -> str | None:
     try:
         if is_directory:
             return tree_digest(path) if os.path.isdir(path) else None
-        return file_digest(path) if os.path.isfile(path) else None
+        st = os.stat(path)  # one stat: is it a file, and has it changed
+        return file_digest(path, st) if stat.S_ISREG(st.st_mode) else None
     except OSError:
         return None
 
@@ -94,8 +103,7 @@ def load_cache(cache_file: str) -> None:
     except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError):
         return
     if isinstance(saved, dict):
-        for key, digest in saved.items():
-            _cache.setdefault(key, digest)
+        _cache.update(saved)  # a key also in _used has the same digest there
 
 
 def save_cache() -> None:
@@ -105,14 +113,13 @@ def save_cache() -> None:
 
     if _cache_file is None:
         return
-    kept = {key: _cache[key] for key in _used if key in _cache}
     try:
         if not _added and os.path.exists(_cache_file):
             return
         os.makedirs(os.path.dirname(_cache_file), exist_ok=True)
         tmp = f"{_cache_file}.{os.getpid()}.tmp"
         with open(tmp, "wb") as f:
-            pickle.dump(kept, f, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump(_used, f, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, _cache_file)
         _added = False
     except OSError:

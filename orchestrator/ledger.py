@@ -77,6 +77,27 @@ def write_json_atomic(path: Path, data: Any) -> None:
     os.replace(tmp, path)
 
 
+class _StageEntry:
+    """A run record's entry for one stage, used as its `__dict__`: CPython stores the
+    attribute dicts of one class with shared keys, at less than half the size of a plain
+    dict; it is a plain dict to everything else (JSON, updates)."""
+
+    def __init__(self, sid: str, status: str, reason: str | None):
+        self.id = sid
+        self.status = status
+        self.reason = reason
+        self.error = None
+        self.startedAt = None
+        self.durationMs = None
+        self.exitCode = None
+        self.logPath = None
+        self.cpuSeconds = None
+        self.peakRssKb = None
+        self.fingerprint = None
+        self.hooks = ()
+        self.attempts = ()
+
+
 class RunLedger:
     """Everything recorded about one run. Created by a run command, or lazily by the
     reporter when doit itself runs the tasks."""
@@ -147,9 +168,7 @@ class RunLedger:
 
     @staticmethod
     def _stage_entry(sid: str, status: str, reason: str | None) -> dict[str, Any]:
-        return {"id": sid, "status": status, "reason": reason, "error": None, "startedAt": None,
-                "durationMs": None, "exitCode": None, "logPath": None, "cpuSeconds": None,
-                "peakRssKb": None, "fingerprint": None, "hooks": (), "attempts": ()}
+        return _StageEntry(sid, status, reason).__dict__
 
     def log_path(self, stage_id: str) -> Path:
         if not self.started:  # doit ran a stage without our reporter: record it anyway
