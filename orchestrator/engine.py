@@ -63,6 +63,7 @@ def _prefetched_backend():
 
         def __init__(self, name, codec, *, module_name=None):
             super().__init__(name, codec, module_name=module_name)
+            _tune_for_commits(self._conn)
             wanted = PREFETCH.get("tasks")
             cursor = self._conn.cursor()
             cursor.row_factory = None
@@ -129,6 +130,23 @@ def state_releaser() -> Callable[[str], None] | None:
     return getattr(getattr(Globals.dep_manager, "backend", None), "release", None)
 
 
+def _tune_for_commits(conn) -> None:
+    """Make a commit per stage cheap: write-ahead log, synced at checkpoints only.
+
+    doit's connection uses a rollback journal synced on every commit, about 1.4 ms a
+    stage, more than the rest of the wrapper. With WAL and `synchronous=NORMAL` a
+    committed stage still survives the run being killed; only a power loss or OS crash
+    can lose the latest commits, and a lost state makes a stage run again, never look
+    up to date wrongly. The file stays doit's sqlite3 DB (plain doit opens it as is)."""
+    import sqlite3
+
+    try:
+        conn.execute("pragma journal_mode=wal")
+        conn.execute("pragma synchronous=normal")
+    except sqlite3.Error:  # e.g. a read-only directory: doit's defaults then
+        pass
+
+
 def flush_state() -> None:
     """Make what doit knows so far durable now, not only when the run ends.
 
@@ -143,6 +161,9 @@ def flush_state() -> None:
     backend = getattr(dep_manager, "backend", None)
     if not isinstance(backend, SqliteDB) or dep_manager._closed:
         return
+    if not getattr(backend, "_pipeline_tuned", False):  # plain doit's backend: once
+        _tune_for_commits(backend._conn)
+        backend._pipeline_tuned = True
     for task_id in backend._dirty:
         backend._conn.execute("insert or replace into doit values (?,?)",
                               (task_id, backend.codec.encode(backend._cache[task_id])))

@@ -171,3 +171,20 @@ def test_kill_at_several_moments_redoes_only_the_stage_in_flight(make_project):
         assert all(after[sid] == before[sid] for sid in finished)  # not run again
         finished_counts.append(len(finished))
     assert max(finished_counts) > 0  # some kills came after stages had finished
+
+
+def test_state_is_doits_sqlite_file_in_wal_mode_and_plain_doit_reads_it(project):
+    """Commits per stage go to a write-ahead log (cheap, and kept when the run is
+    killed, as the test above shows); the file stays one plain doit opens."""
+    import sqlite3
+
+    project.pipeline("run")
+    with sqlite3.connect(project.root / ".doit.db") as conn:
+        assert conn.execute("pragma journal_mode").fetchone()[0] == "wal"
+        stages = {row[0] for row in conn.execute("select task_id from doit")}
+    assert {s["id"] for s in project.graph()["stages"]} <= stages
+    plain = subprocess.run([sys.executable, "-m", "doit", "run", "full-refresh"],
+                           cwd=project.root, capture_output=True, text=True)
+    assert plain.returncode == 0, plain.stderr
+    assert "0 ran" in plain.stdout and project.counts() == {
+        s["id"]: 1 for s in project.graph()["stages"]}
