@@ -209,13 +209,24 @@ def freshness_of(task) -> StageFreshness | None:
 
 @lru_cache(maxsize=None)
 def _task_class():
-    """doit's Task, minus its per-attribute type checks: compile passes only the types
-    doit accepts, and 19 checks a task are a fifth of building 10,000 of them."""
+    """doit's Task, minus work that is moot for stages: its per-attribute type checks
+    (compile passes only the types doit accepts; 19 checks a task were a fifth of
+    building 10,000 of them) and parsing task options a stage never has."""
     from doit.task import Task
 
     class StageTask(Task):
         @staticmethod
         def check_attr(task, attr, value, valid) -> None:
+            return None
+
+        def init_options(self, args=None):
+            # a stage takes no task parameters: doit would build and run an empty
+            # parser per task (a twentieth of a large no-op run) to end up with {}
+            if self.params or self.creator_params:
+                return super().init_options(args)
+            if self.options is None:
+                self.options = {}
+                return args
             return None
 
     return StageTask

@@ -47,6 +47,17 @@ def test_doit_always_execute_forces_a_rebuild(project):
     assert project.counts() == {"extract": 2, "transform": 2, "publish": 2}
 
 
+def test_doit_runs_every_stage_named_on_its_command_line(project):
+    """Stage tasks skip doit's option parsing (they have no parameters); the names after
+    the first must still be read as tasks, and an option after a name still refused."""
+    ids = [s["id"] for s in project.graph()["stages"]]
+    result = project.doit("run", ids[0], ids[1])
+    assert result.code == 0, result.err
+    assert project.counts() == {ids[0]: 1, ids[1]: 1}
+    refused = project.doit("run", ids[0], "--no-such-option")
+    assert refused.code != 0 and project.counts() == {ids[0]: 1, ids[1]: 1}
+
+
 def test_doit_forget_makes_a_stage_run_again(project):
     project.pipeline("run")
     assert project.doit("forget", "transform").code == 0
