@@ -163,6 +163,20 @@ class PipelineReporter:
         artifacts = [{"path": p, "digest": d} for p, d in outputs.items()]
         flush_state()  # first: a stage the records call succeeded is stored as such
         self.ledger.stage_finished(sid, "succeeded", details=details, artifacts=artifacts)
+        self._settled(task, action)
+
+    def _settled(self, task, action=None) -> None:
+        """The stage is done for this run (succeeded, or up to date) and recorded: drop
+        what its checks and its action kept, and its decoded doit state (stored already).
+        Over 10,000 stages that is most of what a run would otherwise hold to its end."""
+        freshness = freshness_of(task)
+        if freshness is not None:
+            freshness.forget()
+        forget = getattr(action, "forget", None)
+        if forget is not None:
+            forget()
+        if self._release is not None:
+            self._release(task.name)
 
     @_locked
     def add_failure(self, task, fail) -> None:
@@ -226,11 +240,7 @@ class PipelineReporter:
             else None
         self.ledger.stage_finished(sid, "up-to-date", reason=reason,
                                    details={"fingerprint": fingerprint})
-        # settled for this run: nothing reads its saved state again
-        if freshness is not None:
-            freshness.forget()
-        if self._release is not None:
-            self._release(task.name)
+        self._settled(task)
 
     def settle(self, sid: str, reason: str) -> None:
         """A stage decided up to date before doit runs (--since)."""

@@ -121,6 +121,11 @@ class StageAction:
         self.saved_values = {"outputs": outputs, "run": {"finishedAt": details["finishedAt"]}}
         return None
 
+    def forget(self) -> None:
+        """The run has recorded and stored what the last execution measured."""
+        self.last_details = None
+        self.saved_values = _NOTHING_MEASURED
+
     def _rel(self, path: Path) -> str:
         try:
             return str(path.relative_to(self.root))
