@@ -164,6 +164,7 @@ class PipelineReporter:
         flush_state()  # first: a stage the records call succeeded is stored as such
         self.ledger.stage_finished(sid, "succeeded", details=details, artifacts=artifacts)
         self._settled(task, action)
+        task.values = {}  # stored above; doit reads no task's values back in this run
 
     def _settled(self, task, action=None) -> None:
         """The stage is done for this run (succeeded, or up to date) and recorded: drop
