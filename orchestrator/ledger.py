@@ -68,13 +68,31 @@ def write_json_atomic(path: Path, data: Any) -> None:
     """Replace `path` with `data` so that a reader sees the old or the new file, never half."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(tmp, "w", encoding="utf-8") as f:
-        # one compact string: json.dump to a file and any indent use the pure-Python
-        # encoder, many times slower on a big record
-        f.write(_encode_record(data))
+        # compact strings from the C encoder (json.dump to a file and any indent use the
+        # pure-Python one, many times slower on a big record), one stage entry at a
+        # time: a 10,000-stage record is never one multi-megabyte string
+        for chunk in _json_chunks(data):
+            f.write(chunk)
         f.write("\n")
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+def _json_chunks(data: Any):
+    """`data` as compact JSON text, in pieces: a dict's `stages` list entry by entry."""
+    stages = data.get("stages") if isinstance(data, dict) else None
+    if not isinstance(stages, list) or not stages:
+        yield _encode_record(data)
+        return
+    head = {key: value for key, value in data.items() if key != "stages"}
+    text = _encode_record(head)
+    yield text[:-1] + (',"stages":[' if head else '"stages":[')
+    yield _encode_record(stages[0])
+    for entry in stages[1:]:
+        yield ","
+        yield _encode_record(entry)
+    yield "]}"
 
 
 class _StageEntry:

@@ -73,3 +73,18 @@ def test_up_to_date_events_read_the_same_whichever_way_they_are_written(tmp_path
     assert len(printed) == len(ids) + 2  # run-started, three stages, run-finished
     first = json.loads(plain.events_path.read_text().splitlines()[1])
     assert first["runId"] == plain.run_id and first["ts"].endswith("Z")
+
+
+def test_a_record_written_in_pieces_reads_as_the_same_json(tmp_path):
+    from orchestrator.ledger import write_json_atomic
+
+    record = {"runId": "r", "status": "running", "options": {"a": [1, "ü"]},
+              "stages": [{"id": "s1", "reason": 'quo"te'}, {"id": "s2", "hooks": ()}],
+              "finishedAt": None}
+    for data in (record, {"stages": []}, {"stages": [{"id": "only"}]}, {"x": 1}, [1, 2]):
+        write_json_atomic(tmp_path / "r.json", data)
+        expected = json.loads(json.dumps(data))
+        if isinstance(data, dict) and data.get("stages"):
+            expected = {**{k: v for k, v in expected.items() if k != "stages"},
+                        "stages": expected["stages"]}
+        assert json.loads((tmp_path / "r.json").read_text()) == expected
