@@ -241,11 +241,35 @@ def compile_stage(graph: Graph, stage: Stage, root: Path, action: Any,
                    if i.artifact and not i.optional and i.artifact not in cache
                    and not graph.artifacts[i.artifact].is_directory]
     file_deps = sorted(set(file_inputs) | set(scripts))
-    return _task_class()(
-        stage.id, [action], file_dep=file_deps, task_dep=task_deps,
-        uptodate=[StageFreshness(graph, stage, root, file_deps, action)],
+    freshness = StageFreshness(graph, stage, root, file_deps, action)
+    task = _task_class()(
+        stage.id, [action], file_dep=file_deps, task_dep=task_deps, uptodate=[freshness],
         doc=stage.name or stage.description or f"stage {stage.id}",
-        verbosity=2, io={"capture": False}, meta={"stage": stage.id, "scripts": scripts})
+        verbosity=2, io={"capture": False}, meta=_Meta(stage.id, scripts).__dict__)
+    # read-only to doit: one object for every stage (doit builds a fresh IOConfig, and
+    # an empty argument list and keyword dict for each uptodate entry)
+    task.io = _shared_io(task.io)
+    task.uptodate = [(freshness, _NO_ARGS, _NO_KWARGS)]
+    return task
+
+
+_NO_ARGS: list = []
+_NO_KWARGS: dict = {}
+
+
+class _Meta:
+    """A stage task's `meta`, used as its `__dict__`: shared keys, half a plain dict."""
+
+    def __init__(self, stage_id: str, scripts: list[str]):
+        self.stage = stage_id
+        self.scripts = scripts or ()  # most stages: one shared empty tuple
+
+
+_IO: dict[bool, Any] = {}
+
+
+def _shared_io(io):
+    return _IO.setdefault(io.capture, io)
 
 
 def compile_tasks(graph: Graph, stage_ids: list[str] | tuple[str, ...], root: Path,

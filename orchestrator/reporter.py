@@ -176,6 +176,9 @@ class PipelineReporter:
         forget = getattr(action, "forget", None)
         if forget is not None:
             forget()
+            # doit's action objects for the task (it makes them again if ever asked)
+            if hasattr(task, "_action_instances"):
+                task._action_instances = None
         if self._release is not None:
             self._release(task.name)
 
