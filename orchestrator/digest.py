@@ -49,27 +49,51 @@ def file_digest(path: str | os.PathLike, st: os.stat_result | None = None) -> st
 def tree_digest(path: str | os.PathLike) -> str:
     """One digest for a directory: names, kinds, link targets and file contents, in order.
 
-    Empty directories count, so creating or removing one changes the digest.
+    Empty directories count, so creating or removing one changes the digest. Symbolic
+    links count by their target text and are not followed. The walk reads each directory
+    once (`os.scandir`) and stats each file once; a directory that cannot be read is left
+    out, like `os.walk` does.
     """
     h = hashlib.sha256()
-    root = os.fspath(path)
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        rel_dir = os.path.relpath(dirpath, root)
-        h.update(f"d {rel_dir}\n".encode("utf-8", "surrogateescape"))
-        linked_dirs = [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]
-        for name in sorted(filenames + linked_dirs):
-            full = os.path.join(dirpath, name)
-            rel = os.path.normpath(os.path.join(rel_dir, name))
-            if os.path.islink(full):
-                entry = f"l {rel} {os.readlink(full)}\n"
-            else:
-                try:
-                    entry = f"f {rel} {file_digest(full)}\n"
-                except OSError:  # vanished or unreadable: still a difference
-                    entry = f"? {rel}\n"
-            h.update(entry.encode("utf-8", "surrogateescape"))
+    stack = [(os.fspath(path), "")]
+    while stack:  # depth first, sorted: the order os.walk gives with sorted names
+        dirpath, rel_dir = stack.pop()
+        try:
+            with os.scandir(dirpath) as it:
+                entries = list(it)
+        except OSError:
+            continue
+        h.update(f"d {rel_dir[:-1] or '.'}\n".encode("utf-8", "surrogateescape"))
+        leaves, subdirs = [], []
+        for entry in entries:
+            try:
+                real_dir = entry.is_dir(follow_symlinks=False)
+            except OSError:
+                real_dir = False
+            (subdirs if real_dir else leaves).append(entry)
+        leaves.sort(key=_name)
+        for entry in leaves:
+            rel = rel_dir + entry.name
+            h.update(_leaf_line(entry, rel).encode("utf-8", "surrogateescape"))
+        subdirs.sort(key=_name, reverse=True)
+        stack.extend((entry.path, f"{rel_dir}{entry.name}/") for entry in subdirs)
     return h.hexdigest()
+
+
+def _name(entry: os.DirEntry) -> str:
+    return entry.name
+
+
+def _leaf_line(entry: os.DirEntry, rel: str) -> str:
+    try:
+        if entry.is_symlink():
+            return f"l {rel} {os.readlink(entry.path)}\n"
+        st = entry.stat()
+        if not stat.S_ISREG(st.st_mode):  # a fifo or device: never opened
+            return f"? {rel}\n"
+        return f"f {rel} {file_digest(entry.path, st)}\n"
+    except OSError:  # vanished or unreadable: still a difference
+        return f"? {rel}\n"
 
 
 def artifact_digest(path: str | os.PathLike, is_directory: bool) -> str | None:
