@@ -207,6 +207,42 @@ def freshness_of(task) -> StageFreshness | None:
     return next((u for u, _, _ in task.uptodate if isinstance(u, StageFreshness)), None)
 
 
+# every attribute doit 0.36/0.37 sets on a Task
+_TASK_FIELDS = (
+    "name", "params", "creator_params", "options", "pos_arg", "pos_arg_val", "setup_tasks",
+    "io", "_action_instances", "_actions", "dep_changed", "file_dep", "task_dep", "wild_dep",
+    "calc_dep", "loader", "getargs", "value_savers", "uptodate", "targets", "subtask_of",
+    "has_subtask", "result", "values", "verbosity", "custom_title", "cfg_values",
+    "_remove_targets", "clean_actions", "teardown", "doc", "watch", "meta", "executed")
+# what doit's pickle_safe_dict leaves out (closures, checks and actions)
+_UNPICKLABLE_FIELDS = ("_actions", "_action_instances", "clean_actions", "teardown",
+                       "custom_title", "value_savers", "uptodate")
+
+
+_OUTCOME = "_pipeline_stage_outcome"
+
+
+def _stage_outcome(task) -> tuple | None:
+    """What a stage's run measured, when it ran in this process: with doit's process
+    runner (`doit run -n N -P process`) a worker runs the action and hands the task back
+    to the main process through `pickle_safe_dict`, which keeps no action or check."""
+    action = task._actions[0] if task._actions else None
+    details = getattr(action, "last_details", None)
+    if details is None:
+        return None
+    freshness = freshness_of(task)
+    return details, action.saved_values, freshness.fingerprint if freshness else None
+
+
+def _take_outcome(task, outcome: tuple) -> None:
+    details, saved_values, fingerprint = outcome
+    action = task._actions[0]
+    action.last_details, action.saved_values = details, saved_values
+    freshness = freshness_of(task)
+    if freshness is not None and fingerprint is not None:
+        freshness.fingerprint = fingerprint
+
+
 @lru_cache(maxsize=None)
 def _task_class():
     """doit's Task, minus work that is moot for stages: its per-attribute type checks
@@ -215,6 +251,47 @@ def _task_class():
     from doit.task import Task
 
     class StageTask(Task):
+        # doit's Task keeps its attributes in a per-instance dict of 34 keys, too many
+        # for CPython's shared-key instance dicts: about 1.5 KB a task. In slots they
+        # take 8 bytes each. doit copies a task's state through `__dict__` when it hands
+        # tasks to worker processes; those methods read the slots instead.
+        __slots__ = _TASK_FIELDS
+
+        def _state(self) -> dict:
+            state = {}
+            for field in _TASK_FIELDS:
+                try:
+                    state[field] = getattr(self, field)
+                except AttributeError:
+                    pass
+            state.update(self.__dict__)
+            return state
+
+        def __getstate__(self):
+            state = self._state()
+            state.update(uptodate=None, value_savers=None, _action_instances=None)
+            return state
+
+        def __setstate__(self, state):
+            for field, value in state.items():
+                setattr(self, field, value)
+
+        def pickle_safe_dict(self):
+            state = self._state()
+            for field in _UNPICKLABLE_FIELDS:
+                state.pop(field, None)
+            outcome = _stage_outcome(self)
+            if outcome is not None:
+                state[_OUTCOME] = outcome
+            return state
+
+        def update_from_pickle(self, state):
+            state = dict(state)
+            outcome = state.pop(_OUTCOME, None)
+            self.__setstate__(state)
+            if outcome is not None:
+                _take_outcome(self, outcome)
+
         @staticmethod
         def check_attr(task, attr, value, valid) -> None:
             return None

@@ -19,6 +19,9 @@ DOIT_CONFIG_BASE: dict[str, Any] = {
     "backend": "sqlite3",
     "check_file_uptodate": "md5",
     "verbosity": 2,
+    # `doit run -n N`: worker threads, as `pipeline run --jobs N` uses (every stage is a
+    # subprocess already); `-P process` still works (see compile._stage_outcome)
+    "par_type": "thread",
 }
 
 

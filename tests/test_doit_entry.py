@@ -120,3 +120,21 @@ def test_artifact_written_by_stages_of_two_pipelines(project):
     assert project.counts() == {"extract": 1, "transform": 1, "publish-v2": 1, "publish": 1}
     assert project.pipeline("run", "v2").code == 0
     assert project.counts()["publish-v2"] == 2  # publish rewrote its outputs
+
+
+def test_doit_parallel_runs_store_state_and_records_with_threads_or_processes(project):
+    """`doit run -n 2` (worker threads by default here) and `-P process` (a worker
+    process runs each stage and hands the task back): either way the next run finds
+    every stage up to date, and the record holds what each stage's run measured."""
+    for parallel in (["-n", "2"], ["-n", "2", "-P", "process"]):
+        result = project.doit("run", *parallel, "-a", "full-refresh")
+        assert result.code == 0, result.text
+        record = project.last_record()
+        for entry in record["stages"]:
+            assert entry["status"] == "succeeded", entry
+            assert entry["logPath"].endswith(f"{entry['id']}.log")
+            assert entry["fingerprint"] and entry["attempts"][0]["exitCode"] == 0
+            assert entry["durationMs"] is not None
+        again = project.pipeline("run")
+        assert again.code == 0 and "0 ran, 3 up to date" in again.out, (parallel, again.out)
+    assert project.counts() == {"extract": 2, "transform": 2, "publish": 2}
