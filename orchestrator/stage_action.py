@@ -68,6 +68,39 @@ class _Attempt:
         self.durationMs = None
 
 
+class StageLog:
+    """A stage's log file, created at the first byte written to it: a stage that prints
+    nothing leaves no file (and its record no `logPath`). Creating a file costs more than
+    the rest of the wrapper on some file systems, and a large run of quiet stages would
+    leave thousands of empty ones."""
+
+    __slots__ = ("path", "file")
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.file = None
+
+    @property
+    def created(self) -> bool:
+        return self.file is not None
+
+    def write(self, data: bytes) -> None:
+        if not data:
+            return
+        if self.file is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.file = open(self.path, "wb")
+        self.file.write(data)
+
+    def flush(self) -> None:
+        if self.file is not None:
+            self.file.flush()
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+
+
 class StageAction:
     """doit python-action for one stage. `log_path` gives the stage's log file."""
 
@@ -92,28 +125,30 @@ class StageAction:
     # doit passes the task through this magic parameter name
     def __call__(self, task):
         started = time.monotonic()
-        log_path = self.log_path(self.stage.id)
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        details: dict[str, Any] = {"startedAt": iso(utc_now()), "logPath": self._rel(log_path),
+        log = StageLog(self.log_path(self.stage.id))
+        details: dict[str, Any] = {"startedAt": iso(utc_now()), "logPath": None,
                                    "hooks": [], "attempts": [], "exitCode": None}
         freshness = freshness_of(task)
         if freshness is not None:
             details["fingerprint"] = freshness.run_fingerprint()["digest"]
-        with open(log_path, "wb") as log:
-            try:
-                self._check_environment()
-                self._run_hooks("before", self.stage.hooks.before, log, details)
-                self._attempts(log, details)
-                self._run_hooks("after", self.stage.hooks.after, log, details)
-            except KeyboardInterrupt:
-                self._run_hooks_quietly(log, details)
-                raise
-            except _Failed as failure:
-                self._run_hooks_quietly(log, details)
-                if failure.exit_code is not None:
-                    details["exitCode"] = failure.exit_code
-                details["durationMs"] = round((time.monotonic() - started) * 1000)
-                return StageFailure(str(failure), details)
+        try:
+            self._check_environment()
+            self._run_hooks("before", self.stage.hooks.before, log, details)
+            self._attempts(log, details)
+            self._run_hooks("after", self.stage.hooks.after, log, details)
+        except KeyboardInterrupt:
+            self._run_hooks_quietly(log, details)
+            raise
+        except _Failed as failure:
+            self._run_hooks_quietly(log, details)
+            if failure.exit_code is not None:
+                details["exitCode"] = failure.exit_code
+            details["durationMs"] = round((time.monotonic() - started) * 1000)
+            details["logPath"] = self._logged(log)
+            return StageFailure(str(failure), details)
+        finally:
+            log.close()
+        details["logPath"] = self._logged(log)
         details["durationMs"] = round((time.monotonic() - started) * 1000)
         details["finishedAt"] = iso(utc_now())
         outputs = {}
@@ -138,6 +173,9 @@ class StageAction:
         """The run has recorded and stored what the last execution measured."""
         self.last_details = None
         self.saved_values = _NOTHING_MEASURED
+
+    def _logged(self, log: StageLog) -> str | None:
+        return self._rel(log.path) if log.created else None
 
     def _rel(self, path: Path) -> str:
         try:

@@ -218,3 +218,30 @@ def test_an_unreadable_record_is_listed_as_such_and_refused_in_one_line(project)
     line = one_error_line(project.pipeline("logs", "--latest"))
     assert line.startswith("pipeline: error: .pipeline-runs/29990101T000000.000Z_broken.json: "
                            "unreadable run record")
+
+
+def test_a_stage_that_printed_nothing_leaves_no_log_file(project):
+    result = project.pipeline("run", env={"STUB_QUIET": "extract,transform"})
+    assert result.code == 0, result.text
+    record = project.last_record()
+    entries = {s["id"]: s for s in record["stages"]}
+    assert entries["extract"]["logPath"] is None and entries["transform"]["logPath"] is None
+    assert project.path(entries["publish"]["logPath"]).read_text() == (
+        "publish: python stub running\n")
+    run_dir = project.path(f".pipeline-runs/{record['runId']}")
+    assert sorted(p.name for p in run_dir.iterdir()) == ["publish.log"]
+
+    quiet = project.pipeline("logs", "--latest", "--stage", "extract")
+    assert quiet.code == 0
+    assert "printed nothing" in quiet.out and "succeeded" in quiet.out
+    data = json.loads(project.pipeline("logs", "--latest", "--stage", "extract", "--json").out)
+    assert data["logPath"] is None and data["output"] is None
+
+
+def test_a_quiet_failing_stage_still_reports_and_records(project):
+    result = project.pipeline("run", env={"STUB_QUIET": "transform", "STUB_FAIL": "transform"})
+    assert result.code == 1
+    transform = next(s for s in project.last_record()["stages"] if s["id"] == "transform")
+    # the stub prints its failure message on stderr, so the log exists with just that
+    assert project.path(transform["logPath"]).read_text() == "transform: failing on purpose\n"
+    assert transform["status"] == "failed" and transform["exitCode"] == 3
