@@ -21,6 +21,8 @@ from orchestrator.errors import UsageError
 
 RUNS_DIR = ".pipeline-runs"
 RECORD_INTERVAL_S = 1.0
+# ... and longer when the record is big: rewriting it takes at most this share of a run
+RECORD_TIME_SHARE = 0.05
 _encode_record = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 # One encoder for every event line: json.dumps with options builds a new one per call,
 # most of what an event costs when 10,000 stages report up to date.
@@ -132,6 +134,7 @@ class RunLedger:
         self._events = None
         self._run_id_json = "null"
         self._last_write = 0.0
+        self._write_interval = RECORD_INTERVAL_S
         self._last_flush = 0.0
         self._t0 = 0.0
         self.on_event = on_event  # e.g. --json-logs prints each event as it is written
@@ -269,12 +272,18 @@ class RunLedger:
             self.on_event(line)
 
     def write_record(self, force: bool = False) -> None:
+        """Rewrite the record: when forced, else at most once per interval. The interval
+        is a second, or longer when a rewrite takes more than 5% of one (a record of tens
+        of thousands of stages): the cost of keeping it current stays proportional to the
+        run, not to the run times its size."""
         now = time.monotonic()
-        if not force and now - self._last_write < RECORD_INTERVAL_S:
+        if not force and now - self._last_write < self._write_interval:
             return
-        self._last_write = now
         record = self.masker.mask_obj(self.record) if self.masker else self.record
         write_json_atomic(self.record_path, record)
+        self._last_write = time.monotonic()
+        self._write_interval = max(RECORD_INTERVAL_S,
+                                   (self._last_write - now) / RECORD_TIME_SHARE)
 
 
 # -- Reading the records back (for `pipeline logs`) ---------------------------------

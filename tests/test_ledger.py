@@ -49,6 +49,28 @@ def test_record_is_throttled_but_always_written_on_failure_and_finish(tmp_path, 
     assert not list(tmp_path.glob(".pipeline-runs/.*.tmp"))
 
 
+def test_a_slow_record_is_rewritten_less_often(tmp_path, monkeypatch):
+    """A rewrite that takes 0.2 s (a huge record) is repeated every 4 s, not every
+    second: rewriting stays within 5% of the run, whatever the record's size."""
+    clock = [0.0]
+    monkeypatch.setattr(ledger_module.time, "monotonic", lambda: clock[0])
+    writes = []
+
+    def slow_write(path, data):
+        writes.append(clock[0])
+        clock[0] += 0.2
+
+    monkeypatch.setattr(ledger_module, "write_json_atomic", slow_write)
+    ledger = RunLedger(tmp_path, "g.json", {})
+    ledger.start("p", [(f"s{i}", "pending", None) for i in range(400)])
+    for i in range(400):  # a stage finishes every 0.1 s: 40 s of run
+        clock[0] += 0.1
+        ledger.stage_finished(f"s{i}", "succeeded")
+    gaps = [b - a for a, b in zip(writes, writes[1:])]
+    assert all(gap >= 4.0 for gap in gaps), gaps
+    assert len(writes) * 0.2 <= 0.06 * clock[0]
+
+
 def test_up_to_date_events_read_the_same_whichever_way_they_are_written(tmp_path):
     """A no-op run's per-stage event is formatted directly (no secrets, no --json-logs);
     it must parse to what the general path writes, ids with quotes or non-ASCII too."""
