@@ -357,6 +357,8 @@ BOMB = 'lol: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", 
     (GRAPH, "[" * 100_000 + "]" * 100_000, f"{GRAPH}: nesting is too deep to be a stage graph"),
     ("pipeline/g.yaml", "[" * 100_000, "pipeline/g.yaml: nesting is too deep to be a stage graph"),
     ("pipeline/g.yaml", BOMB, "pipeline/g.yaml: too large: more than 1000000 values"),
+    (GRAPH, '{"pipelines": [], "x": [' + ",".join(["0"] * 1_000_000) + "]}",
+     f"{GRAPH}: too large: more than 1000000 values"),
     ("pipeline/g.yaml", "&a [*a]\n", "pipeline/g.yaml: the document contains itself "
                                      "(a recursive YAML alias)"),
     ("pipeline/g.yaml", "pipelines: []\nstages: &s [{id: a, more: *s}]\n",
@@ -364,7 +366,7 @@ BOMB = 'lol: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", 
 ], ids=["missing", "directory", "empty", "whitespace", "empty-yaml", "not-utf8",
         "invalid-json", "json-nan", "invalid-yaml", "two-yaml-documents", "yaml-python-tag",
         "yaml-control-character", "json-list", "json-string", "yaml-null", "deep-open",
-        "deep-closed", "deep-yaml", "yaml-alias-bomb", "recursive-alias",
+        "deep-closed", "deep-yaml", "yaml-alias-bomb", "json-too-large", "recursive-alias",
         "recursive-alias-inside"])
 def test_unreadable_file_is_one_graph_error_naming_the_file(rel, content, expected):
     if content == "<dir>":
@@ -567,6 +569,7 @@ def test_diamond_is_not_a_cycle():
 
 
 @pytest.mark.parametrize("path", ["/etc/passwd", "C:\\data\\x", "c:relative", "\\\\server\\share",
+                                  "\\etc\\passwd", "//server/share/x", "a/../..\\up",
                                   "../escape", "build/../../escape", ".", "./", "a/.."])
 def test_artifact_path_must_stay_inside_the_root(path):
     data = minimal(artifacts=[{"id": "ok", "type": "file", "path": "ok.txt"},
@@ -581,6 +584,23 @@ def test_artifact_path_through_a_symlink_leading_outside_the_root(in_tmp, tmp_pa
     data = minimal(artifacts=[{"id": "bad", "type": "directory", "path": "link/data"}])
     assert only_problem(data) == (f"{GRAPH}: artifacts[0].path: 'link/data' leads outside "
                                   f"the project root through a symbolic link")
+
+
+def test_symbolic_links_are_judged_by_where_they_lead(in_tmp, tmp_path_factory):
+    outside = tmp_path_factory.mktemp("outside")
+    (outside / "f.json").write_text("{}")
+    (in_tmp / "real").mkdir()
+    (in_tmp / "inside-link").symlink_to(in_tmp / "real", target_is_directory=True)
+    (in_tmp / "real" / "to-outside.json").symlink_to(outside / "f.json")
+    (in_tmp / "real" / "to-root").symlink_to(in_tmp, target_is_directory=True)
+    data = minimal(artifacts=[
+        {"id": "a", "type": "file", "path": "inside-link/x.json"},  # through a link, inside
+        {"id": "b", "type": "file", "path": "real/to-outside.json"},  # the file is a link out
+        {"id": "c", "type": "file", "path": "real/to-root/y.json"},  # back to the root
+        {"id": "d", "type": "file", "path": "real/z.json"},  # same directory as b, inside
+    ])
+    assert only_problem(data) == (f"{GRAPH}: artifacts[1].path: 'real/to-outside.json' leads "
+                                  f"outside the project root through a symbolic link")
 
 
 def test_schema_path_outside_the_root():
