@@ -34,13 +34,14 @@ def plan_statuses(graph: Graph, plan: Plan) -> list[StageStatus]:
     tasks = {t.name: t for t in compile_tasks(graph, plan.selected, root,
                                               lambda stage: (lambda: None))}
     changing: dict[str, str] = {}  # artifact id -> an earlier stage that runs and writes it
+    selected = set(plan.selected)  # (a tuple: asking it per stage was quadratic)
     result = []
     try:
         for sid in plan.order:
             if sid in plan.settled:
                 result.append(StageStatus(sid, "up to date", plan.settled[sid], {}))
                 continue
-            if sid not in plan.selected:
+            if sid not in selected:
                 result.append(StageStatus(sid, "skipped", plan.skipped[sid], {}))
                 continue
             status, reason = _status(graph, tasks, sid, state, plan.force, changing)

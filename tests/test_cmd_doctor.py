@@ -156,6 +156,17 @@ def test_missing_script_names_the_stage(project):
     assert "build/raw.json" not in out and "data/source.txt" not in out
 
 
+def test_script_like_arguments_inside_a_directory_artifact_are_data(project):
+    graph = project.graph()
+    publish = next(s for s in graph["stages"] if s["id"] == "publish")
+    # inside the `site` directory artifact: data; beside it, with a similar name: a script
+    publish["command"]["args"] += ["build/site/extra/page.js", "build/site-tools.js"]
+    project.write_graph(graph)
+    out = unwrapped(project.pipeline("doctor").out)
+    assert "build/site/extra/page.js" not in out
+    assert "✖ script build/site-tools.js: missing (used by stage publish)" in out
+
+
 def test_corrupt_state_fails_and_a_real_state_passes(project):
     assert project.pipeline("run").code == 0
     code, report = doctor_json(project)

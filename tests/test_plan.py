@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from orchestrator.errors import UsageError
 from orchestrator.graph import load_graph
@@ -376,3 +378,36 @@ def test_missing_inputs_are_looked_for_under_the_given_root(data_graph, tmp_path
     (other / "data" / "source.txt").write_text("x")
     (other / "modules").mkdir()
     assert missing_inputs(data_graph, plan(data_graph), other) == {}
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_checks_upstream_test_agrees_with_the_full_ancestry(tmp_path, data):
+    """`check`'s upstream test walks only part of the graph; on any DAG and any pipeline
+    (a subset, in any listed order) it answers like the transitive closure within it."""
+    from orchestrator.commands.check import upstream_within
+
+    n = data.draw(st.integers(1, 9))
+    deps = [data.draw(st.sets(st.integers(0, i - 1), max_size=3)) if i else set()
+            for i in range(n)]
+    stages = [stage(f"s{i}", *(f"s{d}" for d in sorted(deps[i]))) for i in range(n)]
+    members = data.draw(st.permutations([f"s{i}" for i in range(n)]))
+    members = members[:data.draw(st.integers(1, n))]
+    graph = build_graph(tmp_path, stages, pipelines={"p": list(members)})
+    inside = set(members)
+
+    def ancestry(sid: str) -> set[str]:
+        found, todo = set(), [sid]
+        while todo:
+            for dep in graph.stages[todo.pop()].depends_on:
+                if dep in inside and dep not in found:
+                    found.add(dep)
+                    todo.append(dep)
+        return found
+
+    upstream = upstream_within(graph, graph.pipelines["p"])
+    for reader in members:
+        expected = ancestry(reader)
+        for writer in members:
+            assert upstream(writer, reader) == (writer in expected), (writer, reader)

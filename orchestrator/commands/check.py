@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from orchestrator.console import Console, wrap
 from orchestrator.errors import EXIT_OK, EXIT_STAGE_FAILED
 from orchestrator.graph import Graph, Pipeline
+from orchestrator.plan import stage_order
 
 # errors
 UNORDERED_READ = "unordered-read"
@@ -85,23 +87,37 @@ def lint(graph: Graph, root: Path) -> tuple[list[Finding], list[Finding]]:
 # Errors, within one pipeline
 
 
-def upstream_within(graph: Graph, pipeline: Pipeline) -> dict[str, set[str]]:
-    """stage -> every stage of the pipeline it depends on, directly or through others
-    of the pipeline. A dependsOn chain through a stage outside the pipeline does not
-    order the run (see plan.stage_order), so it does not count here either."""
+def upstream_within(graph: Graph, pipeline: Pipeline) -> Callable[[str, str], bool]:
+    """A test `upstream(writer, reader)`: does `reader` depend on `writer`, directly or
+    through other stages of the pipeline? A dependsOn chain through a stage outside the
+    pipeline does not order the run (see plan.stage_order), so it does not count here
+    either.
+
+    Each question walks only the stages between the two in dependency order, and most
+    are answered by a direct dependency: no stage's whole ancestry is built (that is
+    quadratic in a long chain, in time and memory)."""
     members = set(pipeline.stages)
     direct = {sid: {d for d in graph.stages[sid].depends_on if d in members}
               for sid in pipeline.stages}
-    upstream: dict[str, set[str]] = {}
-    for sid in pipeline.stages:
+    position = {sid: i for i, sid in enumerate(stage_order(graph, pipeline.stages))}
+
+    def upstream(writer: str, reader: str) -> bool:
+        if writer in direct[reader]:
+            return True
+        floor = position[writer]
+        if floor > position[reader]:
+            return False  # the writer comes later in dependency order: not an ancestor
         seen: set[str] = set()
-        todo = list(direct[sid])
+        todo = [reader]
         while todo:
-            dep = todo.pop()
-            if dep not in seen:
-                seen.add(dep)
-                todo.extend(direct[dep])
-        upstream[sid] = seen
+            for dep in direct[todo.pop()]:
+                if dep == writer:
+                    return True
+                # an ancestor placed before the writer cannot lead to it
+                if dep not in seen and position[dep] > floor:
+                    seen.add(dep)
+                    todo.append(dep)
+        return False
     return upstream
 
 
@@ -159,7 +175,7 @@ def unordered_reads(graph: Graph, pipeline: Pipeline) -> list[Finding]:
             if inp.artifact is None:
                 continue
             for writer in writers.get(inp.artifact, []):
-                if writer == sid or writer in upstream[sid]:
+                if writer == sid or upstream(writer, sid):
                     continue  # its own cache, or ordered by dependsOn
                 artifact = graph.artifacts[inp.artifact]
                 findings.append(Finding(

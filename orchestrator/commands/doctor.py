@@ -258,16 +258,26 @@ def looks_like_script(arg: str) -> bool:
     return not (norm.startswith("..") or norm == ".")
 
 
+def _at_or_under(rel: str, paths: set[str]) -> bool:
+    """Is `rel` one of `paths`, or inside one of them? (A lookup per directory level of
+    `rel`, rather than a scan of every path for every argument.)"""
+    while rel:
+        if rel in paths:
+            return True
+        rel = rel.rpartition("/")[0]
+    return False
+
+
 def scripts(graph: Graph, commands: list[tuple[str, Command]], root: Path) -> list[Check]:
     """Arguments that look like script files (not artifacts) and do not exist."""
-    artifact_paths = [a.path for a in graph.artifacts.values()]
+    artifact_paths = {a.path for a in graph.artifacts.values()}
     wanted: dict[str, list[str]] = {}
     for who, cmd in commands:
         for arg in cmd.args:
             if not looks_like_script(arg):
                 continue
             rel = os.path.normpath(arg).replace(os.sep, "/")
-            if any(rel == p or rel.startswith(p + "/") for p in artifact_paths):
+            if _at_or_under(rel, artifact_paths):
                 continue  # data the stage reads or writes, checked by the run itself
             wanted.setdefault(rel, []).append(who)
     missing = {rel: who for rel, who in wanted.items() if not (root / rel).is_file()}

@@ -85,30 +85,25 @@ def stage_history(records: list[dict]) -> list[dict[str, Any]]:
     """Per stage id, its counts and durations over `records` (oldest first).
 
     Stages are listed in the order of the newest run that has them, so the table reads
-    like the current pipeline; stages only older runs had come after."""
-    order: list[str] = []
+    like the current pipeline; stages only older runs had come after. One pass over the
+    records' entries, whatever the number of stages."""
+    order: dict[str, None] = {}
     for record in reversed(records):
         for stage in _stages(record):
-            if stage["id"] not in order:
-                order.append(stage["id"])
-    entries = []
-    for stage_id in order:
-        statuses: list[str] = []
-        durations: list[float] = []  # of the runs where the stage ran, oldest first
-        last_status = None
-        for record in records:
-            for stage in _stages(record):
-                if stage["id"] != stage_id:
-                    continue
-                status = stage.get("status")
-                statuses.append(status)
-                if status in RAN:
-                    last_status = status
-                    duration = stage.get("durationMs")
-                    if isinstance(duration, (int, float)) and not isinstance(duration, bool):
-                        durations.append(float(duration))
-        entries.append(summarise(stage_id, statuses, durations, last_status))
-    return entries
+            order.setdefault(stage["id"], None)
+    statuses: dict[str, list[str]] = {sid: [] for sid in order}
+    durations: dict[str, list[float]] = {sid: [] for sid in order}  # runs it ran, oldest first
+    last_status: dict[str, str | None] = dict.fromkeys(order)
+    for record in records:
+        for stage in _stages(record):
+            stage_id, status = stage["id"], stage.get("status")
+            statuses[stage_id].append(status)
+            if status in RAN:
+                last_status[stage_id] = status
+                duration = stage.get("durationMs")
+                if isinstance(duration, (int, float)) and not isinstance(duration, bool):
+                    durations[stage_id].append(float(duration))
+    return [summarise(sid, statuses[sid], durations[sid], last_status[sid]) for sid in order]
 
 
 def _stages(record: dict) -> list[dict]:

@@ -26,6 +26,16 @@ def pipelines_of(graph: Graph, stage_id: str) -> list[str]:
     return [p.id for p in graph.pipelines.values() if stage_id in p.stages]
 
 
+def pipelines_by_stage(graph: Graph) -> dict[str, list[str]]:
+    """`pipelines_of` for every stage at once, in one pass over the pipelines (asking
+    each stage in turn scans every pipeline's list: quadratic on a large graph)."""
+    found: dict[str, list[str]] = {sid: [] for sid in graph.stages}
+    for pipeline in graph.pipelines.values():
+        for sid in dict.fromkeys(pipeline.stages):
+            found.setdefault(sid, []).append(pipeline.id)
+    return found
+
+
 def default_pipeline_id(graph: Graph) -> str | None:
     """The pipeline `run` would pick, or None when the graph names none."""
     try:
@@ -50,8 +60,9 @@ def list_data(graph: Graph, sections: tuple[str, ...]) -> dict:
                               "stages": list(p.stages), "default": p.id == default}
                              for p in graph.pipelines.values()]
     if "stages" in sections:
+        member_of = pipelines_by_stage(graph)
         data["stages"] = [{"id": s.id, "name": s.name, "runtime": runtime_name(s.command),
-                           "pipelines": pipelines_of(graph, s.id),
+                           "pipelines": member_of[s.id],
                            "description": s.description}
                           for s in graph.stages.values()]
     if "artifacts" in sections:
