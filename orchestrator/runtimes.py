@@ -53,10 +53,19 @@ def resolve_executable(executable: str, root: Path, path_env: str | None = None)
         if candidate.is_file() and os.access(candidate, os.X_OK):
             return str(candidate)
         raise ExecutableNotFound(f"executable '{executable}' not found or not executable")
-    found = shutil.which(executable, path=path_env)
-    if found is None:
-        raise ExecutableNotFound(f"executable '{executable}' not found on PATH")
+    key = (executable, path_env)
+    found = _found_on_path.get(key)
+    if found is None or not os.path.isfile(found):
+        found = shutil.which(executable, path=path_env)
+        if found is None:
+            raise ExecutableNotFound(f"executable '{executable}' not found on PATH")
+        _found_on_path[key] = found
     return found
+
+
+# (name, PATH) -> where the name was found: a run of thousands of stages running the
+# same few tools searches PATH once per tool, then checks the file is still there
+_found_on_path: dict[tuple[str, str | None], str] = {}
 
 
 def build_invocation(command: Command, root: Path,
@@ -68,8 +77,11 @@ def build_invocation(command: Command, root: Path,
       runner's virtualenv), with the root first on PYTHONPATH so stage scripts can import
       the project's modules;
     - anything else: as given.
+
+    `base_env` (default: a copy of os.environ) becomes the invocation's environment and
+    may be changed (PYTHONPATH); pass a dict of your own.
     """
-    env = dict(os.environ if base_env is None else base_env)
+    env = dict(os.environ) if base_env is None else base_env  # the caller's own copy
     executable = resolve_executable(command.executable, root, env.get("PATH"))
     if runtime_of(command) == "python":
         previous = env.get("PYTHONPATH")

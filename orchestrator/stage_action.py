@@ -9,6 +9,7 @@ as a `StageFailure`, which doit hands to the reporter.
 
 from __future__ import annotations
 
+import inspect
 import os
 import shutil
 import time
@@ -122,7 +123,11 @@ class StageAction:
     def __repr__(self) -> str:
         return f"<stage {self.stage.id}: {' '.join(self.stage.command.as_list())}>"
 
-    # doit passes the task through this magic parameter name
+    # doit passes the task through this magic parameter name, found by asking
+    # inspect.signature before every call: given here, it is not worked out each time
+    __signature__ = inspect.Signature(
+        [inspect.Parameter("task", inspect.Parameter.POSITIONAL_OR_KEYWORD)])
+
     def __call__(self, task):
         started = time.monotonic()
         log = StageLog(self.log_path(self.stage.id))

@@ -54,3 +54,22 @@ def test_missing_executables_are_named(tmp_path):
         build_invocation(Command("./missing.sh"), tmp_path, {"PATH": ""})
     with pytest.raises(ExecutableNotFound, match="'node' not found on PATH"):
         build_invocation(Command("node"), tmp_path, {"PATH": str(tmp_path)})
+
+
+def test_a_found_executable_is_remembered_until_it_is_gone(tmp_path):
+    first, second = tmp_path / "first", tmp_path / "second"
+    for directory in (first, second):
+        directory.mkdir()
+    tool = second / "my-tool"
+    tool.write_text("#!/bin/sh\n")
+    tool.chmod(0o755)
+    env_path = f"{first}{os.pathsep}{second}"
+    assert build_invocation(Command("my-tool"), tmp_path, {"PATH": env_path}).argv[0] == str(tool)
+    tool.unlink()
+    with pytest.raises(ExecutableNotFound, match="'my-tool' not found on PATH"):
+        build_invocation(Command("my-tool"), tmp_path, {"PATH": env_path})
+    moved = first / "my-tool"
+    moved.write_text("#!/bin/sh\n")
+    moved.chmod(0o755)
+    assert build_invocation(Command("my-tool"), tmp_path,
+                            {"PATH": env_path}).argv[0] == str(moved)
