@@ -22,7 +22,8 @@ from benchmarks.report import render_doc, render_table
 REPO = Path(__file__).resolve().parent.parent
 TOOLS = ("pipeline", "doit", "make")
 # Operations measured per shape and size, in table order.
-OPERATIONS = ("full run", "no-op run", "dry run", "list", "peak RSS")
+OPERATIONS = ("full run", "no-op run", "dry run", "list", "status", "check", "history",
+              "peak RSS")
 LARGE = 10_000  # sizes from here on use --large-repeat for full runs
 
 
@@ -155,7 +156,10 @@ class Bench:
         pipe, doit = [self.py, "-m", "orchestrator"], [self.py, "-m", "doit"]
         return {
             "pipeline": {"full run": pipe + ["run"], "no-op run": pipe + ["run"],
-                         "dry run": pipe + ["run", "--dry-run"], "list": pipe + ["list"]},
+                         "dry run": pipe + ["run", "--dry-run"], "list": pipe + ["list"],
+                         # commands of our own, timed to show how they grow with the graph
+                         "status": pipe + ["status"], "check": pipe + ["check"],
+                         "history": pipe + ["history"]},
             "doit": {"full run": doit + ["run"], "no-op run": doit + ["run"],
                      "list": doit + ["list"]},
             "make": {"full run": ["make"], "no-op run": ["make"], "dry run": ["make", "-n"]},

@@ -9,11 +9,13 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 
-SHAPE_MEASURES = ("full run", "no-op run", "dry run", "list", "peak RSS")
+SHAPE_MEASURES = ("full run", "no-op run", "dry run", "list", "status", "check", "history",
+                  "peak RSS")
 # Which tools each per-shape measure has a value for; the others show "–".
 TOOLS = {"full run": ("pipeline", "raw doit", "make"),
          "no-op run": ("pipeline", "raw doit", "make"),
          "dry run": ("pipeline", "make"), "list": ("pipeline", "raw doit"),
+         "status": ("pipeline",), "check": ("pipeline",), "history": ("pipeline",),
          "peak RSS": ("pipeline", "raw doit", "make")}
 PROJECT_MEASURES = ("start-up (--version)", "list", "no-op minus 1-stage no-op",
                     "artifact_digest, cold process")
@@ -75,11 +77,12 @@ def test_quick_run_writes_every_row_and_the_targets(tmp_path):
     assert VALUE.match(project["start-up (--version)"]["raw doit"])
 
     targets = [line for line in section(doc, "Targets (issue 7)").splitlines() if line]
-    assert len(targets) == 8
+    assert len(targets) == 9
     for line in targets:
         assert re.match(r"^- \*\*(met|not met|not measured)\*\*: ", line), line
     # A quick run has no 1,000- or 10,000-stage rows to judge those targets on.
     assert "**not measured**: no-op run of 1,000 stages" in doc
+    assert "**not measured**: no cost that grows faster than the graph" in doc
     assert "## Failed commands" not in doc
 
 
@@ -91,3 +94,32 @@ def test_bad_option_is_one_line_and_exit_2(tmp_path):
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
         assert result.stdout == ""
     assert not out.exists()
+
+
+def test_growth_target_tells_linear_from_quadratic():
+    from benchmarks.report import judge
+    from benchmarks.runner import Cell, Row
+
+    def rows(check_small: float, check_large: float, full_doit_large: float) -> list[Row]:
+        made = []
+        for size, check, full, doit_full in (("1,000", check_small, 2.0, 2.0),
+                                             ("10,000", check_large, 25.0, full_doit_large)):
+            made.append(Row("chain", size, "check", "s", {"pipeline": Cell([check])}))
+            made.append(Row("chain", size, "full run", "s",
+                            {"pipeline": Cell([full]), "doit": Cell([doit_full])}))
+        return made
+
+    def verdict(made: list[Row]) -> tuple[str, str]:
+        found = [v for v in judge(made) if v[0].startswith("no cost that grows")]
+        return found[0][1], found[0][2]
+
+    # linear check; the full run grows 12.5x, but raw doit grows about as much
+    status, evidence = verdict(rows(0.10, 0.60, 20.0))
+    assert status == "met", evidence
+    assert "chain check ×6.0" in evidence and "chain full run ×12.5 (doit ×10.0)" in evidence
+    # a quadratic check: 100x for 10x the stages
+    status, evidence = verdict(rows(0.10, 10.0, 20.0))
+    assert status == "not met" and "chain check ×100.0: grows too fast" in evidence
+    # the full run growing much faster than raw doit's
+    status, evidence = verdict(rows(0.10, 0.60, 10.0))
+    assert status == "not met" and "full run ×12.5 (doit ×5.0): grows too fast" in evidence
