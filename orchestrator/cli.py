@@ -15,6 +15,7 @@ from pathlib import Path
 from orchestrator import __version__
 from orchestrator.errors import (
     EXIT_INTERRUPTED,
+    EXIT_OK,
     EXIT_TERMINATED,
     EXIT_USAGE,
     PipelineError,
@@ -124,7 +125,10 @@ def _enter_root(directory: str | None) -> Path:
 
 def dispatch(argv: list[str]) -> int:
     parser = build_parser(only=requested_module(argv))
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help or --version, printed: argparse's exit, as a code
+        return exc.code if isinstance(exc.code, int) else EXIT_OK
     if not args.command:
         parser.print_help(sys.stderr)
         return EXIT_USAGE

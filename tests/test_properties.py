@@ -139,6 +139,9 @@ TOKENS = ["run", "run-stage", "list", "describe", "status", "logs", "history", "
 @example(argv=["-g", "g.json", "run", "--env-file", "a\x00b"])
 @example(argv=["-g", "g.json", "run", "--since", "\x00"])
 @example(argv=["logs", "\x00"])
+@example(argv=["-h"])
+@example(argv=["list", "--help"])
+@example(argv=["x", "--version"])
 def test_any_command_line(tmp_path, capsys, argv):
     """In a project whose graph is broken nothing can run: every line is answered with a
     code and at most a few lines, never a traceback."""
