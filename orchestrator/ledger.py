@@ -22,7 +22,7 @@ from orchestrator.errors import UsageError
 RUNS_DIR = ".pipeline-runs"
 RECORD_INTERVAL_S = 1.0
 # ... and longer when the record is big: rewriting it takes at most this share of a run
-RECORD_TIME_SHARE = 0.05
+RECORD_TIME_SHARE = 0.02
 _encode_record = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 # One encoder for every event line: json.dumps with options builds a new one per call,
 # most of what an event costs when 10,000 stages report up to date.
@@ -273,7 +273,7 @@ class RunLedger:
 
     def write_record(self, force: bool = False) -> None:
         """Rewrite the record: when forced, else at most once per interval. The interval
-        is a second, or longer when a rewrite takes more than 5% of one (a record of tens
+        is a second, or longer when a rewrite takes more than 2% of one (a record of tens
         of thousands of stages): the cost of keeping it current stays proportional to the
         run, not to the run times its size."""
         now = time.monotonic()
