@@ -13,17 +13,15 @@ import time
 def test_sigkill_mid_run_keeps_finished_stages_and_redoes_the_one_in_flight(project):
     graph = project.graph()
     stage = graph["stages"][1]
-    stage["command"]["args"] = ["-e", f"setTimeout(() => {{}}, 60000) // {marker(project)}"]
+    stage["command"]["args"] = ["-e", "console.log('hanging'); "
+                                      f"setTimeout(() => {{}}, 60000) // {marker(project)}"]
     stage["outputs"] = []
     project.write_graph(graph)
     proc = subprocess.Popen([sys.executable, "-m", "orchestrator", "run", "--to", "transform"],
                             cwd=project.root,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and not list(
-            project.root.glob(".pipeline-runs/*/transform.log")):
-        time.sleep(0.05)
+    wait_for_output(project, "hanging")  # the stage is in flight
     time.sleep(0.3)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
@@ -65,11 +63,17 @@ def start_run(project, *args: str) -> subprocess.Popen:
     proc = subprocess.Popen([sys.executable, "-m", "orchestrator", "run", "--to", "transform",
                              *args], cwd=project.root, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
+    wait_for_output(project, "hanging")
+    return proc
+
+
+def wait_for_output(project, text: str) -> None:
+    """Until the transform stage's log shows `text` (a log exists once a stage prints)."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         logs = list(project.root.glob(".pipeline-runs/*/transform.log"))
-        if logs and "hanging" in logs[0].read_text():
-            return proc
+        if logs and text in logs[0].read_text():
+            return
         time.sleep(0.05)
     raise AssertionError("the run did not reach its hanging stage")
 
