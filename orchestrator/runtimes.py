@@ -53,10 +53,11 @@ def resolve_executable(executable: str, root: Path, path_env: str | None = None)
         if candidate.is_file() and os.access(candidate, os.X_OK):
             return str(candidate)
         raise ExecutableNotFound(f"executable '{executable}' not found or not executable")
-    key = (executable, path_env)
+    search = os.environ.get("PATH", os.defpath) if path_env is None else path_env
+    key = (executable, search)
     found = _found_on_path.get(key)
     if found is None or not os.path.isfile(found):
-        found = shutil.which(executable, path=path_env)
+        found = shutil.which(executable, path=search)
         if found is None:
             raise ExecutableNotFound(f"executable '{executable}' not found on PATH")
         _found_on_path[key] = found
@@ -65,7 +66,7 @@ def resolve_executable(executable: str, root: Path, path_env: str | None = None)
 
 # (name, PATH) -> where the name was found: a run of thousands of stages running the
 # same few tools searches PATH once per tool, then checks the file is still there
-_found_on_path: dict[tuple[str, str | None], str] = {}
+_found_on_path: dict[tuple[str, str], str] = {}
 
 
 def build_invocation(command: Command, root: Path,

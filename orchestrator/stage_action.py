@@ -149,11 +149,10 @@ class StageAction:
             if failure.exit_code is not None:
                 details["exitCode"] = failure.exit_code
             details["durationMs"] = round((time.monotonic() - started) * 1000)
-            details["logPath"] = self._logged(log)
             return StageFailure(str(failure), details)
         finally:
             log.close()
-        details["logPath"] = self._logged(log)
+            details["logPath"] = self._logged(log)
         details["durationMs"] = round((time.monotonic() - started) * 1000)
         details["finishedAt"] = iso(utc_now())
         outputs = {}
@@ -166,8 +165,8 @@ class StageAction:
         # What later checks need, handed to doit through the stage's value saver (see
         # compile.StageFreshness) rather than returned: doit would also store a returned
         # dict as the task's result, twice the size to decode on every later check. The
-        # reporter takes the full details from the action (same process, any runner
-        # this project uses).
+        # reporter takes the full details from the action (with doit's process runner
+        # they travel back with the task: see compile._stage_outcome).
         if not details["hooks"]:
             details["hooks"] = ()  # the common case, shared rather than one list a stage
         self.last_details = details

@@ -73,3 +73,17 @@ def test_a_found_executable_is_remembered_until_it_is_gone(tmp_path):
     moved.chmod(0o755)
     assert build_invocation(Command("my-tool"), tmp_path,
                             {"PATH": env_path}).argv[0] == str(moved)
+
+
+def test_the_remembered_path_follows_a_changed_path_variable(tmp_path, monkeypatch):
+    from orchestrator.runtimes import resolve_executable
+
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        tool = tmp_path / name / "my-other-tool"
+        tool.write_text("#!/bin/sh\n")
+        tool.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path / "a"))
+    assert resolve_executable("my-other-tool", tmp_path) == str(tmp_path / "a" / "my-other-tool")
+    monkeypatch.setenv("PATH", str(tmp_path / "b"))
+    assert resolve_executable("my-other-tool", tmp_path) == str(tmp_path / "b" / "my-other-tool")
