@@ -3,13 +3,15 @@
 Each stage becomes a task named by its stage id; each pipeline a task that depends on
 its stages. doit decides what runs, through two seams it offers:
 
-- ``file_dep``: required file inputs and the stage's scripts. doit's own MD5 checker
+- ``file_dep``: required file inputs, the stage's scripts and the project modules
+  they import (`imports.py`). Our `digest.ContentChecker`, doit's checker for the run,
   compares their content with the state saved when the stage last succeeded, so a
   stage whose upstream rewrote byte-identical files is not re-run (early cutoff).
 - ``uptodate``: one `StageFreshness` per stage covers what doit cannot express:
-  never-succeeded, undeclared or external inputs, the command, the digests of the
-  declared environment variables, directory and optional inputs, and outputs that are
-  missing or changed since the stage wrote them.
+  never-succeeded, undeclared or external inputs, `network` / `git` side effects, the
+  command, the digests of the declared environment variables, directory and optional
+  inputs, inputs that changed while the stage last ran, and outputs that are missing
+  or changed since the stage wrote them.
 
 The task's action is `StageAction`; what it returns is saved by doit as the task's
 values and read back by `StageFreshness` on the next run.
@@ -24,11 +26,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from orchestrator.digest import artifact_digest, file_digest, text_digest
+from orchestrator.digest import digest_of, file_digest, text_digest
 from orchestrator.graph import Graph, Stage
 
 VALUES_KEY = "pipeline"  # the key of our fingerprint in a task's saved doit values
 FAILURE_KEY = "lastFailure"  # kept by the reporter when a stage fails (doit drops the rest)
+# saved by the action when an input's content at the end of the stage differs from the
+# content it started with: the result describes neither, so the next run reruns it
+CHANGED_DURING_RUN_KEY = "changedDuringRun"
+IMPORTS_CACHE = os.path.join(".pipeline-runs", ".cache", "imports.json")
 
 
 def script_paths(graph: Graph, stage: Stage, root: Path) -> list[str]:
@@ -58,7 +64,8 @@ class StageFreshness:
     """
 
     __slots__ = ("stage", "action", "root", "root_text", "file_deps", "command_digest",
-                 "tracked_inputs", "outputs", "reasons", "fingerprint", "previous")
+                 "tracked_inputs", "outputs", "outside_world", "reasons", "fingerprint",
+                 "previous")
 
     def __init__(self, graph: Graph, stage: Stage, root: Path, file_deps: list[str],
                  action: Any = None):
@@ -76,6 +83,7 @@ class StageFreshness:
             and (graph.artifacts[i.artifact].is_directory or i.optional))
         self.outputs = tuple((graph.artifacts[o.artifact], o.optional) for o in stage.outputs
                              if o.artifact not in cache)
+        self.outside_world = tuple(e for e in stage.side_effects if e.is_outside_world)
         self.reasons: list[str] = _NONE
         self.fingerprint: dict[str, Any] | None = None
         self.previous: dict[str, Any] = _NO_VALUES  # what doit had saved, as last checked
@@ -103,18 +111,32 @@ class StageFreshness:
     def current(self) -> dict[str, Any]:
         """What the stage would run with now: command, environment and input digests."""
         root = self.root_text
-        inputs = {a.path: artifact_digest(os.path.join(root, a.path), a.is_directory)
-                  for a in self.tracked_inputs}
-        for dep in self.file_deps:
-            try:
-                inputs[dep] = file_digest(os.path.join(root, dep))
-            except OSError:
-                inputs[dep] = None
+        inputs = self.input_digests()
         env = env_digests(self.stage)
         summary = text_digest(self.command_digest, json.dumps(env, sort_keys=True),
                               json.dumps(inputs, sort_keys=True))
         return {"command": self.command_digest, "env": env, "inputs": inputs,
                 "digest": summary}
+
+    def input_digests(self) -> dict[str, str | None]:
+        """path -> content digest of every tracked input, script and imported module."""
+        root = self.root_text
+        inputs = {a.path: digest_of(root, a) for a in self.tracked_inputs}
+        for dep in self.file_deps:
+            try:
+                inputs[dep] = file_digest(os.path.join(root, dep))
+            except OSError:
+                inputs[dep] = None
+        return inputs
+
+    def changed_since_start(self) -> list[str]:
+        """The inputs whose content now differs from what the stage started with."""
+        started = (self.fingerprint or {}).get("inputs")
+        if started is None:
+            return []
+        now = self.input_digests()
+        shown = {a.path: a.display_path for a in self.tracked_inputs}
+        return sorted(shown.get(p, p) for p, d in now.items() if started.get(p, d) != d)
 
     def run_fingerprint(self) -> dict[str, Any]:
         """The fingerprint of a stage about to run: computed now unless the check already
@@ -144,6 +166,14 @@ class StageFreshness:
             if stale_external:
                 first = stale_external[0]
                 reasons.append(f"external input: {first.uri or first.kind or 'external'}")
+        for effect in self.outside_world:
+            if not _younger_than(values, effect.max_age):
+                what = f" — {effect.description}" if effect.description else ""
+                reasons.append(f"side effect: {effect.type}{what}")
+                break
+        changed_during = values.get(CHANGED_DURING_RUN_KEY)
+        if changed_during:
+            reasons.append("input changed during the run: " + ", ".join(changed_during))
         if not stage.inputs:
             reasons.append("no declared inputs")
         if saved.get("command") != self.command_digest:
@@ -157,12 +187,13 @@ class StageFreshness:
         if self.tracked_inputs:
             old_inputs = saved.get("inputs", {})
             for artifact in self.tracked_inputs:
-                now = artifact_digest(os.path.join(root, artifact.path), artifact.is_directory)
-                if old_inputs.get(artifact.path) != now:
+                if changed_during and artifact.display_path in changed_during:
+                    continue  # said above
+                if old_inputs.get(artifact.path) != digest_of(root, artifact):
                     reasons.append(f"input changed: {artifact.display_path}")
         written = values.get("outputs", {})
         for artifact, optional in self.outputs:
-            digest = artifact_digest(os.path.join(root, artifact.path), artifact.is_directory)
+            digest = digest_of(root, artifact)
             if digest is None and not optional:
                 reasons.append(f"output missing: {artifact.display_path}")
             elif artifact.path in written and written[artifact.path] != digest:
@@ -309,20 +340,40 @@ def _task_class():
     return StageTask
 
 
+def imported_modules(graph: Graph, stage: Stage, scripts: list[str], scanner) -> list[str]:
+    """The project modules the stage's scripts import, except the artifacts it declares
+    (an input declared as such is tracked, and named, as an input)."""
+    if not scripts:
+        return _NONE
+    declared = {graph.artifacts[ref.artifact].path
+                for ref in (*stage.inputs, *stage.outputs) if ref.artifact}
+    return [m for m in scanner.imported_by(scripts) if m not in declared] or _NONE
+
+
+def import_scanner(root: Path):
+    from orchestrator.imports import ImportScanner
+
+    return ImportScanner(str(root), os.path.join(str(root), IMPORTS_CACHE))
+
+
 def compile_stage(graph: Graph, stage: Stage, root: Path, action: Any,
-                  task_deps: list[str]):
+                  task_deps: list[str], scanner=None):
     """The doit Task for one stage (named by the stage id)."""
     scripts = script_paths(graph, stage, root)
+    if scripts and scanner is None:
+        scanner = import_scanner(root)
+    imports = imported_modules(graph, stage, scripts, scanner)
     cache = stage.cache_artifacts
     file_inputs = [graph.artifacts[i.artifact].path for i in stage.inputs
                    if i.artifact and not i.optional and i.artifact not in cache
                    and not graph.artifacts[i.artifact].is_directory]
-    file_deps = sorted(set(file_inputs) | set(scripts))
+    file_deps = sorted(set(file_inputs) | set(scripts) | set(imports))
     freshness = StageFreshness(graph, stage, root, file_deps, action)
     task = _task_class()(
         stage.id, [action], file_dep=file_deps, task_dep=task_deps, uptodate=[freshness],
         doc=stage.name or stage.description or f"stage {stage.id}",
-        verbosity=2, io={"capture": False}, meta=_Meta(stage.id, scripts).__dict__)
+        verbosity=2, io={"capture": False},
+        meta=_Meta(stage.id, scripts, imports).__dict__)
     # read-only to doit: one object for every stage (doit builds a fresh IOConfig, and
     # an empty argument list and keyword dict for each uptodate entry)
     task.io = _shared_io(task.io)
@@ -337,9 +388,10 @@ _NO_KWARGS: dict = {}
 class _Meta:
     """A stage task's `meta`, used as its `__dict__`: shared keys, half a plain dict."""
 
-    def __init__(self, stage_id: str, scripts: list[str]):
+    def __init__(self, stage_id: str, scripts: list[str], imports: list[str]):
         self.stage = stage_id
         self.scripts = scripts or ()  # most stages: one shared empty tuple
+        self.imports = imports or ()
 
 
 _IO: dict[bool, Any] = {}
@@ -350,18 +402,23 @@ def _shared_io(io):
 
 
 def compile_tasks(graph: Graph, stage_ids: list[str] | tuple[str, ...], root: Path,
-                  make_action, pipelines: bool = False) -> list:
+                  make_action, pipelines: bool = False, keep_scan: bool = False) -> list:
     """doit Tasks for `stage_ids` (dependencies outside them are dropped, so doit runs
     exactly these), plus one group task per pipeline when `pipelines` is set.
 
     Tasks rather than task dicts: doit's loader takes either, and skipping the dicts
-    spares it copying and checking 10,000 of them."""
+    spares it copying and checking 10,000 of them. `keep_scan`: save what was learnt of
+    the scripts' imports for the next run (commands that run stages; inspecting ones
+    write nothing)."""
     chosen = set(stage_ids)
     tasks = []
+    scanner = import_scanner(root)
     for sid in stage_ids:
         stage = graph.stages[sid]
         deps = [d for d in stage.depends_on if d in chosen]
-        tasks.append(compile_stage(graph, stage, root, make_action(stage), deps))
+        tasks.append(compile_stage(graph, stage, root, make_action(stage), deps, scanner))
+    if keep_scan:
+        scanner.save()
     if pipelines:
         from orchestrator.plan import stage_order
 

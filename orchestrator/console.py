@@ -150,6 +150,14 @@ class Console:
         self.err.write(text + "\n")
         self.err.flush()
 
+    def warning(self, text: str) -> None:
+        """A warning: on stderr, shown unless only errors are asked for."""
+        if not self._shows("warn"):
+            return
+        if self._live_text is not None:
+            self.end_live()
+        self.error(self._paint("fail", text) if use_colour(self.err) else text)
+
     @staticmethod
     def counter(index: int, total: int) -> str:
         return f"[{index}/{total}]"

@@ -1,9 +1,14 @@
 """Content digests of files and directory trees, cached by stat identity.
 
-A file whose path, modification time (ns), size and inode are unchanged is not read
-again: like doit's own MD5 checker, a rewrite is recognised by its new mtime. The cache
-lives for the process and, through `load_cache` / `save_cache`, across runs, so an
-unchanged directory of thousands of files costs a walk and a stat per file.
+A file is not read again while its path, size, modification time, change time (both in
+nanoseconds) and inode are all unchanged. The change time is what an edit cannot fake:
+restoring the old modification time (`cp -p`, `touch -r`, `os.utime`, an rsync, a
+checkout of an older file) sets it to now. Any difference in the five means the bytes
+are read and compared, so touching a file costs a read, never a rerun.
+
+The cache lives for the process and, through `load_cache` / `save_cache`, across runs
+(as JSON: a state file is never code), so an unchanged directory of thousands of files
+costs a walk and a stat per file.
 """
 
 from __future__ import annotations
@@ -11,15 +16,25 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+from fnmatch import fnmatchcase
 
 _CHUNK = 1 << 20
-# (path, mtime_ns, size, inode) -> digest; a file rewritten in place gets a new mtime.
-# `_used` holds what this process looked up (what save_cache keeps); `_cache` what a
-# previous run saved and this one has not looked up yet. An entry lives in one of them.
+# (path, mtime_ns, size, inode, ctime_ns) -> digest. `_used` holds what this process
+# looked up (what save_cache keeps); `_cache` what a previous run saved and this one has
+# not looked up yet. An entry lives in one of them.
 _used: dict[tuple, str] = {}
 _cache: dict[tuple, str] = {}
 _added = False
 _cache_file: str | None = None
+
+# version-control metadata: never content of a directory artifact (a `git fetch` that
+# changes no file rewrites .git/FETCH_HEAD)
+VCS_DIRS = frozenset({".git", ".hg", ".svn", ".bzr", "_darcs"})
+
+
+def signature(st: os.stat_result) -> tuple[int, int, int, int]:
+    """What says a file may have changed: mtime_ns, size, inode, ctime_ns."""
+    return (st.st_mtime_ns, st.st_size, st.st_ino, st.st_ctime_ns)
 
 
 def file_digest(path: str | os.PathLike, st: os.stat_result | None = None) -> str:
@@ -28,7 +43,7 @@ def file_digest(path: str | os.PathLike, st: os.stat_result | None = None) -> st
     if st is None:
         st = os.stat(path)
     global _added
-    key = (os.fspath(path), st.st_mtime_ns, st.st_size, st.st_ino)
+    key = (os.fspath(path), st.st_mtime_ns, st.st_size, st.st_ino, st.st_ctime_ns)
     cached = _used.get(key)
     if cached is not None:
         return cached
@@ -46,14 +61,69 @@ def file_digest(path: str | os.PathLike, st: os.stat_result | None = None) -> st
     return digest
 
 
-def tree_digest(path: str | os.PathLike) -> str:
+class Ignore:
+    """Which entries of a directory artifact are not its content: version-control
+    folders always, and the artifact's `ignore` patterns.
+
+    A pattern without `/` matches an entry's name at any depth (`__pycache__`, `*.pyc`);
+    with a trailing `/` it matches directories only (`node_modules/`); with a `/`
+    elsewhere it matches the path relative to the artifact (`build/*.tmp`)."""
+
+    __slots__ = ("names", "dir_names", "paths", "dir_paths")
+
+    def __init__(self, patterns: tuple[str, ...] = ()):
+        self.names: list[str] = []
+        self.dir_names: list[str] = list(VCS_DIRS)
+        self.paths: list[str] = []
+        self.dir_paths: list[str] = []
+        for pattern in patterns:
+            dir_only = pattern.endswith("/")
+            body = pattern.rstrip("/")
+            if "/" in body:
+                (self.dir_paths if dir_only else self.paths).append(body.lstrip("/"))
+            else:
+                (self.dir_names if dir_only else self.names).append(body)
+
+    def skips(self, name: str, rel: str, is_dir: bool) -> bool:
+        if name in VCS_DIRS:  # also a `.git` file (a worktree's or submodule's link)
+            return True
+        for pattern in self.names:
+            if fnmatchcase(name, pattern):
+                return True
+        for pattern in self.paths:
+            if fnmatchcase(rel, pattern):
+                return True
+        if is_dir:
+            for pattern in self.dir_names:
+                if fnmatchcase(name, pattern):
+                    return True
+            for pattern in self.dir_paths:
+                if fnmatchcase(rel, pattern):
+                    return True
+        return False
+
+
+_NO_IGNORE = Ignore()
+_IGNORES: dict[tuple[str, ...], Ignore] = {(): _NO_IGNORE}
+
+
+def ignore_for(patterns: tuple[str, ...]) -> Ignore:
+    ignore = _IGNORES.get(patterns)
+    if ignore is None:
+        ignore = _IGNORES[patterns] = Ignore(patterns)
+    return ignore
+
+
+def tree_digest(path: str | os.PathLike, ignore: tuple[str, ...] = ()) -> str:
     """One digest for a directory: names, kinds, link targets and file contents, in order.
 
     Empty directories count, so creating or removing one changes the digest. Symbolic
-    links count by their target text and are not followed. The walk reads each directory
+    links count by their target text and are not followed. Version-control folders and
+    entries matching `ignore` (see `Ignore`) are left out. The walk reads each directory
     once (`os.scandir`) and stats each file once; a directory that cannot be read is left
     out, like `os.walk` does.
     """
+    skip = ignore_for(tuple(ignore))
     h = hashlib.sha256()
     stack = [(os.fspath(path), "")]
     while stack:  # depth first, sorted: the order os.walk gives with sorted names
@@ -70,6 +140,8 @@ def tree_digest(path: str | os.PathLike) -> str:
                 real_dir = entry.is_dir(follow_symlinks=False)
             except OSError:
                 real_dir = False
+            if skip.skips(entry.name, rel_dir + entry.name, real_dir):
+                continue
             (subdirs if real_dir else leaves).append(entry)
         leaves.sort(key=_name)
         for entry in leaves:
@@ -96,15 +168,22 @@ def _leaf_line(entry: os.DirEntry, rel: str) -> str:
         return f"? {rel}\n"
 
 
-def artifact_digest(path: str | os.PathLike, is_directory: bool) -> str | None:
+def artifact_digest(path: str | os.PathLike, is_directory: bool,
+                    ignore: tuple[str, ...] = ()) -> str | None:
     """Digest of an artifact on disk, or None when it does not exist (or has the wrong kind)."""
     try:
         if is_directory:
-            return tree_digest(path) if os.path.isdir(path) else None
+            return tree_digest(path, ignore) if os.path.isdir(path) else None
         st = os.stat(path)  # one stat: is it a file, and has it changed
         return file_digest(path, st) if stat.S_ISREG(st.st_mode) else None
     except OSError:
         return None
+
+
+def digest_of(root: str, artifact) -> str | None:
+    """`artifact_digest` of a graph artifact under the project root."""
+    return artifact_digest(os.path.join(root, artifact.path), artifact.is_directory,
+                           artifact.ignore)
 
 
 def text_digest(*parts: str) -> str:
@@ -115,25 +194,61 @@ def text_digest(*parts: str) -> str:
     return h.hexdigest()
 
 
+class ContentChecker:
+    """doit's file_dep checker (`check_file_uptodate`): a file is unchanged while its
+    signature (mtime_ns, size, inode, ctime_ns) is, and otherwise while its content
+    digest is. doit's MD5 checker trusts an unchanged mtime, which `cp -p` or
+    `touch -r` restore; the change time they cannot. State: [*signature, sha256]."""
+
+    CheckerError = OSError
+
+    def exists(self, file_path) -> bool:
+        return os.path.exists(file_path)
+
+    def info(self, file_path) -> os.stat_result:
+        return os.stat(file_path)
+
+    def check_modified(self, file_path, file_stat, state) -> bool:
+        if not isinstance(state, (list, tuple)) or len(state) != 5:
+            return True  # another checker's state: compare afresh
+        if tuple(state[:4]) == signature(file_stat):
+            return False
+        return file_digest(file_path, file_stat) != state[4]
+
+    def get_state(self, dep, current_state):
+        st = os.stat(dep)
+        sig = signature(st)
+        if isinstance(current_state, (list, tuple)) and len(current_state) == 5 \
+                and tuple(current_state[:4]) == sig:
+            return None  # unchanged: doit keeps what it has
+        return [*sig, file_digest(dep, st)]
+
+
 def load_cache(cache_file: str) -> None:
-    """Take the digests a previous run saved (a missing or unreadable file is no cache)."""
+    """Take the digests a previous run saved. The file is untrusted input: JSON only, and
+    a missing, unreadable or odd-shaped one is no cache (rebuilt by this run)."""
     global _cache_file
-    import pickle
+    import json
 
     _cache_file = cache_file
     try:
-        with open(cache_file, "rb") as f:
-            saved = pickle.load(f)
-    except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError):
+        with open(cache_file, encoding="utf-8") as f:
+            saved = json.load(f)
+    except (OSError, ValueError, RecursionError):
         return
-    if isinstance(saved, dict):
-        _cache.update(saved)  # a key also in _used has the same digest there
+    if not isinstance(saved, list):
+        return
+    for item in saved:  # [path, mtime_ns, size, inode, ctime_ns, digest]
+        if isinstance(item, list) and len(item) == 6 and isinstance(item[0], str) \
+                and isinstance(item[5], str) \
+                and all(type(n) is int for n in item[1:5]):
+            _cache[tuple(item[:5])] = item[5]  # a key also in _used has the same digest
 
 
 def save_cache() -> None:
     """Keep the digests this run used, for the next run; best effort."""
     global _added
-    import pickle
+    import json
 
     if _cache_file is None:
         return
@@ -142,10 +257,10 @@ def save_cache() -> None:
             return
         os.makedirs(os.path.dirname(_cache_file), exist_ok=True)
         tmp = f"{_cache_file}.{os.getpid()}.tmp"
-        with open(tmp, "wb") as f:
-            pickle.dump(_used, f, protocol=pickle.HIGHEST_PROTOCOL)
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump([[*key, digest] for key, digest in _used.items()], f,
+                      separators=(",", ":"))
         os.replace(tmp, _cache_file)
         _added = False
     except OSError:
         pass
-

@@ -51,4 +51,5 @@ def task_stage_graph():
 
         raise InvalidDodoFile(_ERROR)
     yield from compile_tasks(_GRAPH, list(_GRAPH.stages), _ROOT,
-                             action_factory(_GRAPH, _ROOT, _LEDGER), pipelines=True)
+                             action_factory(_GRAPH, _ROOT, _LEDGER), pipelines=True,
+                             keep_scan=True)

@@ -10,6 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
 
+from orchestrator.digest import ContentChecker
 from orchestrator.graph import Graph, Stage
 from orchestrator.ledger import RunLedger
 from orchestrator.stage_action import RunSettings, StageAction
@@ -17,7 +18,9 @@ from orchestrator.stage_action import RunSettings, StageAction
 DOIT_CONFIG_BASE: dict[str, Any] = {
     "dep_file": ".doit.db",
     "backend": "sqlite3",
-    "check_file_uptodate": "md5",
+    # a file_dep is unchanged while its size, mtime, ctime and inode are, else while
+    # its content is: doit's MD5 checker trusts an mtime that `cp -p` can restore
+    "check_file_uptodate": ContentChecker,
     "verbosity": 2,
     # `doit run -n N`: worker threads, as `pipeline run --jobs N` uses (every stage is a
     # subprocess already); `-P process` still works (see compile._stage_outcome)
@@ -176,10 +179,10 @@ def flush_state() -> None:
 
 def open_state(root: Path):
     """doit's dependency DB for reading states (None when nothing ever ran here)."""
-    from doit.dependency import CHECKERS, Dependency, SqliteDB
+    from doit.dependency import Dependency, SqliteDB
 
     db_path = root / DOIT_CONFIG_BASE["dep_file"]
     if not db_path.exists():
         return None
     return Dependency(SqliteDB, str(db_path),
-                      checker_cls=CHECKERS[DOIT_CONFIG_BASE["check_file_uptodate"]])
+                      checker_cls=DOIT_CONFIG_BASE["check_file_uptodate"])

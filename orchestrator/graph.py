@@ -24,6 +24,8 @@ DEFAULT_PIPELINE = "full-refresh"
 MAX_VALUES = 1_000_000
 MAX_PROBLEMS = 20
 HOOK_MOMENTS = ("before", "after", "onFailure")
+# side effects whose result depends on the outside world: such a stage always runs
+OUTSIDE_WORLD_EFFECTS = frozenset({"network", "git"})
 
 
 def _compact_pickle(cls):
@@ -50,6 +52,7 @@ class Artifact:
     format: str | None = None
     schema: str | None = None
     description: str = ""
+    ignore: tuple[str, ...] = ()  # directory artifacts: glob patterns not part of it
 
     @property
     def is_directory(self) -> bool:
@@ -136,6 +139,12 @@ _DEFAULT_RETRY_DELAY = 1.0  # one float object for every stage that does not set
 class SideEffect:
     type: str
     description: str = ""
+    max_age: float | None = None  # seconds a `network` / `git` result stays current
+
+    @property
+    def is_outside_world(self) -> bool:
+        """The stage's result depends on something no fingerprint can see."""
+        return self.type in OUTSIDE_WORLD_EFFECTS
 
 
 @dataclass(frozen=True)
@@ -337,7 +346,7 @@ def load_graph(path: Path, root: Path | None = None, cache: bool = True,
 
 
 _CACHE_DIR = Path(".pipeline-runs") / ".cache"
-_CACHE_FORMAT = "5"  # bump when the frozen classes change shape
+_CACHE_FORMAT = "6"  # bump when the frozen classes change shape
 
 
 def _cache_key(raw: bytes, path: Path, root: Path, shown: str) -> str:
@@ -656,6 +665,8 @@ def _meaning_problems(data: dict, shown: str, root: Path) -> list[str]:
         if schema is not None and _normalized_relative(schema) is None:
             problem(["artifacts", i, "schema"], f"'{schema}' must be a relative path inside "
                                                 f"the project root")
+        if artifact.get("ignore") and artifact.get("type") != "directory":
+            problem(["artifacts", i, "ignore"], "only a directory artifact can ignore entries")
 
     for i, pipeline in enumerate(data.get("pipelines", [])):
         seen: set[str] = set()
@@ -741,7 +752,8 @@ def _freeze(data: dict, path: Path, root: Path, shown: str) -> Graph:
             path=intern(_normalized_relative(a["path"]) or a["path"]),
             format=a.get("format"),
             schema=_normalized_relative(a["schema"]) if a.get("schema") else None,
-            description=a.get("description", ""))
+            description=a.get("description", ""),
+            ignore=tuple(a.get("ignore", ())))
         for a in data.get("artifacts", [])
     }
     stages = {}
@@ -763,7 +775,8 @@ def _freeze(data: dict, path: Path, root: Path, shown: str) -> Graph:
             environment=tuple(EnvVar(e["name"], bool(e.get("required", False)),
                                      e.get("description", ""))
                               for e in s.get("environment", [])),
-            side_effects=tuple(SideEffect(e["type"], e.get("description", ""))
+            side_effects=tuple(SideEffect(e["type"], e.get("description", ""),
+                                          parse_age(e.get("maxAge")))
                                for e in s.get("sideEffects", [])),
             hooks=Hooks(before=tuple(map(_hook, hooks.get("before", []))),
                         after=tuple(map(_hook, hooks.get("after", []))),

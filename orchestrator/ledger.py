@@ -116,6 +116,7 @@ class _StageEntry:
         self.fingerprint = None
         self.hooks = ()
         self.attempts = ()
+        self.warnings = ()
 
 
 class RunLedger:

@@ -41,9 +41,16 @@ def run_reason(task) -> str:
             return "; ".join(reasons)
     changed = sorted(task.dep_changed or [])
     if changed:
-        scripts = set((task.meta or {}).get("scripts", []))
-        return "; ".join(f"{'script' if p in scripts else 'input'} changed: {p}" for p in changed)
+        meta = task.meta or {}
+        scripts, imports = set(meta.get("scripts", ())), set(meta.get("imports", ()))
+        return "; ".join(f"{_dep_kind(p, scripts, imports)} changed: {p}" for p in changed)
     return "forced"
+
+
+def _dep_kind(path: str, scripts: set[str], imports: set[str]) -> str:
+    if path in scripts:
+        return "script"
+    return "imported module" if path in imports else "input"
 
 
 def _remember_failure(task, message: str, blocked: bool = False) -> None:
@@ -90,7 +97,7 @@ class PipelineReporter:
         from orchestrator import digest
 
         self._release = state_releaser()
-        digest.load_cache(str(self.ledger.root / ".pipeline-runs" / ".cache" / "digests.pickle"))
+        digest.load_cache(str(self.ledger.root / ".pipeline-runs" / ".cache" / "digests.json"))
         if self.plan is not None:
             plan = self.plan
             selected = set(plan.selected)
@@ -159,6 +166,8 @@ class PipelineReporter:
         self.counts["succeeded"] += 1
         self.console.stage_succeeded(self._number(sid), self.total, sid,
                                      details.get("durationMs") or 0)
+        for warning in details.get("warnings") or ():
+            self.console.warning(f"  warning: {sid}: {warning}")
         outputs = task.values.get("outputs") or {}
         artifacts = [{"path": p, "digest": d} for p, d in outputs.items()]
         flush_state()  # first: a stage the records call succeeded is stored as such

@@ -19,8 +19,8 @@ from typing import Any, Callable
 
 from doit.exceptions import TaskFailed
 
-from orchestrator.compile import freshness_of
-from orchestrator.digest import artifact_digest
+from orchestrator.compile import CHANGED_DURING_RUN_KEY, freshness_of
+from orchestrator.digest import digest_of
 from orchestrator.graph import Graph, Hook, Stage
 from orchestrator.ledger import iso, utc_now
 from orchestrator.process import StartFailed, run_process
@@ -140,6 +140,7 @@ class StageAction:
             self._check_environment()
             self._run_hooks("before", self.stage.hooks.before, log, details)
             self._attempts(log, details)
+            changed = freshness.changed_since_start() if freshness is not None else []
             self._run_hooks("after", self.stage.hooks.after, log, details)
         except KeyboardInterrupt:
             self._run_hooks_quietly(log, details)
@@ -156,12 +157,12 @@ class StageAction:
         details["durationMs"] = round((time.monotonic() - started) * 1000)
         details["finishedAt"] = iso(utc_now())
         outputs = {}
+        root = str(self.root)
         for out in self.stage.outputs:
             if out.artifact in self.stage.cache_artifacts:
                 continue
             artifact = self.graph.artifacts[out.artifact]
-            outputs[artifact.path] = artifact_digest(self.root / artifact.path,
-                                                     artifact.is_directory)
+            outputs[artifact.path] = digest_of(root, artifact)
         # What later checks need, handed to doit through the stage's value saver (see
         # compile.StageFreshness) rather than returned: doit would also store a returned
         # dict as the task's result, twice the size to decode on every later check. The
@@ -171,6 +172,11 @@ class StageAction:
             details["hooks"] = ()  # the common case, shared rather than one list a stage
         self.last_details = details
         self.saved_values = {"outputs": outputs, "run": {"finishedAt": details["finishedAt"]}}
+        if changed:
+            # built from content that is no longer there: not current for what is
+            details["warnings"] = [f"input changed during the run: {', '.join(changed)}; "
+                                   f"the next run runs it again"]
+            self.saved_values[CHANGED_DURING_RUN_KEY] = changed
         return None
 
     def forget(self) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from orchestrator.compile import compile_tasks
-from orchestrator.digest import artifact_digest
+from orchestrator.digest import digest_of
 from orchestrator.engine import open_state
 from orchestrator.graph import Graph
 from orchestrator.plan import Plan
@@ -75,8 +75,7 @@ def since_plan(graph: Graph, plan: Plan, record: dict) -> Plan:
         before = recorded.get(sid, {})
         missing = [graph.artifacts[o.artifact].display_path for o in graph.stages[sid].outputs
                    if not o.optional and o.artifact not in graph.stages[sid].cache_artifacts
-                   and artifact_digest(graph.root / graph.artifacts[o.artifact].path,
-                                       graph.artifacts[o.artifact].is_directory) is None]
+                   and digest_of(str(graph.root), graph.artifacts[o.artifact]) is None]
         if before.get("status") not in ("succeeded", "up-to-date"):
             reasons[sid] = f"did not succeed in {run_id}"
         elif before.get("fingerprint") != freshness.current()["digest"]:

@@ -205,8 +205,18 @@ def test_reference_graph(tmp_path):
     project = reference_project(tmp_path)
     result = project.pipeline("check")
     assert result.code == 0, result.text
-    assert result.out == ("✔ pipeline/stage-graph.json: valid, no warnings "
-                          "(1 pipeline(s), 6 stage(s), 14 artifact(s))\n")
+    assert result.out.splitlines()[-1] == ("✔ pipeline/stage-graph.json: valid, 4 warnings "
+                                           "(1 pipeline(s), 6 stage(s), 14 artifact(s))")
+    # its network / git stages run every time: said, with where and what to do
+    warnings = json.loads(project.pipeline("check", "--json").out)["warnings"]
+    assert [(w["code"], w["stage"], w["place"]) for w in warnings] == [
+        ("always-runs", "create-module-list", "stages[0].sideEffects[0]"),
+        ("always-runs", "update-repository-data", "stages[1].sideEffects[0]"),
+        ("always-runs", "get-modules", "stages[2].sideEffects[0]"),
+        ("always-runs", "check-modules", "stages[5].sideEffects[1]")]
+    assert warnings[2]["message"] == (
+        "stage 'get-modules' runs on every run (side effect: network); give the side "
+        "effect a \"maxAge\" to keep a recent result")
     # get-modules reads and writes modules-temp (its cache): no hazard; dropping a
     # dependsOn makes one
     graph = json.loads(REFERENCE.read_text())

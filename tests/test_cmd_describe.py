@@ -121,7 +121,7 @@ def test_hooks_external_inputs_and_flags(project):
                                           "onFailure: run echo undo"]
     assert block(result.out, "inputs")[1:] == ["external http: https://x.test/a",
                                                "old-site  build/old-site/  [optional]"]
-    assert block(result.out, "side effects") == ["network: posts the report"]
+    assert block(result.out, "side effects") == ["network: posts the report  [always runs]"]
     assert block(result.out, "environment") == ["PUBLISH_KEY  required, not set  where to post"]
     # an external input can never be fingerprinted: the stage always runs
     assert fields(result.out)["status"].startswith("run (")
@@ -210,7 +210,8 @@ def test_reference_graph_stage(tmp_path):
     assert "skipped-modules  website/data/skipped_modules.json  [optional]" in \
         block(result.out, "outputs")
     effects = block(result.out, "side effects")
-    assert effects[0] == "network: HEAD requests against repository URLs to validate reachability."
+    assert effects[0] == ("network: HEAD requests against repository URLs to validate "
+                          "reachability.  [always runs]")
     assert [e.split(":")[0] for e in effects] == ["network", "git", "filesystem"]
     data = json.loads(ref.pipeline("describe", "update-repository-data", "--json").out)["stage"]
     assert data["inputs"][1]["uri"] == "https://modules.magicmirror.builders/data/gitHubData.json"

@@ -65,21 +65,57 @@ def test_a_fifo_in_the_tree_is_not_opened(tree):
     assert artifact_digest(tree, True) is not None  # returns rather than blocking
 
 
-def test_an_unchanged_file_is_not_read_again(tree):
+def test_content_changed_with_its_old_times_restored_is_seen(tree):
+    # `cp -p`, `touch -r`, an rsync or a checkout of an older file: same size, same
+    # mtime, new content. The change time (which no such tool can restore) gives it away.
     target = tree / "a" / "b" / "x.json"
     before = tree_digest(tree)
     st = target.stat()
-    # same size, same modification time: the stat says unchanged, so the bytes are not
-    # read (the check costs a walk and a stat per file)
     target.write_text('{"x": 9}\n')
     os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
-    assert tree_digest(tree) == before
-    os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+    assert target.stat().st_mtime_ns == st.st_mtime_ns
     assert tree_digest(tree) != before
+    assert artifact_digest(target, False) == digest.file_digest(target)
+
+
+def test_an_unchanged_file_is_not_read_again_and_a_touch_changes_nothing(tree, monkeypatch):
+    target = tree / "a" / "b" / "x.json"
+    before = tree_digest(tree)
+    opened = []
+    real_open = open
+    monkeypatch.setattr(digest, "open", lambda *a, **k: opened.append(a[0]) or real_open(*a, **k),
+                        raising=False)
+    assert tree_digest(tree) == before
+    assert opened == []  # a walk and a stat per file
+    os.utime(target)  # touched: read again, same content, same digest
+    assert tree_digest(tree) == before
+    assert opened == [str(target)]
+
+
+def test_version_control_folders_are_not_content(tree):
+    before = tree_digest(tree)
+    for vcs in (".git", ".hg", ".svn"):
+        (tree / "a" / vcs).mkdir()
+        (tree / "a" / vcs / "FETCH_HEAD").write_text("abc\n")
+    (tree / ".git").write_text("gitdir: ../.git/worktrees/x\n")  # a worktree's link file
+    assert tree_digest(tree) == before
+
+
+def test_ignore_patterns_leave_entries_out(tree):
+    ignore = ("node_modules/", "*.pyc", "a/b/*.tmp")
+    before = tree_digest(tree, ignore)
+    (tree / "node_modules" / "x").mkdir(parents=True)
+    (tree / "a" / "c.pyc").write_text("compiled")
+    (tree / "a" / "b" / "scratch.tmp").write_text("scratch")
+    assert tree_digest(tree, ignore) == before
+    assert tree_digest(tree) != before  # without the patterns they count
+    (tree / "a" / "node_modules").write_text("a file, not a folder: content")
+    (tree / "scratch.tmp").write_text("not under a/b: content")
+    assert tree_digest(tree, ignore) != before
 
 
 def test_saved_digests_carry_over_to_the_next_process(tree, tmp_path, monkeypatch):
-    cache = tmp_path / "cache" / "digests.pickle"
+    cache = tmp_path / "cache" / "digests.json"
     monkeypatch.setattr(digest, "_used", {})
     monkeypatch.setattr(digest, "_cache", {})
     monkeypatch.setattr(digest, "_cache_file", None)
@@ -97,3 +133,15 @@ def test_saved_digests_carry_over_to_the_next_process(tree, tmp_path, monkeypatc
                         raising=False)
     assert tree_digest(tree) == first
     assert opened == []
+
+
+@pytest.mark.parametrize("content", [b"", b"not json", b"{}", b"[[1, 2]]", b'[["p", "a", 1, 1, 1, "d"]]',
+                                     b"\x80\x81", b"[" * 100000])
+def test_an_odd_cache_file_is_no_cache(tree, tmp_path, monkeypatch, content):
+    cache = tmp_path / "digests.json"
+    cache.write_bytes(content)
+    monkeypatch.setattr(digest, "_used", {})
+    monkeypatch.setattr(digest, "_cache", {})
+    digest.load_cache(str(cache))
+    assert digest._cache == {}
+    assert tree_digest(tree) == "e76843515ce5945a299984180fdc5078da03c5240a50a533c5b6b25ee4521513"

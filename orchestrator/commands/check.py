@@ -23,6 +23,7 @@ LISTED_BEFORE_DEPENDENCY = "listed-before-dependency"
 NEVER_WRITTEN = "never-written"
 UNUSED_ARTIFACT = "unused-artifact"
 STAGE_IN_NO_PIPELINE = "stage-in-no-pipeline"
+ALWAYS_RUNS = "always-runs"
 
 
 @dataclass
@@ -79,7 +80,8 @@ def lint(graph: Graph, root: Path) -> tuple[list[Finding], list[Finding]]:
         errors.extend(listed_before_dependency(graph, pipeline, index))
         errors.extend(duplicate_writers(graph, pipeline, index))
         errors.extend(unordered_reads(graph, pipeline))
-    warnings = never_written(graph, root) + unused_artifacts(graph) + stages_in_no_pipeline(graph)
+    warnings = (never_written(graph, root) + unused_artifacts(graph)
+                + stages_in_no_pipeline(graph) + always_running(graph))
     return errors, warnings
 
 
@@ -235,3 +237,19 @@ def stages_in_no_pipeline(graph: Graph) -> list[Finding]:
                     f"'doit run {s.id}' runs it)",
                     f"stages[{s.index}]", {"stage": s.id})
             for s in graph.stages.values() if s.id not in listed]
+
+
+def always_running(graph: Graph) -> list[Finding]:
+    """Stages a `network` or `git` side effect makes run every time: their result
+    depends on the outside world, which no fingerprint sees."""
+    findings = []
+    for stage in graph.stages.values():
+        effects = [e for e in stage.side_effects if e.is_outside_world and e.max_age is None]
+        if effects:
+            index = stage.side_effects.index(effects[0])
+            findings.append(Finding(
+                ALWAYS_RUNS,
+                f"stage '{stage.id}' runs on every run (side effect: {effects[0].type}); "
+                f"give the side effect a \"maxAge\" to keep a recent result",
+                f"stages[{stage.index}].sideEffects[{index}]", {"stage": stage.id}))
+    return findings

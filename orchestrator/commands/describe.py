@@ -73,6 +73,10 @@ def stage_data(graph: Graph, stage_id: str) -> dict:
                                        inp.artifact in cache))
     hooks = {key: [hook.describe(graph) for hook in getattr(stage.hooks, attr)]
              for attr, key in HOOK_KEYS}
+    from orchestrator.compile import import_scanner, imported_modules, script_paths
+
+    scripts = script_paths(graph, stage, graph.root)
+    imports = list(imported_modules(graph, stage, scripts, import_scanner(graph.root)))
     return {
         "id": stage.id,
         "name": stage.name,
@@ -87,7 +91,12 @@ def stage_data(graph: Graph, stage_id: str) -> dict:
         # whether a variable is set, never its value: it may be a token
         "environment": [{"name": v.name, "required": v.required, "set": v.name in os.environ,
                          "description": v.description} for v in stage.environment],
-        "sideEffects": [{"type": e.type, "description": e.description}
+        "scripts": scripts,
+        "importedModules": imports,
+        # a network / git side effect makes the stage run every time (or once maxAge passed)
+        "sideEffects": [{"type": e.type, "description": e.description,
+                         "alwaysRuns": e.is_outside_world and e.max_age is None,
+                         "maxAgeSeconds": e.max_age if e.is_outside_world else None}
                         for e in stage.side_effects],
         "hooks": hooks,
         "status": stage_status(graph, stage.id),
@@ -183,9 +192,12 @@ def show_stage(out: _Printer, data: dict) -> None:
         f"{'set' if v['set'] else 'not set'}"
         + (f"  {one_line(v['description'])}" if v["description"] else "")
         for v in data["environment"]])
+    out.items("scripts", [printable(p) for p in data["scripts"]])
+    if data["importedModules"]:
+        out.items("imports", [printable(p) for p in data["importedModules"]])
     out.items("side effects", [printable(e["type"])
                                + (f": {one_line(e['description'])}" if e["description"] else "")
-                               for e in data["sideEffects"]])
+                               + _effect_flag(e) for e in data["sideEffects"]])
     hooks = [f"{moment}: {printable(text)}"
              for moment, texts in data["hooks"].items() for text in texts]
     if hooks:
@@ -195,6 +207,21 @@ def show_stage(out: _Printer, data: dict) -> None:
     out.field("status", status["status"] + (f" ({status['reason']})" if status["reason"]
                                             else ""), styles.get(status["status"]))
     out.field("last success", status["lastSucceeded"] or "never")
+
+
+def _effect_flag(effect: dict) -> str:
+    if effect["alwaysRuns"]:
+        return "  [always runs]"
+    if effect["maxAgeSeconds"] is not None:
+        return f"  [runs again {_age(effect['maxAgeSeconds'])} after a success]"
+    return ""
+
+
+def _age(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:g}{unit}"
+    return f"{seconds:g}s"
 
 
 def show_pipeline(out: _Printer, data: dict) -> None:

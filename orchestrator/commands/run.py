@@ -239,7 +239,7 @@ def _execute_locked(graph: Graph, plan: Plan, options: dict, label: str, console
         reporter.complete_run()
         return EXIT_OK
     tasks = compile_tasks(graph, plan.selected, root,
-                          action_factory(graph, root, ledger, settings))
+                          action_factory(graph, root, ledger, settings), keep_scan=True)
     code = run_doit(tasks, list(plan.selected), reporter, force=plan.force,
                     keep_going=keep_going, jobs=jobs)
     if reporter.failed:
