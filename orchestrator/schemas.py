@@ -57,7 +57,9 @@ def _validator(schema_path: Path, mtime_ns: int):
         cls.check_schema(schema)
     except SchemaError as exc:
         raise SchemaProblem(f"schema is not a valid JSON Schema: {exc.message}") from None
-    return cls({"$ref": base} if "$id" not in schema else schema, registry=registry)
+    # formats are asserted (as Ajv with ajv-formats does upstream), not just annotations
+    return cls({"$ref": base} if "$id" not in schema else schema, registry=registry,
+               format_checker=cls.FORMAT_CHECKER)
 
 
 def validate_artifact(root: Path, artifact: Artifact) -> None:
