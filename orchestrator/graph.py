@@ -232,6 +232,15 @@ class Graph:
         return frozenset(a.path for a in self.artifacts.values())
 
     @cached_property
+    def schema_dirs(self) -> tuple[str, ...]:
+        """The directories (relative to the root) holding the artifacts' schema files:
+        where a schema's `$ref` is looked up by `$id`."""
+        import posixpath
+
+        return tuple(sorted({posixpath.dirname(a.schema) for a in self.artifacts.values()
+                             if a.schema}))
+
+    @cached_property
     def script_candidates(self) -> dict[str, tuple[str, ...]]:
         """Per stage, the command's arguments (and a path-like executable) that name a
         project path outside every artifact: its scripts, if they are files (compile

@@ -221,7 +221,7 @@ class StageAction:
                               f"{artifact.display_path} (artifact {artifact.id})")
             if artifact.schema and not artifact.is_directory:
                 try:
-                    validate_artifact(self.root, artifact)
+                    validate_artifact(self.root, artifact, self.graph.schema_dirs)
                 except SchemaProblem as problem:
                     raise _Failed(f"artifact '{artifact.id}' ({artifact.path}) {problem}") \
                         from None

@@ -74,7 +74,8 @@ def test_json_shape(project):
     assert int(checks["node"]["detail"].split(".")[0]) >= 20
     assert checks["python for stages (python3)"]["detail"].startswith("3.")
     assert checks["scripts"]["detail"] == "2 script file(s) present"
-    assert checks["schemas"]["detail"] == "1 schema file(s) present and valid"
+    assert checks["schemas"]["detail"] == \
+        "1 schema file(s) present and valid; every $ref resolves (2 file(s) in all)"
 
 
 def test_no_python_check_for_stages_when_no_stage_uses_python(project):
@@ -263,3 +264,100 @@ def test_reference_graph_names_each_missing_script(tmp_path):
     # get-modules declares git: git is a required check there
     code, report = doctor_json(project)
     assert by_name(report)["git"]["level"] == "error"
+
+
+def upstream_project(tmp_path: Path):
+    """A project in the layout of the real catalogue: schemas with an https `$id` that
+    refer to partials by relative path (see test_schemas.upstream_schemas)."""
+    from test_schemas import STAGE_1, schema_project, upstream_schemas
+
+    project = schema_project(tmp_path / "upstream", {}, STAGE_1.schema, [])
+    upstream_schemas(project.root)
+    return project
+
+
+def test_refs_beside_an_https_id_resolve_from_local_files(tmp_path):
+    project = upstream_project(tmp_path)
+    code, report = doctor_json(project)
+    assert code == 0, report
+    assert by_name(report)["schemas"]["detail"] == \
+        "1 schema file(s) present and valid; every $ref resolves (3 file(s) in all)"
+
+
+def test_an_unresolvable_ref_names_the_schema_file_and_the_ref(tmp_path):
+    project = upstream_project(tmp_path)
+    core = json.loads(project.path("dist/partials/module.core.json").read_text())
+    core["properties"]["image"] = {"$ref": "module.image.json"}  # no such partial
+    core["properties"]["url"]["$ref"] = "module.links.json#/$defs/link"  # no such $def
+    project.path("dist/partials/module.core.json").write_text(json.dumps(core))
+    stage_1 = json.loads(project.path("dist/schemas/modules.stage.1.schema.json").read_text())
+    stage_1["$defs"] = {"remote": {"$ref": "https://json.schemastore.org/package.json"}}
+    project.path("dist/schemas/modules.stage.1.schema.json").write_text(json.dumps(stage_1))
+
+    result = project.pipeline("doctor")
+    assert result.code == 1
+    out = unwrapped(result.out)
+    assert "✖ schema dist/partials/module.core.json: $ref 'module.image.json' does not " \
+           "resolve: no schema file in dist/schemas/ declares $id " \
+           "https://magicmirror.builders/partials/module.image.json, and there is no file " \
+           "dist/partials/module.image.json, reached from schema " \
+           "dist/schemas/modules.stage.1.schema.json" in out
+    assert "    fix: fix the $ref in dist/partials/module.core.json, or add the schema it " \
+           "names under the project" in out
+    assert "✖ schema dist/partials/module.core.json: $ref 'module.links.json#/$defs/link' " \
+           "does not resolve: dist/partials/module.links.json has no /$defs/link" in out
+    assert "✖ schema dist/schemas/modules.stage.1.schema.json: $ref " \
+           "'https://json.schemastore.org/package.json' does not resolve: no schema file " \
+           "in dist/schemas/ declares $id https://json.schemastore.org/package.json " \
+           "(schemas are never fetched over the network)" in out
+    assert result.out.splitlines()[-1].endswith(" checks: 3 failed")
+    assert "Traceback" not in result.text
+
+
+def test_an_invalid_partial_fails(tmp_path):
+    project = upstream_project(tmp_path)
+    project.path("dist/partials/module.links.json").write_text('{"$defs": {"url": '
+                                                               '{"type": 12}}}')
+    code, report = doctor_json(project)
+    assert code == 1
+    check = failed(report)["schema dist/partials/module.links.json"]
+    assert check["detail"].startswith("not a valid JSON Schema at $defs/url/type: 12 is not")
+    assert check["detail"].endswith("(reached from schema "
+                                    "dist/schemas/modules.stage.1.schema.json)")
+
+
+def test_a_format_that_is_not_checked_warns(tmp_path):
+    project = upstream_project(tmp_path)
+    links = json.loads(project.path("dist/partials/module.links.json").read_text())
+    links["$defs"]["tag"] = {"format": "semver"}
+    project.path("dist/partials/module.links.json").write_text(json.dumps(links))
+    result = project.pipeline("doctor")
+    assert result.code == 0, result.text
+    out = unwrapped(result.out)
+    assert "! format semver: not checked: unknown to the validator for its draft, its " \
+           "values pass (used in dist/partials/module.links.json)" in out
+    assert "format date-time" not in out and "format uri" not in out
+    assert result.out.splitlines()[-1].endswith(" checks: 0 failed, 1 warning")
+
+
+def test_two_schemas_declaring_one_id_warn(tmp_path):
+    project = upstream_project(tmp_path)
+    project.path("dist/schemas/old").mkdir()
+    project.path("dist/schemas/old/copy.json").write_text(
+        project.path("dist/schemas/modules.stage.1.schema.json").read_text())
+    code, report = doctor_json(project)
+    assert code == 0
+    check = by_name(report)["schema $id https://magicmirror.builders/schemas/"
+                            "modules.stage.1.schema.json"]
+    assert check["level"] == "warning" and check["detail"] == (
+        "declared by dist/schemas/modules.stage.1.schema.json, dist/schemas/old/copy.json: "
+        "a $ref to it means dist/schemas/modules.stage.1.schema.json")
+
+
+def test_a_format_whose_package_is_missing_names_the_package():
+    from orchestrator.commands.doctor import unchecked_formats
+
+    [check] = unchecked_formats({"date-time": {"schemas/a.json", "partials/b.json"}})
+    assert (check.name, check.level) == ("format date-time", "warning")
+    assert check.detail == ("not checked: the package rfc3339-validator is not installed "
+                            "(used in partials/b.json, schemas/a.json)")

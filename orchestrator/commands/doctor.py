@@ -289,44 +289,117 @@ def scripts(graph: Graph, commands: list[tuple[str, Command]], root: Path) -> li
 
 
 def schemas(graph: Graph, root: Path) -> list[Check]:
-    """Every artifact schema exists, is JSON, and is a valid JSON Schema of its draft."""
+    """Every artifact schema exists, is JSON, and is a valid JSON Schema of its draft;
+    every `$ref` it reaches resolves (as validation resolves it: from local files), and
+    every schema it reaches is valid. A `format` that validation cannot check warns."""
     from jsonschema import validators
-    from jsonschema.exceptions import SchemaError
+
+    from orchestrator.schemas import LOCK, schema_library
 
     by_schema: dict[str, list[str]] = {}
     for artifact in graph.artifacts.values():
         if artifact.schema:
             by_schema.setdefault(artifact.schema, []).append(artifact.id)
-    failures = []
-    for rel, ids in by_schema.items():
-        name = f"schema {rel}"
-        owners = f"artifact{'s' if len(ids) > 1 else ''} {', '.join(ids)}"
-        path = root / rel
-        try:
-            schema = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            failures.append(Check(name, False, f"missing (schema of {owners})",
-                                  f"restore {rel}, or fix the 'schema' of {owners}"))
-            continue
-        except (OSError, UnicodeDecodeError, ValueError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
-            failures.append(Check(name, False, f"not readable JSON: {reason}",
-                                  f"fix the JSON in {rel}"))
-            continue
-        try:
-            cls = validators.validator_for(schema, default=validators.Draft202012Validator)
-            cls.check_schema(schema)
-        except SchemaError as exc:
-            where = "/".join(map(str, exc.path)) or "top level"
-            failures.append(Check(name, False, f"not a valid JSON Schema at {where}: "
-                                               f"{exc.message[:120]}",
-                                  f"fix {rel} (it is used for {owners})"))
-        except Exception as exc:  # e.g. a schema that is not an object or boolean
-            failures.append(Check(name, False, f"not a valid JSON Schema: {exc}",
-                                  f"fix {rel} (it is used for {owners})"))
+    failures: list[Check] = []
+    reached: dict[tuple[Path, str], tuple[str, str]] = {}  # (file, ref) -> why, schema
+    broken: dict[Path, tuple[str, str]] = {}  # a reached schema -> why, schema
+    unchecked: dict[str, set[str]] = {}  # format validation skips -> the files using it
+    files: set[Path] = set()  # every schema file reached
+    with LOCK:
+        library = schema_library(root, graph.schema_dirs)
+        for rel, ids in by_schema.items():
+            owners = f"artifact{'s' if len(ids) > 1 else ''} {', '.join(ids)}"
+            problem = _schema_file(library, rel, owners)
+            if problem:
+                failures.append(problem)
+                continue
+            path = Path(os.path.normpath(library.root / rel))
+            for ref in library.ref_problems(path):
+                reached.setdefault((ref.file, ref.ref), (ref.why, rel))
+            for entry, _ in library.reachable(path):
+                files.add(entry.path)
+                why = library.invalid(entry)
+                if why and entry.path != path:
+                    broken.setdefault(entry.path, (why, rel))
+            # the validator checks formats with its schema's checker, partials included
+            known = validators.validator_for(
+                library.files[path].resource.contents,
+                default=validators.Draft202012Validator).FORMAT_CHECKER.checkers
+            for name, users in library.formats(path).items():
+                if name not in known:
+                    unchecked.setdefault(name, set()).update(map(library.show, users))
+        warnings = unchecked_formats(unchecked) + [
+            Check(f"schema $id {uri}", False,
+                  f"declared by {', '.join(library.show(p) for p in paths)}: a $ref to it "
+                  f"means {library.show(paths[0])}",
+                  "give each schema its own $id", level="warning")
+            for uri, paths in sorted(library.duplicates.items())]
+    for (file, ref), (why, rel) in reached.items():
+        shown = library.show(file)
+        source = "" if shown == rel else f", reached from schema {rel}"
+        failures.append(Check(f"schema {shown}", False,
+                              f"$ref '{ref}' does not resolve: {why}{source}",
+                              f"fix the $ref in {shown}, or add the schema it names under "
+                              f"the project (schemas are never fetched over the network)"))
+    for file, (why, rel) in broken.items():
+        shown = library.show(file)
+        failures.append(Check(f"schema {shown}", False, f"{why} (reached from schema {rel})",
+                              f"fix {shown}"))
     if failures:
-        return failures
-    return [Check("schemas", True, f"{len(by_schema)} schema file(s) present and valid")]
+        return failures + warnings
+    return [Check("schemas", True, f"{len(by_schema)} schema file(s) present and valid; "
+                                   f"every $ref resolves ({len(files)} file(s) in all)")
+            ] + warnings
+
+
+def _schema_file(library, rel: str, owners: str) -> Check | None:
+    """The failed check of a graph's schema file that is missing, not JSON or not a JSON
+    Schema; None when it is fine."""
+    name = f"schema {rel}"
+    path = Path(os.path.normpath(library.root / rel))
+    entry = library.file_at(path)
+    if entry is None:
+        why = library.unreadable.get(path, "missing")
+        if why == "missing":
+            return Check(name, False, f"missing (schema of {owners})",
+                         f"restore {rel}, or fix the 'schema' of {owners}")
+        return Check(name, False, why, f"fix the JSON in {rel}")
+    why = library.invalid(entry)
+    if why:
+        return Check(name, False, why, f"fix {rel} (it is used for {owners})")
+    return None
+
+
+# The packages behind jsonschema's format checks, each a dependency of the pipeline: a
+# format named here is unchecked only when its package is missing from the environment.
+FORMAT_PACKAGES = {
+    "date-time": "rfc3339-validator", "time": "rfc3339-validator",
+    "uri": "rfc3986-validator", "uri-reference": "rfc3986-validator",
+    "hostname": "fqdn", "idn-hostname": "idna", "duration": "isoduration",
+    "json-pointer": "jsonpointer", "relative-json-pointer": "jsonpointer",
+    "uri-template": "uri-template",
+}
+
+
+def unchecked_formats(unchecked: dict[str, set[str]]) -> list[Check]:
+    """A warning per `format` the schemas use that validation does not check (its values
+    pass, as JSON Schema wants for a format the validator does not know)."""
+    checks = []
+    for name, users in sorted(unchecked.items()):
+        used = f"used in {', '.join(sorted(users))}"
+        package = FORMAT_PACKAGES.get(name)
+        if package:
+            checks.append(Check(f"format {name}", False,
+                                f"not checked: the package {package} is not installed "
+                                f"({used})", f"reinstall the pipeline (its dependencies "
+                                f"include {package})", level="warning"))
+        else:
+            checks.append(Check(f"format {name}", False,
+                                f"not checked: unknown to the validator for its draft, its "
+                                f"values pass ({used})",
+                                "use a format the validator checks (docs/stage-graph-"
+                                "format.md lists them), or a `pattern`", level="warning"))
+    return checks
 
 
 def environment(graph: Graph) -> list[Check]:
