@@ -14,10 +14,11 @@ from orchestrator.console import Console, fit, seconds
 from orchestrator.errors import EXIT_OK, EXIT_STAGE_FAILED, UsageError
 from orchestrator.ledger import (
     RUNS_DIR,
+    RecordFile,
     read_run_record,
-    recorded_run_ids,
     resolve_run,
     run_events_path,
+    run_records,
     stage_log_path,
 )
 
@@ -33,7 +34,8 @@ def register(commands) -> None:
     logs = commands.add_parser(
         "logs", help="list recent runs, show one run or a stage's output, follow a live run")
     logs.add_argument("run_id", nargs="?", metavar="RUN_ID",
-                      help="a run id, or any unique beginning of one")
+                      help="a run id, any unique beginning of one, or the path of its "
+                           "record (.pipeline-runs/RUN_ID.json)")
     logs.add_argument("--latest", action="store_true", help="the most recent run")
     logs.add_argument("--stage", metavar="ID", help="print this stage's captured output")
     logs.add_argument("--follow", action="store_true",
@@ -119,7 +121,7 @@ def show_logs(ctx, args) -> int:
         return list_runs(root, args)
     if args.limit is not None:
         raise UsageError("--limit applies to the list of runs, not to one run")
-    run_id = resolve_run(root, args.run_id, args.latest)
+    run_id = resolve_run(root, record_id(ctx, args.run_id), args.latest)
     console = Console()
     if args.follow and args.json:
         raise UsageError("--follow prints as the run goes; it cannot be combined with --json")
@@ -141,15 +143,30 @@ def show_logs(ctx, args) -> int:
     return EXIT_OK
 
 
-def run_summary(root: Path, run_id: str) -> dict:
-    record = record_or_none(root, run_id)
-    if record is None:
-        return {"runId": run_id, "pipelineId": None, "command": None, "status": "unreadable",
-                "startedAt": None, "durationMs": None}
-    options = record.get("options") if isinstance(record.get("options"), dict) else {}
-    return {"runId": record.get("runId", run_id), "pipelineId": record.get("pipelineId"),
-            "command": options.get("command"), "status": record.get("status"),
-            "startedAt": record.get("startedAt"), "durationMs": record.get("durationMs")}
+def record_id(ctx, given: str | None) -> str | None:
+    """RUN_ID as given, or the run id of a record file's path (`.pipeline-runs/X.json`,
+    relative to where the command was started, like -g): it must be in the project's
+    `.pipeline-runs/`."""
+    if given is None or not given.endswith(".json"):
+        return given
+    path = Path(ctx.start_dir, given)
+    if not path.is_file():
+        raise UsageError(f"{given}: no such file")
+    runs_dir = ctx.root / RUNS_DIR
+    if not runs_dir.is_dir() or path.resolve().parent != runs_dir.resolve():
+        raise UsageError(f"{given}: not a record under this project's {RUNS_DIR}/")
+    return path.name[:-len(".json")]
+
+
+def run_summary(record: RecordFile) -> dict:
+    head = record.head
+    if head is None:
+        return {"runId": record.run_id, "pipelineId": None, "command": None,
+                "status": "unreadable", "startedAt": None, "durationMs": None}
+    options = head.get("options") if isinstance(head.get("options"), dict) else {}
+    return {"runId": record.run_id, "pipelineId": head.get("pipelineId"),
+            "command": options.get("command"), "status": head.get("status"),
+            "startedAt": head.get("startedAt"), "durationMs": head.get("durationMs")}
 
 
 def list_runs(root: Path, args) -> int:
@@ -157,8 +174,7 @@ def list_runs(root: Path, args) -> int:
     limit = 20 if args.limit is None else args.limit
     if limit < 1:
         raise UsageError(f"--limit {limit}: give a number of runs of at least 1")
-    ids = recorded_run_ids(root)[-limit:]
-    runs = [run_summary(root, run_id) for run_id in ids]
+    runs = [run_summary(record) for record in run_records(root)[-limit:]]
     console = Console()
     if args.json:
         console.json({"runs": runs})
