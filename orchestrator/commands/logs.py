@@ -10,7 +10,7 @@ import json
 import time
 from pathlib import Path
 
-from orchestrator.console import Console, fit, seconds
+from orchestrator.console import Console, fit, rerun_hints, seconds
 from orchestrator.errors import EXIT_OK, EXIT_STAGE_FAILED, UsageError
 from orchestrator.ledger import (
     RUNS_DIR,
@@ -67,13 +67,32 @@ def marked(status: str | None) -> tuple[str, str | None]:
     return _MARKERS.get(status or "", ("?", None))
 
 
-def remediation(record: dict, stage_id: str) -> list[str]:
-    """How to rerun a failed stage, as the run itself printed it."""
-    hints = [f"pipeline run-stage {stage_id}"]
+def hint_options(ctx, record: dict) -> list[str]:
+    """The global options a rerun hint needs to reach the run's project and graph from
+    where `logs` was started: the `-C` and `-g` given to logs, and `-g` for a run of a
+    graph other than the project's default when logs was given none."""
+    import os
+
+    from orchestrator.graph import DEFAULT_GRAPH
+
+    options = list(ctx.global_options)
+    graph = record.get("graphPath")
+    if "-g" in options or not isinstance(graph, str) or not graph:
+        return options
+    path = Path(os.path.normpath(ctx.root / graph))  # as recorded: relative to the root
+    if path == Path(os.path.normpath(ctx.root / DEFAULT_GRAPH)):
+        return options
+    try:
+        shown = str(path.relative_to(ctx.start_dir))
+    except ValueError:
+        shown = str(path)
+    return options + ["-g", shown]
+
+
+def remediation(record: dict, stage_id: str, options: list[str]) -> list[str]:
+    """How to rerun a failed stage (`options`: see hint_options)."""
     pipeline = record.get("pipelineId")
-    if pipeline:
-        hints.append(f"pipeline run {pipeline} --from {stage_id}")
-    return hints
+    return rerun_hints(stage_id, pipeline if isinstance(pipeline, str) else None, options)
 
 
 # -- finding runs -------------------------------------------------------------------
@@ -134,12 +153,12 @@ def show_logs(ctx, args) -> int:
             return follow_stage(root, run_id, args.stage, console)
         return show_stage_output(root, run_id, args.stage, console, args.json)
     if args.follow:
-        return follow_run(root, run_id, console)
+        return follow_run(root, run_id, console, ctx)
     record = load_record(root, run_id)
     if args.json:
         console.json(record)  # the record itself, as the run wrote it
         return EXIT_OK
-    show_run(record, console)
+    show_run(record, console, hint_options(ctx, record))
     return EXIT_OK
 
 
@@ -199,9 +218,9 @@ def _label(run_id: str) -> str:
     return run_id.split("_", 1)[1] if "_" in run_id else "-"
 
 
-def show_run(record: dict, console: Console) -> None:
+def show_run(record: dict, console: Console, options: list[str]) -> None:
     """One run: a header, then one line per stage; a failed stage adds its error,
-    log and how to rerun it."""
+    log and how to rerun it (with the global `options` of hint_options)."""
     status = record.get("status")
     marker, style = marked(status)
     console.line(fit(f"{marker} run {record.get('runId')}: {status}"), style)
@@ -230,7 +249,7 @@ def show_run(record: dict, console: Console) -> None:
             if stage.get("logPath"):
                 # a path is worth more whole than cut to the width
                 console.line(f"    log: {stage['logPath']}", "note")
-            for hint in remediation(record, str(stage.get("id"))):
+            for hint in remediation(record, str(stage.get("id")), options):
                 console.line(f"    rerun: {hint}", "note")
 
 
@@ -338,8 +357,9 @@ class RunWatch:
         return time.monotonic() - self.over_since >= GRACE_S
 
 
-def describe_event(event: dict, record: dict | None) -> list[tuple[str, str | None]]:
-    """Console lines (text, style) for one event."""
+def describe_event(event: dict, record: dict | None,
+                   options: list[str] = ()) -> list[tuple[str, str | None]]:
+    """Console lines (text, style) for one event (`options`: see hint_options)."""
     stamp = when(event.get("ts"))[11:] or "?"
     kind, sid, status = event.get("event"), event.get("stageId"), event.get("status")
     duration = event.get("durationMs")
@@ -357,7 +377,8 @@ def describe_event(event: dict, record: dict | None) -> list[tuple[str, str | No
             lines.append((fit(f"    error: {stage.get('error') or 'failed'}"), "fail"))
             if stage.get("logPath"):
                 lines.append((f"    log: {stage['logPath']}", "note"))
-            lines += [(f"    rerun: {hint}", "note") for hint in remediation(record, str(sid))]
+            lines += [(f"    rerun: {hint}", "note")
+                      for hint in remediation(record, str(sid), list(options))]
         return lines
     if kind == "run-finished":
         marker, style = marked(status)
@@ -369,7 +390,7 @@ def _exit_for(status: str | None) -> int:
     return EXIT_OK if status == "succeeded" else EXIT_STAGE_FAILED
 
 
-def follow_run(root: Path, run_id: str, console: Console) -> int:
+def follow_run(root: Path, run_id: str, console: Console, ctx) -> int:
     """Print the run's events as they are appended, until run-finished."""
     watch = RunWatch(root, run_id)
     while True:
@@ -379,7 +400,8 @@ def follow_run(root: Path, run_id: str, console: Console) -> int:
             needs_record = (event.get("event") == "stage-finished"
                             and event.get("status") == "failed")
             record = record_or_none(root, run_id) if needs_record else None
-            for text, style in describe_event(event, record):
+            options = hint_options(ctx, record) if record is not None else []
+            for text, style in describe_event(event, record, options):
                 console.line(text, style)
         if watch.should_stop():
             break
