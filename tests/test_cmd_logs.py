@@ -292,6 +292,11 @@ def test_records_of_another_tool_are_not_listed_and_are_named_when_asked_for(pro
     assert one_error_line(project.pipeline("logs", newer, "--stage", "get-modules")) == \
         said.replace(older, newer)
     assert one_error_line(project.pipeline("run", "--since", older)) == said
+    # a record of ours by its path; a JSON file elsewhere is no record
+    by_path = project.pipeline("logs", f".pipeline-runs/{first['runId']}.json")
+    assert by_path.out.splitlines()[0] == f"✔ run {first['runId']}: succeeded"
+    assert one_error_line(project.pipeline("logs", "build/raw.json")) == \
+        "pipeline: error: build/raw.json: not a record under this project's .pipeline-runs/"
     # untouched: the other tool's files are its own
     assert project.path(f".pipeline-runs/{older}.json").read_text() == FOREIGN.read_text()
 
