@@ -339,9 +339,16 @@ def _started(stamp: Any) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
-def _id_time(run_id: str) -> datetime:
-    """The start time our run ids begin with (`20261125T092603.539Z_...`)."""
-    return datetime.strptime(run_id[:18], "%Y%m%dT%H%M%S.%f").replace(tzinfo=timezone.utc)
+def _id_time(run_id: str) -> datetime | None:
+    """The start time our run ids begin with (`20261125T092603.539Z_...`); None when
+    `run_id` does not begin with one."""
+    if not RUN_ID_FORM.match(run_id):
+        return None
+    try:
+        moment = datetime.strptime(run_id[:19], "%Y%m%dT%H%M%S.%f")
+    except ValueError:  # the form of a time, but no real one (month 13)
+        return None
+    return moment.replace(tzinfo=timezone.utc)
 
 
 def _read_head(path: Path) -> Any:
@@ -396,8 +403,9 @@ def run_records(root: Path) -> list[RecordFile]:
         except (OSError, ValueError):
             data = None
         if not isinstance(data, dict):
-            if RUN_ID_FORM.match(stem):  # ours, being claimed or damaged
-                found.append(RecordFile(stem, _id_time(stem), None))
+            started = _id_time(stem)
+            if started is not None:  # named like ours: ours, being claimed or damaged
+                found.append(RecordFile(stem, started, None))
             continue
         if foreign_reason(stem, data) is None:
             found.append(RecordFile(stem, _started(data["startedAt"]), data))
@@ -435,7 +443,7 @@ def foreign_record_message(root: Path, name: str) -> str | None:
     try:
         reason = foreign_reason(stem, _read_head(runs_dir / f"{stem}.json"))
     except (OSError, ValueError):
-        if RUN_ID_FORM.match(stem):
+        if _id_time(stem) is not None:
             return None  # ours, unreadable: listed as such
         reason = "not JSON"
     if reason is None:

@@ -168,3 +168,16 @@ def test_an_abandoned_looking_file_of_another_tool_is_left_alone(tmp_path):
     assert mark_abandoned_runs(tmp_path) == [ours.run_id]
     assert json.loads(theirs.read_text())["status"] == "running"
     assert json.loads(ours.record_path.read_text())["status"] == "interrupted"
+
+
+def test_unreadable_files_count_as_ours_only_when_named_like_our_run_ids(tmp_path):
+    from orchestrator.ledger import run_records
+
+    runs = tmp_path / ".pipeline-runs"
+    runs.mkdir()
+    for name in ("20261128T010203.004Z_claimed", "20261399T000000.000Z_no-such-month",
+                 "2026-11-27T23-58-55-957Z_half-written", "notes"):
+        (runs / f"{name}.json").write_text("")
+    found = run_records(tmp_path)
+    assert [(r.run_id, r.head) for r in found] == [("20261128T010203.004Z_claimed", None)]
+    assert found[0].started == datetime(2026, 11, 28, 1, 2, 3, 4000, tzinfo=timezone.utc)
