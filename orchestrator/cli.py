@@ -43,9 +43,13 @@ def command_modules() -> list[str]:
 class Context:
     """What every command gets: the project root, and the graph, loaded on first use."""
 
-    def __init__(self, root: Path, graph_path: Path | None):
+    def __init__(self, root: Path, graph_path: Path | None, start_dir: Path | None = None,
+                 global_options: tuple[str, ...] = ()):
         self.root = root
         self.graph_path = graph_path
+        self.start_dir = start_dir or root  # where the command was started (before -C)
+        # `-C DIR` / `-g FILE` as given: a command we suggest repeats them
+        self.global_options = global_options
         self._graph = None
         self.write_cache = False  # set by commands that run stages (they write anyway)
 
@@ -132,9 +136,12 @@ def dispatch(argv: list[str]) -> int:
     if not args.command:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
-    graph_arg = Path(args.graph).absolute() if args.graph else None  # before -C moves us
+    start_dir = Path.cwd()  # before -C moves us
+    graph_arg = Path(args.graph).absolute() if args.graph else None
+    given = (*(("-C", args.directory) if args.directory is not None else ()),
+             *(("-g", args.graph) if args.graph is not None else ()))
     root = _enter_root(args.directory)
-    return args.handler(Context(root, graph_arg), args)
+    return args.handler(Context(root, graph_arg, start_dir, given), args)
 
 
 def _on_sigterm(signum, frame) -> None:

@@ -61,6 +61,23 @@ def seconds(duration_ms: float | None) -> str:
     return f"{minutes}m{s:02d}s"
 
 
+def pipeline_command(global_options: tuple[str, ...] | list[str], *words: str) -> str:
+    """A `pipeline` command line to show, every word quoted for a POSIX shell; the global
+    options (`-C DIR`, `-g FILE`) as the user gave them, so it runs from where they are."""
+    import shlex
+
+    return shlex.join(["pipeline", *global_options, *words])
+
+
+def rerun_hints(stage_id: str, pipeline_id: str | None,
+                global_options: tuple[str, ...] | list[str] = ()) -> list[str]:
+    """How to rerun a failed stage: alone, and (in a pipeline's run) the pipeline from it."""
+    hints = [pipeline_command(global_options, "run-stage", stage_id)]
+    if pipeline_id:
+        hints.append(pipeline_command(global_options, "run", pipeline_id, "--from", stage_id))
+    return hints
+
+
 LOG_LEVELS = ("debug", "info", "warn", "error")
 
 

@@ -287,20 +287,136 @@ class RunLedger:
                                    (self._last_write - now) / RECORD_TIME_SHARE)
 
 
-# -- Reading the records back (for `pipeline logs`) ---------------------------------
+# -- Reading the records back (for `pipeline logs`, `history`, `run --since`) ----------
+
+# Other tools may keep their own records in the same folder (the upstream Node
+# orchestrator writes `2026-11-27T23-58-55-957Z_full-refresh.json`, with no `runId`).
+# Only records of our own shape are read; the others are left alone, unlisted.
+#
+# Our shape: a JSON object whose `runId` is its file's name (without `.json`), with a
+# string `status`, a `startedAt` that is an ISO 8601 time and a `stages` list. A file
+# that does not even read as a JSON object is ours when its name has the form of our run
+# ids (a record just claimed by a starting run is empty): it is listed as unreadable.
+RUN_ID_FORM = re.compile(r"\d{8}T\d{6}\.\d{3}Z_")
+# The start of a record holds everything but `stages`, which we write last: a listing
+# reads this much of each record and parses its head alone (a record of 10,000 stages
+# is megabytes; its head is a few hundred bytes).
+HEAD_BYTES = 4096
+_STAGES_KEY = b',"stages":['
+
+
+class ForeignRecord(ValueError):
+    """A file under `.pipeline-runs/` that is not a record of this runner."""
+
+
+def foreign_reason(stem: str, data: Any) -> str | None:
+    """Why `data`, read from `.pipeline-runs/<stem>.json`, is not a record of this runner
+    (e.g. `no runId`), or None when it is one. The one definition of our shape."""
+    if not isinstance(data, dict):
+        return "not a JSON object"
+    run_id = data.get("runId")
+    if run_id is None:
+        return "no runId"
+    if run_id != stem:
+        return f"its runId {str(run_id)[:60]!r} is not its file name"
+    if not isinstance(data.get("status"), str):
+        return "no status"
+    if _started(data.get("startedAt")) is None:
+        return "no startedAt time"
+    if not isinstance(data.get("stages"), list):
+        return "no stages list"
+    return None
+
+
+def _started(stamp: Any) -> datetime | None:
+    """An ISO 8601 time as an aware datetime (UTC when it names no zone); None if it is
+    not one."""
+    if not isinstance(stamp, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(stamp[:-1] + "+00:00" if stamp.endswith("Z") else stamp)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _id_time(run_id: str) -> datetime | None:
+    """The start time our run ids begin with (`20261125T092603.539Z_...`); None when
+    `run_id` does not begin with one."""
+    if not RUN_ID_FORM.match(run_id):
+        return None
+    try:
+        moment = datetime.strptime(run_id[:19], "%Y%m%dT%H%M%S.%f")
+    except ValueError:  # the form of a time, but no real one (month 13)
+        return None
+    return moment.replace(tzinfo=timezone.utc)
+
+
+def _read_head(path: Path) -> Any:
+    """The record at `path` without its `stages` (replaced by an empty list when it has
+    them): its start alone is parsed when that is where our writer put them. ValueError
+    if it is not JSON, OSError if it cannot be read."""
+    with open(path, "rb") as f:
+        start = f.read(HEAD_BYTES)
+        cut = start.find(_STAGES_KEY) if len(start) == HEAD_BYTES else -1
+        if cut > 0:
+            try:  # fails, and the whole file is read, if the key was not at the top level
+                head = json.loads(start[:cut] + b"}")
+            except ValueError:
+                head = None
+            if isinstance(head, dict):
+                head["stages"] = []
+                return head
+        data = json.loads(start + f.read())
+    if isinstance(data, dict) and isinstance(data.get("stages"), list):
+        data["stages"] = []
+    return data
+
+
+class RecordFile:
+    """One run record of ours under `.pipeline-runs/`, as a listing sees it."""
+
+    __slots__ = ("run_id", "started", "head")
+
+    def __init__(self, run_id: str, started: datetime, head: dict | None):
+        self.run_id = run_id
+        self.started = started  # its startedAt (the time in its id when unreadable)
+        self.head = head  # the record without its stages; None when it does not read
+
+
+def run_records(root: Path) -> list[RecordFile]:
+    """The records of this runner under `.pipeline-runs/`, oldest first: ordered by
+    `startedAt`, ties by file name. Files of another shape are skipped (see above)."""
+    runs_dir = root / RUNS_DIR
+    try:
+        # the atomic writer's temporary files are hidden and end in .tmp: never listed
+        entries = [e for e in os.scandir(runs_dir)
+                   if e.name.endswith(".json") and not e.name.startswith(".")]
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    found = []
+    for entry in entries:
+        stem = entry.name[:-5]
+        try:
+            if not entry.is_file():
+                continue
+            data = _read_head(Path(entry.path))
+        except (OSError, ValueError):
+            data = None
+        if not isinstance(data, dict):
+            started = _id_time(stem)
+            if started is not None:  # named like ours: ours, being claimed or damaged
+                found.append(RecordFile(stem, started, None))
+            continue
+        if foreign_reason(stem, data) is None:
+            found.append(RecordFile(stem, _started(data["startedAt"]), data))
+    found.sort(key=lambda r: (r.started, r.run_id))
+    return found
 
 
 def recorded_run_ids(root: Path) -> list[str]:
-    """Ids of the runs recorded under `.pipeline-runs/`, oldest first.
-
-    Run ids start with their UTC start time, so sorting them sorts by start.
-    """
-    runs_dir = root / RUNS_DIR
-    if not runs_dir.is_dir():
-        return []
-    # the atomic writer's temporary files are hidden and end in .tmp: never listed
-    return sorted(p.stem for p in runs_dir.glob("*.json")
-                  if p.is_file() and not p.name.startswith("."))
+    """Ids of the runs recorded under `.pipeline-runs/`, oldest first (see run_records)."""
+    return [record.run_id for record in run_records(root)]
 
 
 def match_run_ids(root: Path, prefix: str) -> list[str]:
@@ -312,13 +428,42 @@ def match_run_ids(root: Path, prefix: str) -> list[str]:
     return [run_id for run_id in ids if run_id.startswith(prefix)]
 
 
+def foreign_record_message(root: Path, name: str) -> str | None:
+    """For a name that no record of ours has: if it names a record file of another tool
+    (exactly, or as the beginning of just one such file's name), one line saying so."""
+    runs_dir = root / RUNS_DIR
+    try:
+        stems = [p.name[:-5] for p in runs_dir.iterdir()
+                 if p.name.endswith(".json") and not p.name.startswith(".") and p.is_file()]
+    except OSError:
+        return None
+    matches = [name] if name in stems else [s for s in stems if s.startswith(name)]
+    if len(matches) != 1:
+        return None
+    stem = matches[0]
+    try:
+        reason = foreign_reason(stem, _read_head(runs_dir / f"{stem}.json"))
+    except (OSError, ValueError):
+        if _id_time(stem) is not None:
+            return None  # ours, unreadable: listed as such
+        reason = "not JSON"
+    if reason is None:
+        return None
+    return (f"{RUNS_DIR}/{stem}.json is not a record of this runner ({reason}); "
+            f"written by another tool?")
+
+
 def read_run_record(root: Path, run_id: str) -> dict[str, Any]:
     """The run record as written; ValueError if it is not a JSON object (e.g. a record
-    file just claimed and not yet written), OSError if it cannot be read."""
+    file just claimed and not yet written) or not of our shape (ForeignRecord), OSError
+    if it cannot be read."""
     text = (root / RUNS_DIR / f"{run_id}.json").read_text(encoding="utf-8")
     data = json.loads(text)
     if not isinstance(data, dict):
         raise ValueError("not a JSON object")
+    reason = foreign_reason(run_id, data)
+    if reason is not None:
+        raise ForeignRecord(f"not a record of this runner ({reason})")
     return data
 
 
@@ -345,6 +490,9 @@ def resolve_run(root: Path, run_id: str | None, latest: bool) -> str:
     assert run_id is not None
     matches = match_run_ids(root, run_id)
     if not matches:
+        foreign = foreign_record_message(root, run_id)
+        if foreign:
+            raise UsageError(foreign)
         raise UsageError(f"unknown run '{run_id}' (see 'pipeline logs' for the recent runs)")
     if len(matches) > 1:
         shown = ", ".join(matches[-RUN_CANDIDATES_SHOWN:])  # the most recent ones
@@ -360,8 +508,16 @@ def mark_abandoned_runs(root: Path, own_run_id: str | None = None, recent: int =
     Called by a run that holds the project's run lock, so no other run can be alive; every
     run does this as it starts, so an abandoned run is always among the newest records.
     """
+    # Our run ids begin with the run's start time (its startedAt), so the newest records
+    # of ours are the last names of that form: only those few are opened, not every
+    # record (a run starts with this). read_run_record refuses another tool's file.
+    try:
+        names = sorted(name[:-5] for name in os.listdir(root / RUNS_DIR)
+                       if name.endswith(".json") and RUN_ID_FORM.match(name))
+    except OSError:
+        return []
     marked = []
-    for run_id in recorded_run_ids(root)[-recent:]:
+    for run_id in names[-recent:]:
         if run_id == own_run_id:
             continue
         try:  # the status is near the start of a record: skip finished ones unparsed

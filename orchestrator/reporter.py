@@ -13,7 +13,7 @@ from typing import Any
 
 from orchestrator import collector
 from orchestrator.compile import FAILURE_KEY, freshness_of
-from orchestrator.console import Console, seconds
+from orchestrator.console import Console, rerun_hints, seconds
 from orchestrator.engine import flush_state, state_releaser
 from orchestrator.ledger import RunLedger, iso, utc_now
 from orchestrator.plan import Plan
@@ -74,8 +74,9 @@ class PipelineReporter:
 
     def __init__(self, ledger: RunLedger, console: Console | None = None,
                  plan: Plan | None = None, label: str | None = None, keep_going: bool = False,
-                 take_lock: bool = False):
+                 take_lock: bool = False, global_options: tuple[str, ...] = ()):
         self.ledger = ledger
+        self.global_options = global_options  # `-C`, `-g` as given: kept in rerun hints
         self.console = console or Console()
         self.plan = plan
         self.label = label
@@ -214,8 +215,7 @@ class PipelineReporter:
             message = message.replace("ERROR: ", "")
         self.counts["failed"] += 1
         self.failed.append(sid)
-        pipeline = f" {self.pipeline_id}" if self.pipeline_id else ""
-        hints = [f"pipeline run-stage {sid}", f"pipeline run{pipeline} --from {sid}"]
+        hints = rerun_hints(sid, self.pipeline_id, self.global_options)
         self.console.stage_failed(self._number(sid), self.total, sid, message,
                                   details.get("logPath"), hints)
         if details.get("logPath") and not self.console.streams_output \

@@ -108,10 +108,45 @@ def test_writers_in_different_pipelines_are_fine(project):
                             "inputs": [{"artifact": "clean", "mode": "read"}],
                             "outputs": [{"artifact": "report", "mode": "write"}]})
     graph["pipelines"].append({"id": "next", "stages": ["extract", "transform", "publish-v2"]})
+    graph["defaultPipeline"] = "full-refresh"
     project.write_graph(graph)
     code, report = check_json(project)
     assert code == 0, report
     assert report == {"ok": True, "errors": [], "warnings": []}
+
+
+def test_several_pipelines_without_a_default_say_which_one_run_picks(project):
+    graph = project.graph()
+    graph["pipelines"].append({"id": "quick", "stages": ["extract"]})
+    project.write_graph(graph)
+    result = project.pipeline("check")
+    assert result.code == 0, result.text
+    out = " ".join(line.strip() for line in result.out.splitlines())
+    assert ("! pipeline/stage-graph.json: top level: no defaultPipeline among 2 pipelines "
+            "(full-refresh, quick): 'pipeline run' with no pipeline named runs "
+            "'full-refresh', the one of that name; set defaultPipeline to choose "
+            "[implicit-default-pipeline]") in out
+    code, report = check_json(project)
+    assert report["warnings"] == [{
+        "code": "implicit-default-pipeline", "place": "top level",
+        "pipelines": ["full-refresh", "quick"], "picks": "full-refresh",
+        "message": report["warnings"][0]["message"]}]
+    # and that is what run does
+    assert project.pipeline("run").out.splitlines()[-1].startswith("full-refresh succeeded")
+
+    graph["pipelines"][0]["id"] = "nightly"
+    project.write_graph(graph)
+    code, report = check_json(project)
+    assert code == 0
+    assert report["warnings"][0]["picks"] is None
+    assert report["warnings"][0]["message"] == (
+        "no defaultPipeline among 2 pipelines (nightly, quick), none called 'full-refresh': "
+        "'pipeline run' with no pipeline named exits 2; set defaultPipeline to one of them")
+    assert project.pipeline("run").code == 2
+
+    graph["defaultPipeline"] = "quick"
+    project.write_graph(graph)
+    assert check_json(project) == (0, {"ok": True, "errors": [], "warnings": []})
 
 
 def test_listed_before_a_dependency(project):

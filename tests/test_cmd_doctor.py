@@ -361,3 +361,153 @@ def test_a_format_whose_package_is_missing_names_the_package():
     assert (check.name, check.level) == ("format date-time", "warning")
     assert check.detail == ("not checked: the package rfc3339-validator is not installed "
                             "(used in partials/b.json, schemas/a.json)")
+
+
+# -- Node: the project's engines.node, and TypeScript stages ------------------------------
+
+
+def fake_node(tmp_path: Path, version: str) -> str:
+    """A PATH whose `node` says it is `version` (and the real python3)."""
+    folder = tmp_path / f"node-{version}"
+    if not folder.exists():
+        folder.mkdir()
+        fake_bin(folder, {"node": f"echo v{version}"})
+    return str(folder / "fakebin")
+
+
+def real_node_version() -> str:
+    import subprocess
+
+    return subprocess.run(["node", "--version"], capture_output=True, text=True,
+                          check=True).stdout.strip().lstrip("v")
+
+
+def with_engines(project, node_range) -> None:
+    package = {"name": "catalogue", "private": True, "type": "module",
+               "engines": {"node": node_range}}
+    project.path("package.json").write_text(json.dumps(package, indent=2))
+
+
+def test_node_is_checked_against_the_projects_engines_range(project):
+    installed = real_node_version()
+    major = int(installed.split(".")[0])
+    with_engines(project, f">={major + 2}")
+    code, report = doctor_json(project)
+    assert code == 1
+    node = failed(report)["node"]
+    assert node["detail"].startswith(f"{installed} at ")
+    assert node["detail"].endswith(f" does not satisfy engines.node '>={major + 2}' of "
+                                   "package.json")
+    assert node["remedy"] == (f"install a Node.js that satisfies '>={major + 2}' (first on "
+                              "PATH as 'node'), or correct engines.node in package.json")
+
+    with_engines(project, f">=18.0.0 <{major + 1}")
+    code, report = doctor_json(project)
+    assert code == 0, report
+    assert by_name(report)["node"]["detail"].endswith(
+        f", satisfies engines.node '>=18.0.0 <{major + 1}' of package.json")
+
+
+def test_engines_ranges_against_other_node_versions(project, tmp_path):
+    with_engines(project, "^20.3 || ~22.5.1")
+    for version, ok in (("20.2.9", False), ("20.3.0", True), ("21.0.0", False),
+                        ("22.5.0", False), ("22.5.7", True), ("22.6.0", False)):
+        code, report = doctor_json(project, env={"PATH": fake_node(tmp_path, version)})
+        assert by_name(report)["node"]["ok"] is ok, (version, report)
+        assert f"{version} at " in by_name(report)["node"]["detail"]
+    # a range below the built-in floor of 20 is the project's to choose
+    with_engines(project, "18.x")
+    code, report = doctor_json(project, env={"PATH": fake_node(tmp_path, "18.19.0")})
+    assert by_name(report)["node"]["ok"] is True
+
+
+def test_unreadable_package_json_or_range_is_a_failed_check(project):
+    project.path("package.json").write_text('{"engines": ')
+    code, report = doctor_json(project)
+    assert code == 1
+    assert failed(report)["package.json"]["detail"].startswith("not readable JSON: ")
+    assert by_name(report)["node"]["ok"] is True  # checked against 20 or newer meanwhile
+    with_engines(project, "lts")
+    code, report = doctor_json(project)
+    assert code == 1
+    assert failed(report)["package.json"]["detail"] == (
+        "engines.node \"lts\" is not a semver range: 'lts' is not a version or a comparator")
+    with_engines(project, None)  # no engines.node at all: nothing to check
+    project.path("package.json").write_text('{"name": "x"}')
+    assert doctor_json(project)[0] == 0
+
+
+TYPED_SCRIPT = """const greeting: string = "typed stage";
+console.log(greeting);
+"""
+
+
+def with_typescript_stage(project, args_before: list[str] = (), name="typed.ts") -> None:
+    project.path(f"stages/{name}").write_text(TYPED_SCRIPT)
+    graph = project.graph()
+    graph["stages"].append({"id": "typed", "command": {
+        "executable": "node", "args": [*args_before, f"stages/{name}"]}})
+    graph["pipelines"][0]["stages"].append("typed")
+    project.write_graph(graph)
+
+
+def test_a_typescript_stage_needs_a_node_that_strips_types(project):
+    installed = real_node_version()
+    assert int(installed.split(".")[0]) < 22, "this test expects the machine's Node 20"
+    with_typescript_stage(project)
+    result = project.pipeline("doctor")
+    assert result.code == 1
+    out = unwrapped(result.out)
+    assert (f"✖ typescript typed: node {installed} at ") in out
+    assert ("cannot run stages/typed.ts (stage typed): Node.js strips types from 22.18 "
+            "(23.6 on the 23 line), or from 22.6 with --experimental-strip-types") in out
+    assert "fix: install Node.js 22.18 or newer, or pass --experimental-strip-types" in out
+    # and that is true: this node cannot run it
+    ran = project.pipeline("run-stage", "typed")
+    assert ran.code == 1 and "SyntaxError" in project.path(
+        project.last_record()["stages"][0]["logPath"]).read_text()
+
+
+def test_a_loader_in_the_command_is_left_to_do_its_job(project):
+    with_typescript_stage(project, ["--import", "tsx"])
+    code, report = doctor_json(project)
+    assert code == 0, failed(report)
+    assert by_name(report)["typescript"]["detail"] == "1 TypeScript stage script(s) can run"
+    project.path("stages/typed.mts").write_text(TYPED_SCRIPT)
+    project.path("loader.mjs").write_text("export async function load(u, c, next) "
+                                          "{ return next(u, c); }\n")
+    for loader in (["--require", "ts-node/register"], ["--loader=ts-node/esm"],
+                   ["--experimental-loader", "./loader.mjs"]):
+        graph = project.graph()
+        graph["stages"][-1]["command"]["args"] = [*loader, "stages/typed.mts"]
+        project.write_graph(graph)
+        code, report = doctor_json(project)
+        assert code == 0, (loader, failed(report))
+    # through NODE_OPTIONS, as node itself reads them
+    graph["stages"][-1]["command"]["args"] = ["stages/typed.mts"]
+    project.write_graph(graph)
+    assert doctor_json(project)[0] == 1
+    assert doctor_json(project, env={"NODE_OPTIONS": "--import tsx"})[0] == 0
+
+
+def test_type_stripping_by_node_version_and_flag(project, tmp_path):
+    with_typescript_stage(project, name="typed.cts")
+    for version, flag, ok in (("22.5.1", False, False), ("22.6.0", False, False),
+                              ("22.6.0", True, True), ("22.17.9", False, False),
+                              ("22.18.0", False, True), ("23.5.0", False, False),
+                              ("23.5.0", True, True), ("23.6.0", False, True),
+                              ("24.1.0", False, True), ("20.11.1", True, False)):
+        graph = project.graph()
+        graph["stages"][-1]["command"]["args"] = \
+            (["--experimental-strip-types"] if flag else []) + ["stages/typed.cts"]
+        project.write_graph(graph)
+        code, report = doctor_json(project, env={"PATH": fake_node(tmp_path, version)})
+        checks = by_name(report)
+        if ok:
+            assert checks["typescript"]["ok"], (version, flag)
+        else:
+            assert "typescript typed" in failed(report), (version, flag)
+            detail = failed(report)["typescript typed"]["detail"]
+            assert f"node {version} at " in detail and "(stage typed)" in detail
+            if flag:
+                assert detail.endswith("--experimental-strip-types needs Node.js 22.6 or newer")

@@ -181,6 +181,19 @@ def test_failed_runs_count_against_the_success_rate(project):
     assert stage["successRate"] == 0.333 and stage["lastStatus"] == "failed"
 
 
+def test_records_of_another_tool_are_not_counted(project):
+    from test_cmd_logs import add_foreign_records
+
+    run_four_times(project)
+    add_foreign_records(project)
+    data = history(project)
+    assert data["runs"] == 4
+    assert [s["id"] for s in data["stages"]] == ["extract", "transform", "publish"]
+    assert history(project, "--limit", "1")["runs"] == 1
+    assert by_id(history(project, "--limit", "1"))["transform"]["lastStatus"] == "succeeded"
+    assert history(project, "--pipeline", "full-refresh")["runs"] == 4
+
+
 def test_unreadable_records_are_skipped(project):
     write_record(project, "20260101T000000.000Z_full-refresh", {"a": ("succeeded", 10)})
     project.path(".pipeline-runs/20260101T000001.000Z_full-refresh.json").write_text("")

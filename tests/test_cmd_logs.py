@@ -5,9 +5,15 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
+
+from conftest import REPO
+
+# a record of the upstream Node orchestrator, which writes into the same folder
+FOREIGN = REPO / "fixtures" / "foreign-runs" / "2026-11-27T23-58-55-957Z_full-refresh.json"
 
 
 def fits(text: str) -> bool:
@@ -245,3 +251,75 @@ def test_a_quiet_failing_stage_still_reports_and_records(project):
     # the stub prints its failure message on stderr, so the log exists with just that
     assert project.path(transform["logPath"]).read_text() == "transform: failing on purpose\n"
     assert transform["status"] == "failed" and transform["exitCode"] == 3
+
+
+def add_foreign_records(project) -> list[str]:
+    """The upstream tool's records beside ours: the fixture as it wrote it, and the same
+    tool's run of a later day, named by its start as it names them (a name that sorts
+    after every one of ours)."""
+    runs = project.path(".pipeline-runs")
+    runs.mkdir(exist_ok=True)
+    shutil.copy(FOREIGN, runs / FOREIGN.name)
+    later = json.loads(FOREIGN.read_text())
+    later["startTime"] = "2027-01-02T03:04:05.678Z"
+    name = "2027-01-02T03-04-05-678Z_full-refresh"
+    (runs / f"{name}.json").write_text(json.dumps(later, indent=2))
+    return [FOREIGN.stem, name]
+
+
+def test_records_of_another_tool_are_not_listed_and_are_named_when_asked_for(project):
+    first, second = two_runs(project)
+    older, newer = add_foreign_records(project)
+    listed = project.pipeline("logs")
+    assert listed.code == 0, listed.text
+    lines = listed.out.splitlines()
+    assert len(lines) == 3, listed.out
+    assert lines[1].endswith(first["runId"]) and lines[2].endswith(second["runId"])
+    data = json.loads(project.pipeline("logs", "--json").out)
+    assert [r["runId"] for r in data["runs"]] == [first["runId"], second["runId"]]
+    assert project.pipeline("logs", "--latest").out.splitlines()[0] == \
+        f"✖ run {second['runId']}: failed"
+
+    said = (f"pipeline: error: .pipeline-runs/{older}.json is not a record of this runner "
+            "(no runId); written by another tool?")
+    for name in (older, "2026-11-27", f".pipeline-runs/{older}.json"):
+        assert one_error_line(project.pipeline("logs", name)) == said
+    # the record's path is taken from where the command was started, like -g
+    from_parent = project.pipeline("-C", project.root.name, "logs",
+                                   f"{project.root.name}/.pipeline-runs/{older}.json",
+                                   cwd=project.root.parent)
+    assert one_error_line(from_parent) == said
+    assert one_error_line(project.pipeline("logs", newer, "--stage", "get-modules")) == \
+        said.replace(older, newer)
+    assert one_error_line(project.pipeline("run", "--since", older)) == said
+    # a record of ours by its path; a JSON file elsewhere is no record
+    by_path = project.pipeline("logs", f".pipeline-runs/{first['runId']}.json")
+    assert by_path.out.splitlines()[0] == f"✔ run {first['runId']}: succeeded"
+    assert one_error_line(project.pipeline("logs", "build/raw.json")) == \
+        "pipeline: error: build/raw.json: not a record under this project's .pipeline-runs/"
+    # untouched: the other tool's files are its own
+    assert project.path(f".pipeline-runs/{older}.json").read_text() == FOREIGN.read_text()
+
+
+def test_runs_are_ordered_by_start_time_then_file_name(project):
+    """Not by file name: a run's id and its file name need not sort as its start does."""
+    runs = project.path(".pipeline-runs")
+    runs.mkdir()
+    starts = {"20260101T000000.000Z_b": "2026-01-01T00:00:09.000Z",
+              "20260101T000005.000Z_a": "2026-01-01T00:00:05.000Z",
+              "20260101T000001.000Z_y": "2026-01-01T00:00:01.000Z",
+              "20260101T000001.000Z_x": "2026-01-01T00:00:01.000Z",
+              "20260101T000003.000Z_z": "2026-01-01T01:00:03.000+01:00"}
+    for run_id, started in starts.items():
+        record = {"runId": run_id, "pipelineId": "full-refresh", "graphPath": "g.json",
+                  "status": "succeeded", "startedAt": started, "finishedAt": started,
+                  "durationMs": 1, "options": {"command": "run"}, "stages": []}
+        (runs / f"{run_id}.json").write_text(json.dumps(record))
+    data = json.loads(project.pipeline("logs", "--json").out)
+    order = ["20260101T000001.000Z_x", "20260101T000001.000Z_y", "20260101T000003.000Z_z",
+             "20260101T000005.000Z_a", "20260101T000000.000Z_b"]
+    assert [r["runId"] for r in data["runs"]] == order
+    assert project.pipeline("logs", "--latest").out.splitlines()[0] == \
+        "✔ run 20260101T000000.000Z_b: succeeded"
+    limited = json.loads(project.pipeline("logs", "--limit", "2", "--json").out)
+    assert [r["runId"] for r in limited["runs"]] == order[-2:]

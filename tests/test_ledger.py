@@ -114,3 +114,70 @@ def test_a_record_written_in_pieces_reads_as_the_same_json(tmp_path):
             expected = {**{k: v for k, v in expected.items() if k != "stages"},
                         "stages": expected["stages"]}
         assert json.loads((tmp_path / "r.json").read_text()) == expected
+
+
+def test_a_listing_reads_a_big_record_by_its_head_and_any_layout_whole(tmp_path, monkeypatch):
+    """Our writer puts `stages` last: a listing parses the start of a big record alone.
+    A record laid out otherwise (indented, keys in another order) is read whole, and
+    another tool's file is never listed, whatever its size."""
+    from orchestrator.ledger import run_records, write_json_atomic
+
+    runs = tmp_path / ".pipeline-runs"
+    runs.mkdir()
+    stages = [{"id": f"s{i}", "status": "succeeded", "reason": "x" * 40} for i in range(2000)]
+
+    def record(run_id: str, started: str) -> dict:
+        return {"runId": run_id, "pipelineId": "p", "status": "succeeded",
+                "startedAt": started, "options": {"only": ['"stages":[' * 3]},
+                "stages": stages}
+
+    write_json_atomic(runs / "20260101T000002.000Z_p.json",
+                      record("20260101T000002.000Z_p", "2026-01-01T00:00:02.000Z"))
+    indented = record("20260101T000001.000Z_p", "2026-01-01T00:00:01.000Z")
+    (runs / "20260101T000001.000Z_p.json").write_text(
+        json.dumps({"stages": indented.pop("stages"), **indented}, indent=2))
+    (runs / "2026-01-01T00-00-03-000Z_p.json").write_text(
+        json.dumps({"pipelineId": "p", "status": "success", "startTime": "2026-01-01",
+                    "stages": stages}))
+    assert (runs / "20260101T000002.000Z_p.json").stat().st_size > 10 * ledger_module.HEAD_BYTES
+
+    parsed = []
+    real_loads = ledger_module.json.loads
+    monkeypatch.setattr(ledger_module.json, "loads",
+                        lambda text: (parsed.append(len(text)), real_loads(text))[1])
+    found = run_records(tmp_path)
+    assert [r.run_id for r in found] == ["20260101T000001.000Z_p", "20260101T000002.000Z_p"]
+    assert [r.head["stages"] for r in found] == [[], []]
+    assert found[1].head["options"] == {"only": ['"stages":[' * 3]}
+    # the compact record's head alone was parsed; the other two were read whole
+    assert sorted(parsed)[0] < ledger_module.HEAD_BYTES
+    assert sum(size < ledger_module.HEAD_BYTES for size in parsed) == 1
+
+
+def test_an_abandoned_looking_file_of_another_tool_is_left_alone(tmp_path):
+    from orchestrator.ledger import mark_abandoned_runs
+
+    runs = tmp_path / ".pipeline-runs"
+    runs.mkdir()
+    theirs = runs / "20991231T235959.999Z_theirs.json"
+    theirs.write_text('{"status":"running","startedAt":"2099-12-31T23:59:59Z","stages":[]}')
+    ours = RunLedger(tmp_path, "g.json")
+    ours.start("p", [("a", "pending", None)])
+    ours.stage_started("a", "never run")
+    ours.write_record(force=True)  # then it dies without finishing
+    assert mark_abandoned_runs(tmp_path) == [ours.run_id]
+    assert json.loads(theirs.read_text())["status"] == "running"
+    assert json.loads(ours.record_path.read_text())["status"] == "interrupted"
+
+
+def test_unreadable_files_count_as_ours_only_when_named_like_our_run_ids(tmp_path):
+    from orchestrator.ledger import run_records
+
+    runs = tmp_path / ".pipeline-runs"
+    runs.mkdir()
+    for name in ("20261128T010203.004Z_claimed", "20261399T000000.000Z_no-such-month",
+                 "2026-11-27T23-58-55-957Z_half-written", "notes"):
+        (runs / f"{name}.json").write_text("")
+    found = run_records(tmp_path)
+    assert [(r.run_id, r.head) for r in found] == [("20261128T010203.004Z_claimed", None)]
+    assert found[0].started == datetime(2026, 11, 28, 1, 2, 3, 4000, tzinfo=timezone.utc)

@@ -163,6 +163,51 @@ def test_failing_stage_stops_the_run_and_says_how_to_rerun(project):
     assert reasons(project.last_record())["transform"] == "last run failed"
 
 
+def rerun_lines(text: str) -> list[str]:
+    return [line.strip()[len("rerun: "):] for line in text.splitlines()
+            if line.strip().startswith("rerun: ")]
+
+
+def test_rerun_hints_keep_the_global_options_given(project):
+    """Started from the project's parent with -C and a graph whose path has a space: each
+    hint repeats both, quoted for the shell, and runs as printed from there."""
+    import shlex
+
+    parent, name = project.root.parent, project.root.name
+    (project.root / "pipeline" / "my graph.json").write_text(
+        project.path("pipeline/stage-graph.json").read_text())
+    graph = f"{name}/pipeline/my graph.json"
+    result = project.pipeline("-C", name, "-g", graph, "run", cwd=parent,
+                              env={"STUB_FAIL": "transform"})
+    assert result.code == 1
+    prefix = f"pipeline -C {name} -g '{graph}'"
+    assert rerun_lines(result.out) == [f"{prefix} run-stage transform",
+                                       f"{prefix} run full-refresh --from transform"]
+    # logs repeats the -C it was given, and the run's graph as seen from where it is
+    logs = project.pipeline("-C", name, "logs", "--latest", cwd=parent)
+    assert rerun_lines(logs.out) == rerun_lines(result.out)
+    inside = project.pipeline("logs", "--latest")
+    assert rerun_lines(inside.out) == ["pipeline -g 'pipeline/my graph.json' run-stage transform",
+                                       "pipeline -g 'pipeline/my graph.json' run full-refresh "
+                                       "--from transform"]
+    # the hint works as printed, from where the run was started
+    again = project.pipeline(*shlex.split(rerun_lines(result.out)[1])[1:], cwd=parent)
+    assert again.code == 0, again.text
+    assert project.statuses() == {"extract": "skipped", "transform": "succeeded",
+                                  "publish": "succeeded"}
+
+    # run-stage: only the stage (no pipeline was run), the default graph: no -g
+    failed = project.pipeline("--directory", name, "run-stage", "publish", cwd=parent,
+                              env={"STUB_FAIL": "publish"})
+    assert failed.code == 1
+    assert rerun_lines(failed.out) == [f"pipeline -C {name} run-stage publish"]
+    # a missing input names the stage that writes it, the same way
+    project.path("build/raw.json").unlink()
+    refused = project.pipeline("-C", name, "run-stage", "transform", cwd=parent)
+    assert refused.code == 1
+    assert rerun_lines(refused.out) == [f"pipeline -C {name} run-stage extract"]
+
+
 def test_schema_violation_fails_the_stage_naming_artifact_schema_and_place(project):
     result = project.pipeline("run", env={"STUB_INVALID": "transform"})
     assert result.code == 1

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Callable
 
 from orchestrator.console import Console, wrap
-from orchestrator.errors import EXIT_OK, EXIT_STAGE_FAILED
-from orchestrator.graph import Graph, Pipeline
+from orchestrator.errors import EXIT_OK, EXIT_STAGE_FAILED, UsageError
+from orchestrator.graph import DEFAULT_PIPELINE, Graph, Pipeline
 from orchestrator.plan import stage_order
 
 # errors
@@ -24,6 +24,7 @@ NEVER_WRITTEN = "never-written"
 UNUSED_ARTIFACT = "unused-artifact"
 STAGE_IN_NO_PIPELINE = "stage-in-no-pipeline"
 ALWAYS_RUNS = "always-runs"
+IMPLICIT_DEFAULT_PIPELINE = "implicit-default-pipeline"
 
 
 @dataclass
@@ -80,8 +81,9 @@ def lint(graph: Graph, root: Path) -> tuple[list[Finding], list[Finding]]:
         errors.extend(listed_before_dependency(graph, pipeline, index))
         errors.extend(duplicate_writers(graph, pipeline, index))
         errors.extend(unordered_reads(graph, pipeline))
-    warnings = (never_written(graph, root) + unused_artifacts(graph)
-                + stages_in_no_pipeline(graph) + always_running(graph))
+    warnings = (implicit_default_pipeline(graph) + never_written(graph, root)
+                + unused_artifacts(graph) + stages_in_no_pipeline(graph)
+                + always_running(graph))
     return errors, warnings
 
 
@@ -193,6 +195,27 @@ def unordered_reads(graph: Graph, pipeline: Pipeline) -> list[Finding]:
 
 # ---------------------------------------------------------------------------
 # Warnings, over the whole graph
+
+
+def implicit_default_pipeline(graph: Graph) -> list[Finding]:
+    """Several pipelines and no `defaultPipeline`: which one `pipeline run` (and `status`,
+    `graph`) picks when none is named, asked of the very rule they use."""
+    if graph.default_pipeline_id or len(graph.pipelines) < 2:
+        return []
+    ids = list(graph.pipelines)
+    head = f"no defaultPipeline among {len(ids)} pipelines ({', '.join(ids)})"
+    try:
+        picked = graph.default_pipeline().id
+    except UsageError:
+        picked = None
+    if picked is not None:
+        message = (f"{head}: 'pipeline run' with no pipeline named runs '{picked}', the one "
+                   f"of that name; set defaultPipeline to choose")
+    else:
+        message = (f"{head}, none called '{DEFAULT_PIPELINE}': 'pipeline run' with no "
+                   f"pipeline named exits 2; set defaultPipeline to one of them")
+    return [Finding(IMPLICIT_DEFAULT_PIPELINE, message, "top level",
+                    {"pipelines": ids, "picks": picked})]
 
 
 def _artifact_places(graph: Graph) -> dict[str, int]:

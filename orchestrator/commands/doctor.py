@@ -18,12 +18,14 @@ from pathlib import Path
 from orchestrator.console import Console, wrap
 from orchestrator.errors import EXIT_OK, EXIT_STAGE_FAILED
 from orchestrator.graph import Command, Graph
+from orchestrator.semver import Range, parse_range
 
 MIN_PYTHON = (3, 10)
 MIN_NODE = (20,)
 VERSION_TIMEOUT = 10  # seconds: a version query that hangs is a failed check, not a hang
 RUNS_DIR = ".pipeline-runs"
 STATE_FILE = ".doit.db"
+PACKAGE_JSON = "package.json"  # at the project root: its engines.node says which Node
 # An argument without a "/" is taken for a script only with one of these extensions, so
 # that values such as "1.5" or "example.com" are not reported as missing files.
 SCRIPT_SUFFIXES = {".js", ".mjs", ".cjs", ".ts", ".mts", ".py", ".sh", ".bash", ".rb", ".pl"}
@@ -84,8 +86,14 @@ def run_checks(graph: Graph, root: Path) -> list[Check]:
         for name in sorted({cmd.executable for _, cmd in commands if _runtime(cmd) == "python"}):
             checks.append(stage_python(name, root))
     if "node" in runtimes:
+        engines, problem = node_engines(root)
+        found = {}
         for name in sorted({cmd.executable for _, cmd in commands if _runtime(cmd) == "node"}):
-            checks.append(node_version(name, root))
+            found[name] = query_version(name, root)
+            checks.append(node_version(name, *found[name], engines))
+        if problem is not None:
+            checks.append(problem)
+        checks.extend(typescript(commands, found))
     checks.append(git_present(graph, root))
     checks.extend(executables(commands, root))
     checks.extend(scripts(graph, commands, root))
@@ -180,6 +188,12 @@ def _runtime_check(name: str, executable: str, root: Path, minimum: tuple[int, .
                    missing_fix: str, old_fix: str) -> Check:
     """A runtime stages use: found on PATH, and at least `minimum`."""
     version, where = query_version(executable, root)
+    return _version_check(name, version, where, minimum, missing_fix, old_fix)
+
+
+def _version_check(name: str, version: tuple[int, ...] | None, where: str,
+                   minimum: tuple[int, ...], missing_fix: str, old_fix: str) -> Check:
+    """`version` (None: not found, `where` says why) is at least `minimum`."""
     if version is None:
         return Check(name, False, where, missing_fix)
     if version[:len(minimum)] < minimum:
@@ -197,12 +211,149 @@ def stage_python(executable: str, root: Path) -> Check:
         f"put a Python {want} or newer first on PATH as '{executable}'")
 
 
-def node_version(executable: str, root: Path) -> Check:
-    want = _version_text(MIN_NODE)
-    return _runtime_check(
-        f"node ({executable})" if executable != "node" else "node", executable, root,
-        MIN_NODE, f"install Node.js {want} or newer and put '{executable}' on PATH",
-        f"install Node.js {want} or newer (first on PATH)")
+def node_engines(root: Path) -> tuple[Range | None, Check | None]:
+    """The project's `engines.node` range from `package.json` at the root, if it declares
+    one; or a failed check saying why it cannot be read."""
+    path = root / PACKAGE_JSON
+    try:
+        package = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None, None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        return None, Check(PACKAGE_JSON, False, f"not readable JSON: {reason}",
+                           f"fix the JSON in {PACKAGE_JSON}")
+    engines = package.get("engines") if isinstance(package, dict) else None
+    if not isinstance(engines, dict) or "node" not in engines:
+        return None, None
+    try:
+        return parse_range(engines["node"]), None
+    except ValueError as exc:
+        return None, Check(PACKAGE_JSON, False,
+                           f"engines.node {json.dumps(engines['node'])} is not a semver "
+                           f"range: {exc}",
+                           f"write engines.node as an npm semver range, e.g. \">=20\"")
+
+
+def node_version(executable: str, version: tuple[int, ...] | None, where: str,
+                 engines: Range | None) -> Check:
+    """The node stages use: found, and in the project's engines.node range (or, when
+    package.json declares none, 20 or newer)."""
+    name = f"node ({executable})" if executable != "node" else "node"
+    if engines is None:
+        want = _version_text(MIN_NODE)
+        return _version_check(
+            name, version, where, MIN_NODE,
+            f"install Node.js {want} or newer and put '{executable}' on PATH",
+            f"install Node.js {want} or newer (first on PATH)")
+    wanted = f"engines.node '{engines.text}' of {PACKAGE_JSON}"
+    if version is None:
+        return Check(name, False, where, f"install a Node.js that satisfies '{engines.text}' "
+                                         f"and put '{executable}' on PATH")
+    found = f"{_version_text(version)} at {where}"
+    if _release(version) in engines:
+        return Check(name, True, f"{found}, satisfies {wanted}")
+    return Check(name, False, f"{found} does not satisfy {wanted}",
+                 f"install a Node.js that satisfies '{engines.text}' (first on PATH as "
+                 f"'{executable}'), or correct engines.node in {PACKAGE_JSON}")
+
+
+def _release(version: tuple[int, ...]) -> tuple[int, int, int]:
+    return (tuple(version) + (0, 0, 0))[:3]  # type: ignore[return-value]
+
+
+# node's options that take their value as the next argument
+NODE_OPTIONS_WITH_VALUE = {"-r", "--require", "--import", "--loader", "--experimental-loader",
+                           "-C", "--conditions", "--input-type", "--env-file", "--title",
+                           "--disable-warning", "--watch-path", "--inspect-port"}
+NODE_LOADER_OPTIONS = ("-r", "--require", "--import", "--loader", "--experimental-loader")
+NODE_EVAL_OPTIONS = ("-e", "--eval", "-p", "--print")
+TYPESCRIPT_SUFFIXES = (".ts", ".mts", ".cts")
+STRIP_FLAG = "--experimental-strip-types"  # since Node.js 22.6
+TRANSFORM_FLAG = "--experimental-transform-types"  # since Node.js 22.7
+FLAG_SINCE = {STRIP_FLAG: (22, 6, 0), TRANSFORM_FLAG: (22, 7, 0)}
+NO_STRIP_FLAGS = ("--no-experimental-strip-types", "--no-strip-types")
+
+
+def node_script(args: tuple[str, ...] | list[str]) -> tuple[list[str], str | None]:
+    """(node's own options, the script) of a node command's arguments; the script is
+    None when there is none (`-e CODE`, or only options)."""
+    options: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            return options, args[i + 1] if i + 1 < len(args) else None
+        if not arg.startswith("-") or arg == "-":
+            return options, arg
+        options.append(arg)
+        if arg in NODE_EVAL_OPTIONS:
+            return options, None
+        if arg in NODE_OPTIONS_WITH_VALUE and i + 1 < len(args):
+            options.append(args[i + 1])
+            i += 1
+        i += 1
+    return options, None
+
+
+def strips_types_by_default(version: tuple[int, int, int]) -> bool:
+    """Node.js runs a `.ts` file with no flag from 22.18 on the 22 line and 23.6 on."""
+    return version >= (23, 6, 0) or (22, 18, 0) <= version < (23, 0, 0)
+
+
+def typescript_problem(options: list[str], version: tuple[int, int, int]) -> str | None:
+    """Why this node, given these options (its own and NODE_OPTIONS), cannot run a
+    TypeScript file; None when it can, or when a loader is passed (`--import tsx`,
+    `--require ts-node/register`, `--loader ...`: it is the loader's business)."""
+    names = [option.split("=", 1)[0] for option in options]
+    if any(name in NODE_LOADER_OPTIONS for name in names):
+        return None
+    if any(name in NO_STRIP_FLAGS for name in names):
+        return "its command turns type stripping off"
+    flags = [name for name in names if name in FLAG_SINCE]
+    if flags:
+        since = max(FLAG_SINCE[flag] for flag in flags)
+        if version >= since:
+            return None
+        return f"{flags[0]} needs Node.js {_version_text(since[:2])} or newer"
+    if strips_types_by_default(version):
+        return None
+    return ("Node.js strips types from 22.18 (23.6 on the 23 line), or from 22.6 with "
+            f"{STRIP_FLAG}")
+
+
+def typescript(commands: list[tuple[str, Command]],
+               found: dict[str, tuple[tuple[int, ...] | None, str]]) -> list[Check]:
+    """Stages whose node script is TypeScript: the node they use can strip its types, or
+    the command passes a loader. One failed check per such stage, naming it."""
+    import shlex
+
+    environment_options = shlex.split(os.environ.get("NODE_OPTIONS", ""))
+    count = 0
+    failures = []
+    for who, cmd in commands:
+        if _runtime(cmd) != "node":
+            continue
+        options, script = node_script(cmd.args)
+        if not script or not script.lower().endswith(TYPESCRIPT_SUFFIXES):
+            continue
+        version, where = found.get(cmd.executable, (None, ""))
+        if version is None:
+            continue  # the node check already failed
+        count += 1
+        problem = typescript_problem(options + environment_options, _release(version))
+        if problem is None:
+            continue
+        failures.append(Check(
+            f"typescript {who}", False,
+            f"node {_version_text(version)} at {where} cannot run {script} "
+            f"(stage {who}): {problem}",
+            f"install Node.js 22.18 or newer, or pass {STRIP_FLAG} (Node.js 22.6 or newer) "
+            f"or a loader (e.g. --import tsx) before the script in the command of "
+            f"stage {who}"))
+    if failures or not count:
+        return failures
+    return [Check("typescript", True, f"{count} TypeScript stage script(s) can run")]
 
 
 def git_present(graph: Graph, root: Path) -> Check:

@@ -1,7 +1,8 @@
 """`pipeline history`: how each stage has fared across the recent recorded runs.
 
-Reads only `.pipeline-runs/*.json`. The graph is loaded only to tell an unknown
-`--pipeline` from a pipeline that simply has no runs yet.
+Reads only the run records under `.pipeline-runs/` (not another tool's files there).
+The graph is loaded only to tell an unknown `--pipeline` from a pipeline that simply has
+no runs yet.
 
 For each stage: in how many runs it actually ran (succeeded or failed; up to date,
 skipped, blocked or pending do not count), its success rate, the median and the last of
@@ -18,7 +19,7 @@ from typing import Any
 
 from orchestrator.console import Console, fit, seconds
 from orchestrator.errors import EXIT_OK, GraphError, UsageError
-from orchestrator.ledger import RUNS_DIR, read_run_record, recorded_run_ids
+from orchestrator.ledger import RUNS_DIR, RecordFile, read_run_record, run_records
 
 DEFAULT_LIMIT = 20
 REGRESSION_RATIO = 1.5  # the last run is more than 50% slower than the median...
@@ -43,23 +44,28 @@ def register(commands) -> None:
 # -- reading the records --------------------------------------------------------------
 
 
-def readable_records(root: Path) -> list[dict]:
-    """Every run record that reads as a JSON object, oldest first.
+def readable_records(root: Path) -> list[RecordFile]:
+    """Every run record of ours whose start reads as a JSON object, oldest first.
 
     A record being claimed (still empty) or damaged is left out rather than failing the
-    whole history."""
-    records = []
-    for run_id in recorded_run_ids(root):
+    whole history; so is another tool's file (see ledger.run_records)."""
+    return [record for record in run_records(root) if record.head is not None]
+
+
+def full_records(root: Path, records: list[RecordFile]) -> list[dict]:
+    """The whole records (stages included), of those that still read."""
+    full = []
+    for record in records:
         try:
-            records.append(read_run_record(root, run_id))
+            full.append(read_run_record(root, record.run_id))
         except (OSError, ValueError):
             continue
-    return records
+    return full
 
 
-def check_pipeline(ctx, pipeline_id: str, records: list[dict]) -> None:
+def check_pipeline(ctx, pipeline_id: str, records: list[RecordFile]) -> None:
     """UsageError for a pipeline id that no record names and the graph does not have."""
-    recorded = {str(r.get("pipelineId")) for r in records if r.get("pipelineId")}
+    recorded = {str(r.head.get("pipelineId")) for r in records if r.head.get("pipelineId")}
     if pipeline_id in recorded:
         return
     known = set(recorded)
@@ -141,11 +147,11 @@ def show_history(ctx, args) -> int:
     if limit < 1:
         raise UsageError(f"--limit {limit}: give a number of runs of at least 1")
     root: Path = ctx.root
-    records = readable_records(root)
+    heads = readable_records(root)  # only the newest `limit` are read whole
     if args.pipeline is not None:
-        check_pipeline(ctx, args.pipeline, records)
-        records = [r for r in records if r.get("pipelineId") == args.pipeline]
-    records = records[-limit:]
+        check_pipeline(ctx, args.pipeline, heads)
+        heads = [r for r in heads if r.head.get("pipelineId") == args.pipeline]
+    records = full_records(root, heads[-limit:])
     stages = stage_history(records)
     console = Console()
     if args.json:

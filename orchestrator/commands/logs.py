@@ -10,14 +10,15 @@ import json
 import time
 from pathlib import Path
 
-from orchestrator.console import Console, fit, seconds
+from orchestrator.console import Console, fit, rerun_hints, seconds
 from orchestrator.errors import EXIT_OK, EXIT_STAGE_FAILED, UsageError
 from orchestrator.ledger import (
     RUNS_DIR,
+    RecordFile,
     read_run_record,
-    recorded_run_ids,
     resolve_run,
     run_events_path,
+    run_records,
     stage_log_path,
 )
 
@@ -33,7 +34,8 @@ def register(commands) -> None:
     logs = commands.add_parser(
         "logs", help="list recent runs, show one run or a stage's output, follow a live run")
     logs.add_argument("run_id", nargs="?", metavar="RUN_ID",
-                      help="a run id, or any unique beginning of one")
+                      help="a run id, any unique beginning of one, or the path of its "
+                           "record (.pipeline-runs/RUN_ID.json)")
     logs.add_argument("--latest", action="store_true", help="the most recent run")
     logs.add_argument("--stage", metavar="ID", help="print this stage's captured output")
     logs.add_argument("--follow", action="store_true",
@@ -65,13 +67,32 @@ def marked(status: str | None) -> tuple[str, str | None]:
     return _MARKERS.get(status or "", ("?", None))
 
 
-def remediation(record: dict, stage_id: str) -> list[str]:
-    """How to rerun a failed stage, as the run itself printed it."""
-    hints = [f"pipeline run-stage {stage_id}"]
+def hint_options(ctx, record: dict) -> list[str]:
+    """The global options a rerun hint needs to reach the run's project and graph from
+    where `logs` was started: the `-C` and `-g` given to logs, and `-g` for a run of a
+    graph other than the project's default when logs was given none."""
+    import os
+
+    from orchestrator.graph import DEFAULT_GRAPH
+
+    options = list(ctx.global_options)
+    graph = record.get("graphPath")
+    if "-g" in options or not isinstance(graph, str) or not graph:
+        return options
+    path = Path(os.path.normpath(ctx.root / graph))  # as recorded: relative to the root
+    if path == Path(os.path.normpath(ctx.root / DEFAULT_GRAPH)):
+        return options
+    try:
+        shown = str(path.relative_to(ctx.start_dir))
+    except ValueError:
+        shown = str(path)
+    return options + ["-g", shown]
+
+
+def remediation(record: dict, stage_id: str, options: list[str]) -> list[str]:
+    """How to rerun a failed stage (`options`: see hint_options)."""
     pipeline = record.get("pipelineId")
-    if pipeline:
-        hints.append(f"pipeline run {pipeline} --from {stage_id}")
-    return hints
+    return rerun_hints(stage_id, pipeline if isinstance(pipeline, str) else None, options)
 
 
 # -- finding runs -------------------------------------------------------------------
@@ -119,7 +140,7 @@ def show_logs(ctx, args) -> int:
         return list_runs(root, args)
     if args.limit is not None:
         raise UsageError("--limit applies to the list of runs, not to one run")
-    run_id = resolve_run(root, args.run_id, args.latest)
+    run_id = resolve_run(root, record_id(ctx, args.run_id), args.latest)
     console = Console()
     if args.follow and args.json:
         raise UsageError("--follow prints as the run goes; it cannot be combined with --json")
@@ -132,24 +153,39 @@ def show_logs(ctx, args) -> int:
             return follow_stage(root, run_id, args.stage, console)
         return show_stage_output(root, run_id, args.stage, console, args.json)
     if args.follow:
-        return follow_run(root, run_id, console)
+        return follow_run(root, run_id, console, ctx)
     record = load_record(root, run_id)
     if args.json:
         console.json(record)  # the record itself, as the run wrote it
         return EXIT_OK
-    show_run(record, console)
+    show_run(record, console, hint_options(ctx, record))
     return EXIT_OK
 
 
-def run_summary(root: Path, run_id: str) -> dict:
-    record = record_or_none(root, run_id)
-    if record is None:
-        return {"runId": run_id, "pipelineId": None, "command": None, "status": "unreadable",
-                "startedAt": None, "durationMs": None}
-    options = record.get("options") if isinstance(record.get("options"), dict) else {}
-    return {"runId": record.get("runId", run_id), "pipelineId": record.get("pipelineId"),
-            "command": options.get("command"), "status": record.get("status"),
-            "startedAt": record.get("startedAt"), "durationMs": record.get("durationMs")}
+def record_id(ctx, given: str | None) -> str | None:
+    """RUN_ID as given, or the run id of a record file's path (`.pipeline-runs/X.json`,
+    relative to where the command was started, like -g): it must be in the project's
+    `.pipeline-runs/`."""
+    if given is None or not given.endswith(".json"):
+        return given
+    path = Path(ctx.start_dir, given)
+    if not path.is_file():
+        raise UsageError(f"{given}: no such file")
+    runs_dir = ctx.root / RUNS_DIR
+    if not runs_dir.is_dir() or path.resolve().parent != runs_dir.resolve():
+        raise UsageError(f"{given}: not a record under this project's {RUNS_DIR}/")
+    return path.name[:-len(".json")]
+
+
+def run_summary(record: RecordFile) -> dict:
+    head = record.head
+    if head is None:
+        return {"runId": record.run_id, "pipelineId": None, "command": None,
+                "status": "unreadable", "startedAt": None, "durationMs": None}
+    options = head.get("options") if isinstance(head.get("options"), dict) else {}
+    return {"runId": record.run_id, "pipelineId": head.get("pipelineId"),
+            "command": options.get("command"), "status": head.get("status"),
+            "startedAt": head.get("startedAt"), "durationMs": head.get("durationMs")}
 
 
 def list_runs(root: Path, args) -> int:
@@ -157,8 +193,7 @@ def list_runs(root: Path, args) -> int:
     limit = 20 if args.limit is None else args.limit
     if limit < 1:
         raise UsageError(f"--limit {limit}: give a number of runs of at least 1")
-    ids = recorded_run_ids(root)[-limit:]
-    runs = [run_summary(root, run_id) for run_id in ids]
+    runs = [run_summary(record) for record in run_records(root)[-limit:]]
     console = Console()
     if args.json:
         console.json({"runs": runs})
@@ -183,9 +218,9 @@ def _label(run_id: str) -> str:
     return run_id.split("_", 1)[1] if "_" in run_id else "-"
 
 
-def show_run(record: dict, console: Console) -> None:
+def show_run(record: dict, console: Console, options: list[str]) -> None:
     """One run: a header, then one line per stage; a failed stage adds its error,
-    log and how to rerun it."""
+    log and how to rerun it (with the global `options` of hint_options)."""
     status = record.get("status")
     marker, style = marked(status)
     console.line(fit(f"{marker} run {record.get('runId')}: {status}"), style)
@@ -214,7 +249,7 @@ def show_run(record: dict, console: Console) -> None:
             if stage.get("logPath"):
                 # a path is worth more whole than cut to the width
                 console.line(f"    log: {stage['logPath']}", "note")
-            for hint in remediation(record, str(stage.get("id"))):
+            for hint in remediation(record, str(stage.get("id")), options):
                 console.line(f"    rerun: {hint}", "note")
 
 
@@ -322,8 +357,9 @@ class RunWatch:
         return time.monotonic() - self.over_since >= GRACE_S
 
 
-def describe_event(event: dict, record: dict | None) -> list[tuple[str, str | None]]:
-    """Console lines (text, style) for one event."""
+def describe_event(event: dict, record: dict | None,
+                   options: list[str] = ()) -> list[tuple[str, str | None]]:
+    """Console lines (text, style) for one event (`options`: see hint_options)."""
     stamp = when(event.get("ts"))[11:] or "?"
     kind, sid, status = event.get("event"), event.get("stageId"), event.get("status")
     duration = event.get("durationMs")
@@ -341,7 +377,8 @@ def describe_event(event: dict, record: dict | None) -> list[tuple[str, str | No
             lines.append((fit(f"    error: {stage.get('error') or 'failed'}"), "fail"))
             if stage.get("logPath"):
                 lines.append((f"    log: {stage['logPath']}", "note"))
-            lines += [(f"    rerun: {hint}", "note") for hint in remediation(record, str(sid))]
+            lines += [(f"    rerun: {hint}", "note")
+                      for hint in remediation(record, str(sid), list(options))]
         return lines
     if kind == "run-finished":
         marker, style = marked(status)
@@ -353,7 +390,7 @@ def _exit_for(status: str | None) -> int:
     return EXIT_OK if status == "succeeded" else EXIT_STAGE_FAILED
 
 
-def follow_run(root: Path, run_id: str, console: Console) -> int:
+def follow_run(root: Path, run_id: str, console: Console, ctx) -> int:
     """Print the run's events as they are appended, until run-finished."""
     watch = RunWatch(root, run_id)
     while True:
@@ -363,7 +400,8 @@ def follow_run(root: Path, run_id: str, console: Console) -> int:
             needs_record = (event.get("event") == "stage-finished"
                             and event.get("status") == "failed")
             record = record_or_none(root, run_id) if needs_record else None
-            for text, style in describe_event(event, record):
+            options = hint_options(ctx, record) if record is not None else []
+            for text, style in describe_event(event, record, options):
                 console.line(text, style)
         if watch.should_stop():
             break

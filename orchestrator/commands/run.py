@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from orchestrator.console import Console
+from orchestrator.console import Console, pipeline_command
 from orchestrator.errors import EXIT_OK, EXIT_STAGE_FAILED, EXIT_USAGE, UsageError
 from orchestrator.plan import Plan, make_selection, missing_inputs, plan_pipeline, plan_stage
 
@@ -156,7 +156,8 @@ def run_pipeline(ctx, args) -> int:
         return show_plan(graph, plan)
     console, settings = _console_and_settings(args, masker, prefix_output=args.jobs > 1)
     return execute(graph, plan, options, label=pipeline.id, console=console, settings=settings,
-                   keep_going=args.continue_on_error, jobs=args.jobs, wait=args.wait)
+                   keep_going=args.continue_on_error, jobs=args.jobs, wait=args.wait,
+                   global_options=ctx.global_options)
 
 
 def _since_record(root, since: str) -> dict:
@@ -182,7 +183,7 @@ def run_stage(ctx, args) -> int:
                "envFile": args.env_file}
     console, settings = _console_and_settings(args, masker)
     return execute(graph, plan, options, label=args.stage, console=console, settings=settings,
-                   wait=args.wait)
+                   wait=args.wait, global_options=ctx.global_options)
 
 
 def _console_and_settings(args, masker, prefix_output: bool = False
@@ -199,11 +200,12 @@ def _console_and_settings(args, masker, prefix_output: bool = False
 
 def execute(graph: Graph, plan: Plan, options: dict, label: str, console: Console,
             settings: RunSettings, keep_going: bool = False, jobs: int = 1,
-            wait: bool = False) -> int:
+            wait: bool = False, global_options: tuple[str, ...] = ()) -> int:
     """Run the plan's selected stages through doit; record everything under .pipeline-runs/.
 
     One run at a time per project: the run lock is held from before the record is
-    created until the run has ended."""
+    created until the run has ended. `global_options` (`-C`, `-g` as given) go into the
+    rerun hints printed after a failure."""
     from orchestrator.ledger import mark_abandoned_runs
     from orchestrator.lock import RunLock
 
@@ -211,11 +213,12 @@ def execute(graph: Graph, plan: Plan, options: dict, label: str, console: Consol
         lock.acquire(wait=wait)
         mark_abandoned_runs(graph.root)  # we hold the lock: a `running` record is dead
         return _execute_locked(graph, plan, options, label, console, settings, keep_going,
-                               jobs, lock)
+                               jobs, lock, global_options)
 
 
 def _execute_locked(graph: Graph, plan: Plan, options: dict, label: str, console: Console,
-                    settings: RunSettings, keep_going: bool, jobs: int, lock) -> int:
+                    settings: RunSettings, keep_going: bool, jobs: int, lock,
+                    global_options: tuple[str, ...]) -> int:
     from orchestrator.compile import compile_tasks
     from orchestrator.engine import action_factory, run_doit
     from orchestrator.ledger import RunLedger
@@ -227,7 +230,8 @@ def _execute_locked(graph: Graph, plan: Plan, options: dict, label: str, console
                        on_event=console.event if console.json_events else None)
     ledger.lock = lock
     ledger.masker = settings.masker
-    reporter = PipelineReporter(ledger, console, plan, label=label, keep_going=keep_going)
+    reporter = PipelineReporter(ledger, console, plan, label=label, keep_going=keep_going,
+                                global_options=global_options)
     missing = missing_inputs(graph, plan, root)
     if missing:
         return _refuse_missing(graph, plan, reporter, missing)
@@ -260,7 +264,7 @@ def _refuse_missing(graph: Graph, plan: Plan, reporter: PipelineReporter,
     stage = graph.stages[sid]
     writers = {w for inp in stage.inputs if inp.artifact for w in graph.writers(inp.artifact)
                if w != sid}
-    hints = [f"pipeline run-stage {w}" for w in sorted(writers)]
+    hints = [pipeline_command(reporter.global_options, "run-stage", w) for w in sorted(writers)]
     reporter.console.stage_failed(index, reporter.total, sid, message, None, hints)
     reporter.ledger.stage_finished(sid, "failed", reason="missing input", error=message)
     reporter.failed.append(sid)
