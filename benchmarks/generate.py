@@ -148,6 +148,14 @@ def copy_bundled_graph(repo: Path, directory: Path) -> Path:
     return directory
 
 
+def copy_bundled_project(repo: Path, directory: Path) -> Path:
+    """A copy of the bundled pipeline with its offline inputs: real Node and Python stages
+    whose scripts import helpers (what import scanning and script fingerprints cost)."""
+    copy_bundled_graph(repo, directory)
+    shutil.copytree(repo / "fixtures" / "catalogue", directory / "fixtures" / "catalogue")
+    return directory
+
+
 def environment() -> dict[str, str]:
     """The environment for every measured command: ours, without colour or graph overrides."""
     env = dict(os.environ)

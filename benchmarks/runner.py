@@ -60,6 +60,7 @@ class Options:
     timeout: float
     dir_files: int
     command: str
+    baseline: str | None = None  # a git revision whose no-op runs are timed side by side
 
 
 def _int_list(text: str) -> list[int]:
@@ -113,12 +114,26 @@ def parse_args(argv: list[str]) -> Options:
                         help="smoke run: 10 stages, one repeat, a directory of 100 files")
     parser.add_argument("--timeout", type=float, default=600.0,
                         help="seconds one command may take before it counts as failed")
+    parser.add_argument("--baseline", metavar="REV",
+                        help="also time no-op runs with the package as of this git revision, "
+                             "interleaved with this one's, and judge the change")
     args = parser.parse_args(argv)
+    if args.baseline is not None and not _known_revision(args.baseline):
+        parser.error(f"--baseline: unknown git revision {args.baseline!r}")
     command = "python -m benchmarks" + "".join(f" {shlex.quote(a)}" for a in argv)
     if args.quick:
-        return Options([10], args.shapes, 1, 1, args.out, True, args.timeout, 100, command)
+        return Options([10], args.shapes, 1, 1, args.out, True, args.timeout, 100, command,
+                       args.baseline)
     return Options(args.sizes, args.shapes, args.repeat, min(args.large_repeat, args.repeat),
-                   args.out, False, args.timeout, 10_000, command)
+                   args.out, False, args.timeout, 10_000, command, args.baseline)
+
+
+def _known_revision(rev: str) -> bool:
+    import subprocess
+
+    found = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"],
+                           cwd=REPO, capture_output=True, text=True)
+    return found.returncode == 0
 
 
 class Bench:
@@ -129,19 +144,35 @@ class Bench:
         self.py = sys.executable
         self.rows: list[Row] = []
         self.failures: list[str] = []
+        self.baseline_rows: list[Row] = []
+        self.base_env: dict[str, str] | None = None
+        if options.baseline:
+            self.base_env = dict(self.env, PYTHONPATH=str(self.baseline_source()))
+
+    def baseline_source(self) -> Path:
+        """The package as of --baseline, extracted beside the projects; first on the
+        interpreter's path, it is imported instead of the working tree's."""
+        import subprocess
+
+        target = self.work / "baseline-src"
+        target.mkdir()
+        archive = subprocess.run(["git", "archive", self.options.baseline, "orchestrator"],
+                                 cwd=REPO, capture_output=True, check=True)
+        subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, check=True)
+        return target
 
     def progress(self, text: str) -> None:
         print(f"[bench] {text}", file=sys.stderr, flush=True)
 
     def sample(self, cell: Cell, argv: list[str], cwd: Path, memory: Cell | None = None,
-               before=None) -> None:
+               before=None, env: dict[str, str] | None = None) -> None:
         """One measured run into cell (and its peak memory into `memory`), unless it failed."""
         if cell.error:
             return
         if before:
             before()
         try:
-            result = checked(argv, cwd, self.env, self.options.timeout)
+            result = checked(argv, cwd, env or self.env, self.options.timeout)
         except CommandFailed as exc:
             cell.error = "timeout" if exc.sample.code == -1 else f"exit {exc.sample.code}"
             self.failures.append(f"{cwd.name}: {exc}")
@@ -189,6 +220,9 @@ class Bench:
             # Peak memory is the largest of any full or no-op run: the run's whole cost.
             if memory.values and memory.error is None:
                 memory.values = [max(memory.values)]
+            if tool == "pipeline" and self.base_env is not None:
+                self.against_baseline(shape, f"{size:,}", root,
+                                      lambda r: generate.write_graph_project(r, shape, size))
             generate.clean_outputs(root)
         for row in rows.values():
             row.repeats = repeat
@@ -212,6 +246,19 @@ class Bench:
             self.sample(cell, pipe + ["list"], bundled)
         self.rows += [startup, listing]
 
+        self.progress("bundled pipeline: no-op run")
+        project = generate.copy_bundled_project(REPO, self.work / "bundled-run")
+        first = Cell()
+        self.sample(first, pipe + ["run"], project)  # the full run, not measured
+        noop = Row("project", "bundled pipeline", "no-op run", "s", repeats=repeat)
+        cell = noop.cells.setdefault("pipeline", Cell(error=first.error))
+        for _ in range(repeat):
+            self.sample(cell, pipe + ["run"], project)
+        self.rows.append(noop)
+        if self.base_env is not None:
+            self.against_baseline("project", "bundled pipeline", project,
+                                  lambda r: generate.copy_bundled_project(REPO, r))
+
         files = self.options.dir_files
         self.progress(f"directory artifact of {files:,} files")
         baseline, tree = generate.write_directory_projects(self.work / "directory", files)
@@ -232,6 +279,24 @@ class Bench:
                      "s", repeats=repeat)
         direct.cells["pipeline"] = self.direct_digest(tree / "data" / "tree", repeat)
         self.rows += [diff, direct]
+
+    def against_baseline(self, group: str, size: str, root: Path, write) -> None:
+        """No-op runs of this code (in `root`, up to date) and of --baseline's (in a copy
+        of the project it brought up to date itself: state formats may differ),
+        alternating, so that load on the machine falls on both alike."""
+        pipe = [self.py, "-m", "orchestrator", "run"]
+        base_root = root.parent / f"{root.name}-baseline"
+        write(base_root)
+        first = Cell()
+        self.sample(first, pipe, base_root, env=self.base_env)  # the full run
+        row = Row(group, size, "no-op run", "s", repeats=self.options.repeat)
+        now, then = row.cells.setdefault("now", Cell()), row.cells.setdefault(
+            "baseline", Cell(error=first.error))
+        self.progress(f"{group} {size}: no-op run against {self.options.baseline}")
+        for _ in range(self.options.repeat):
+            self.sample(then, pipe, base_root, env=self.base_env)
+            self.sample(now, pipe, root)
+        self.baseline_rows.append(row)
 
     def direct_digest(self, path: Path, repeat: int) -> Cell:
         """orchestrator.digest.artifact_digest timed inside a fresh interpreter each time.
@@ -291,7 +356,7 @@ def main(argv: list[str] | None = None) -> int:
             return 130
     elapsed = time.time() - started
     print(render_table(rows))
-    doc, targets = render_doc(rows, options, bench.failures, elapsed)
+    doc, targets = render_doc(rows, options, bench.failures, elapsed, bench.baseline_rows)
     for line in targets:
         print(line)
     try:

@@ -17,7 +17,7 @@ TOOLS = {"full run": ("pipeline", "raw doit", "make"),
          "dry run": ("pipeline", "make"), "list": ("pipeline", "raw doit"),
          "status": ("pipeline",), "check": ("pipeline",), "history": ("pipeline",),
          "peak RSS": ("pipeline", "raw doit", "make")}
-PROJECT_MEASURES = ("start-up (--version)", "list", "no-op minus 1-stage no-op",
+PROJECT_MEASURES = ("start-up (--version)", "list", "no-op run", "no-op minus 1-stage no-op",
                     "artifact_digest, cold process")
 VALUE = re.compile(r"^-?\d+(\.\d+)? (ms|s|MiB)$")
 
@@ -123,3 +123,39 @@ def test_growth_target_tells_linear_from_quadratic():
     # the full run growing much faster than raw doit's
     status, evidence = verdict(rows(0.10, 0.60, 10.0))
     assert status == "not met" and "full run ×12.5 (doit ×5.0): grows too fast" in evidence
+
+
+def test_a_quick_run_against_a_baseline_revision_times_both_and_judges(tmp_path):
+    out = tmp_path / "perf.md"
+    result = bench("--quick", "--shapes", "chain", "--baseline", "HEAD", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    doc = out.read_text()
+    rows = parse_table(section(doc, "No-op runs against `HEAD`"))
+    assert [(r["shape"], r["stages"]) for r in rows] == [("chain", "10"),
+                                                         ("project", "bundled pipeline")]
+    for row in rows:
+        assert VALUE.match(row["at HEAD"]) and VALUE.match(row["now"]), row
+        assert re.match(r"^[+-]\d+%$", row["change"]), row
+    assert re.search(r"^- \*\*(met|not met)\*\*: no-op runs at most 10% slower than at "
+                     r"`HEAD` .* — worst [+-]\d+%$", doc, re.M), doc
+    bad = bench("--baseline", "no-such-revision", "--out", str(out))
+    assert bad.returncode == 2 and "unknown git revision" in bad.stderr
+
+
+def test_the_baseline_verdict_judges_large_graphs_and_the_bundled_pipeline():
+    from benchmarks.report import render_change
+    from benchmarks.runner import Cell, Row
+
+    def row(group, size, then, now):
+        return Row(group, size, "no-op run", "s",
+                   {"now": Cell([now]), "baseline": Cell([then])})
+
+    small_only = [row("chain", "10", 0.1, 0.2)]  # start-up noise: not judged
+    assert "**not measured**" in render_change(small_only, "abc")[1][0]
+    lines, [verdict] = render_change([row("chain", "1,000", 0.148, 0.150),
+                                      row("project", "bundled pipeline", 0.2, 0.21)], "abc")
+    assert "| chain | 1,000 | 148 ms | 150 ms | +1% |" in lines
+    assert verdict.startswith("- **met**") and "worst +5%" in verdict
+    _, [verdict] = render_change([row("chain", "10,000", 1.0, 1.2)], "abc")
+    assert verdict.startswith("- **not met**") and "worst +20%" in verdict
+    assert render_change([], "abc") == ([], [])
