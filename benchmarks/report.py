@@ -18,9 +18,9 @@ def fmt(value: float | None, unit: str) -> str:
         return ""
     if unit == "KiB":
         return f"{value / 1024:.1f} MiB"
-    if abs(value) < 0.01:
+    if abs(value) < 0.00995:
         return f"{value * 1000:.1f} ms"
-    if abs(value) < 1:
+    if abs(value) < 0.9995:  # what would round to "1000 ms" is shown as "1.00 s"
         return f"{value * 1000:.0f} ms"
     return f"{value:.2f} s"
 
