@@ -22,11 +22,11 @@ from __future__ import annotations
 import inspect
 import json
 import os
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from orchestrator.digest import digest_of, file_digest, text_digest
+from orchestrator.digest import DigestCache, digest_of, text_digest
+from orchestrator.engine import new_group_task, new_stage_task, uptodate_checks
 from orchestrator.graph import Graph, Stage
 
 VALUES_KEY = "pipeline"  # the key of our fingerprint in a task's saved doit values
@@ -45,7 +45,28 @@ def script_paths(graph: Graph, stage: Stage, root: Path) -> list[str]:
             if os.path.isfile(os.path.join(root_text, rel))]
 
 
-def env_digests(stage: Stage, environ: dict[str, str] | None = None) -> dict[str, str | None]:
+class CompileContext:
+    """What every stage task of one compilation shares: the run's digest cache and the
+    stages' environment, the import scanner, and doit's IO settings object (doit only
+    reads it; one object rather than one per task)."""
+
+    __slots__ = ("root", "digests", "environ", "scanner", "shared")
+
+    def __init__(self, root: Path, digests: DigestCache | None = None,
+                 environ=None):
+        self.root = root
+        self.digests = DigestCache() if digests is None else digests
+        self.environ = os.environ if environ is None else environ
+        self.scanner = None
+        self.shared: dict = {}  # what doit only reads, one object for every task
+
+    def import_scanner(self):
+        if self.scanner is None:
+            self.scanner = import_scanner(self.root, self.digests)
+        return self.scanner
+
+
+def env_digests(stage: Stage, environ=None) -> dict[str, str | None]:
     """name -> digest of the variable's value (None if unset). Never the value itself."""
     environ = os.environ if environ is None else environ
     return {var.name: (text_digest(var.name, environ[var.name]) if var.name in environ else None)
@@ -65,10 +86,11 @@ class StageFreshness:
 
     __slots__ = ("stage", "action", "root", "root_text", "file_deps", "command_digest",
                  "tracked_inputs", "outputs", "outside_world", "reasons", "fingerprint",
-                 "previous")
+                 "previous", "ctx")
 
     def __init__(self, graph: Graph, stage: Stage, root: Path, file_deps: list[str],
-                 action: Any = None):
+                 action: Any = None, ctx: CompileContext | None = None):
+        self.ctx = CompileContext(root) if ctx is None else ctx
         self.stage = stage
         self.action = action  # the stage's StageAction: its measurements are saved with ours
         self.root = root
@@ -112,7 +134,7 @@ class StageFreshness:
         """What the stage would run with now: command, environment and input digests."""
         root = self.root_text
         inputs = self.input_digests()
-        env = env_digests(self.stage)
+        env = env_digests(self.stage, self.ctx.environ)
         summary = text_digest(self.command_digest, json.dumps(env, sort_keys=True),
                               json.dumps(inputs, sort_keys=True))
         return {"command": self.command_digest, "env": env, "inputs": inputs,
@@ -121,10 +143,11 @@ class StageFreshness:
     def input_digests(self) -> dict[str, str | None]:
         """path -> content digest of every tracked input, script and imported module."""
         root = self.root_text
-        inputs = {a.path: digest_of(root, a) for a in self.tracked_inputs}
+        digests = self.ctx.digests
+        inputs = {a.path: digest_of(root, a, digests) for a in self.tracked_inputs}
         for dep in self.file_deps:
             try:
-                inputs[dep] = file_digest(os.path.join(root, dep))
+                inputs[dep] = digests.file_digest(os.path.join(root, dep))
             except OSError:
                 inputs[dep] = None
         return inputs
@@ -180,7 +203,8 @@ class StageFreshness:
             reasons.append("command changed")
         if stage.environment:
             old_env = saved.get("env", {})
-            changed_env = [n for n, d in env_digests(stage).items() if old_env.get(n) != d]
+            changed_env = [n for n, d in env_digests(stage, self.ctx.environ).items()
+                           if old_env.get(n) != d]
             if changed_env:
                 reasons.append("environment changed: " + ", ".join(changed_env))
         root = self.root_text
@@ -189,11 +213,12 @@ class StageFreshness:
             for artifact in self.tracked_inputs:
                 if changed_during and artifact.display_path in changed_during:
                     continue  # said above
-                if old_inputs.get(artifact.path) != digest_of(root, artifact):
+                if old_inputs.get(artifact.path) != digest_of(root, artifact,
+                                                              self.ctx.digests):
                     reasons.append(f"input changed: {artifact.display_path}")
         written = values.get("outputs", {})
         for artifact, optional in self.outputs:
-            digest = digest_of(root, artifact)
+            digest = digest_of(root, artifact, self.ctx.digests)
             if digest is None and not optional:
                 reasons.append(f"output missing: {artifact.display_path}")
             elif artifact.path in written and written[artifact.path] != digest:
@@ -235,109 +260,7 @@ def _younger_than(values: dict[str, Any], max_age: float | None) -> bool:
 
 def freshness_of(task) -> StageFreshness | None:
     """The StageFreshness among a doit Task's uptodate checks (None for other tasks)."""
-    return next((u for u, _, _ in task.uptodate if isinstance(u, StageFreshness)), None)
-
-
-# every attribute doit 0.36/0.37 sets on a Task
-_TASK_FIELDS = (
-    "name", "params", "creator_params", "options", "pos_arg", "pos_arg_val", "setup_tasks",
-    "io", "_action_instances", "_actions", "dep_changed", "file_dep", "task_dep", "wild_dep",
-    "calc_dep", "loader", "getargs", "value_savers", "uptodate", "targets", "subtask_of",
-    "has_subtask", "result", "values", "verbosity", "custom_title", "cfg_values",
-    "_remove_targets", "clean_actions", "teardown", "doc", "watch", "meta", "executed")
-# what doit's pickle_safe_dict leaves out (closures, checks and actions)
-_UNPICKLABLE_FIELDS = ("_actions", "_action_instances", "clean_actions", "teardown",
-                       "custom_title", "value_savers", "uptodate")
-
-
-_OUTCOME = "_pipeline_stage_outcome"
-
-
-def _stage_outcome(task) -> tuple | None:
-    """What a stage's run measured, when it ran in this process: with doit's process
-    runner (`doit run -n N -P process`) a worker runs the action and hands the task back
-    to the main process through `pickle_safe_dict`, which keeps no action or check."""
-    action = task._actions[0] if task._actions else None
-    details = getattr(action, "last_details", None)
-    if details is None:
-        return None
-    freshness = freshness_of(task)
-    return details, action.saved_values, freshness.fingerprint if freshness else None
-
-
-def _take_outcome(task, outcome: tuple) -> None:
-    details, saved_values, fingerprint = outcome
-    action = task._actions[0]
-    action.last_details, action.saved_values = details, saved_values
-    freshness = freshness_of(task)
-    if freshness is not None and fingerprint is not None:
-        freshness.fingerprint = fingerprint
-
-
-@lru_cache(maxsize=None)
-def _task_class():
-    """doit's Task, minus work that is moot for stages: its per-attribute type checks
-    (compile passes only the types doit accepts; 19 checks a task were a fifth of
-    building 10,000 of them) and parsing task options a stage never has."""
-    from doit.task import Task
-
-    class StageTask(Task):
-        # doit's Task keeps its attributes in a per-instance dict of 34 keys, too many
-        # for CPython's shared-key instance dicts: about 1.5 KB a task. In slots they
-        # take 8 bytes each. doit copies a task's state through `__dict__` when it hands
-        # tasks to worker processes; those methods read the slots instead.
-        __slots__ = _TASK_FIELDS
-
-        def _state(self) -> dict:
-            state = {}
-            for field in _TASK_FIELDS:
-                try:
-                    state[field] = getattr(self, field)
-                except AttributeError:
-                    pass
-            state.update(self.__dict__)
-            return state
-
-        def __getstate__(self):
-            state = self._state()
-            state.update(uptodate=None, value_savers=None, _action_instances=None)
-            return state
-
-        def __setstate__(self, state):
-            for field, value in state.items():
-                setattr(self, field, value)
-
-        def pickle_safe_dict(self):
-            state = self._state()
-            for field in _UNPICKLABLE_FIELDS:
-                state.pop(field, None)
-            outcome = _stage_outcome(self)
-            if outcome is not None:
-                state[_OUTCOME] = outcome
-            return state
-
-        def update_from_pickle(self, state):
-            state = dict(state)
-            outcome = state.pop(_OUTCOME, None)
-            self.__setstate__(state)
-            if outcome is not None:
-                _take_outcome(self, outcome)
-
-        @staticmethod
-        def check_attr(task, attr, value, valid) -> None:
-            return None
-
-        def init_options(self, args=None):
-            # a stage takes no task parameters: doit would build and run an empty
-            # parser per task (a twentieth of a large no-op run) to end up with {}
-            if self.params or self.creator_params:
-                return super().init_options(args)
-            if self.options is None:
-                self.options = {}
-                return args
-            return None
-
-    return StageTask
+    return next((u for u in uptodate_checks(task) if isinstance(u, StageFreshness)), None)
 
 
 def imported_modules(graph: Graph, stage: Stage, scripts: list[str], scanner) -> list[str]:
@@ -350,39 +273,28 @@ def imported_modules(graph: Graph, stage: Stage, scripts: list[str], scanner) ->
     return [m for m in scanner.imported_by(scripts) if m not in declared] or _NONE
 
 
-def import_scanner(root: Path):
+def import_scanner(root: Path, digests: DigestCache | None = None):
     from orchestrator.imports import ImportScanner
 
-    return ImportScanner(str(root), os.path.join(str(root), IMPORTS_CACHE))
+    return ImportScanner(str(root), os.path.join(str(root), IMPORTS_CACHE), digests)
 
 
 def compile_stage(graph: Graph, stage: Stage, root: Path, action: Any,
-                  task_deps: list[str], scanner=None):
+                  task_deps: list[str], ctx: CompileContext | None = None):
     """The doit Task for one stage (named by the stage id)."""
+    ctx = CompileContext(root) if ctx is None else ctx
     scripts = script_paths(graph, stage, root)
-    if scripts and scanner is None:
-        scanner = import_scanner(root)
-    imports = imported_modules(graph, stage, scripts, scanner)
+    imports = imported_modules(graph, stage, scripts, ctx.import_scanner()) if scripts \
+        else _NONE
     cache = stage.cache_artifacts
     file_inputs = [graph.artifacts[i.artifact].path for i in stage.inputs
                    if i.artifact and not i.optional and i.artifact not in cache
                    and not graph.artifacts[i.artifact].is_directory]
     file_deps = sorted(set(file_inputs) | set(scripts) | set(imports))
-    freshness = StageFreshness(graph, stage, root, file_deps, action)
-    task = _task_class()(
-        stage.id, [action], file_dep=file_deps, task_dep=task_deps, uptodate=[freshness],
-        doc=stage.name or stage.description or f"stage {stage.id}",
-        verbosity=2, io={"capture": False},
-        meta=_Meta(stage.id, scripts, imports).__dict__)
-    # read-only to doit: one object for every stage (doit builds a fresh IOConfig, and
-    # an empty argument list and keyword dict for each uptodate entry)
-    task.io = _shared_io(task.io)
-    task.uptodate = [(freshness, _NO_ARGS, _NO_KWARGS)]
-    return task
-
-
-_NO_ARGS: list = []
-_NO_KWARGS: dict = {}
+    freshness = StageFreshness(graph, stage, root, file_deps, action, ctx)
+    return new_stage_task(stage.id, action, file_deps, task_deps, freshness,
+                          stage.name or stage.description or f"stage {stage.id}",
+                          _Meta(stage.id, scripts, imports).__dict__, ctx.shared)
 
 
 class _Meta:
@@ -394,15 +306,9 @@ class _Meta:
         self.imports = imports or ()
 
 
-_IO: dict[bool, Any] = {}
-
-
-def _shared_io(io):
-    return _IO.setdefault(io.capture, io)
-
-
 def compile_tasks(graph: Graph, stage_ids: list[str] | tuple[str, ...], root: Path,
-                  make_action, pipelines: bool = False, keep_scan: bool = False) -> list:
+                  make_action, pipelines: bool = False, keep_scan: bool = False,
+                  digests: DigestCache | None = None, environ=None) -> list:
     """doit Tasks for `stage_ids` (dependencies outside them are dropped, so doit runs
     exactly these), plus one group task per pipeline when `pipelines` is set.
 
@@ -412,20 +318,18 @@ def compile_tasks(graph: Graph, stage_ids: list[str] | tuple[str, ...], root: Pa
     write nothing)."""
     chosen = set(stage_ids)
     tasks = []
-    scanner = import_scanner(root)
+    ctx = CompileContext(root, digests, environ)
     for sid in stage_ids:
         stage = graph.stages[sid]
         deps = [d for d in stage.depends_on if d in chosen]
-        tasks.append(compile_stage(graph, stage, root, make_action(stage), deps, scanner))
-    if keep_scan:
-        scanner.save()
+        tasks.append(compile_stage(graph, stage, root, make_action(stage), deps, ctx))
+    if keep_scan and ctx.scanner is not None:
+        ctx.scanner.save()
     if pipelines:
         from orchestrator.plan import stage_order
 
-        task_class = _task_class()
         for pipeline in graph.pipelines.values():
-            tasks.append(task_class(
-                pipeline.id, None, task_dep=stage_order(graph, pipeline.stages),
-                doc=pipeline.description or f"pipeline {pipeline.id}",
-                meta={"pipeline": pipeline.id}))
+            tasks.append(new_group_task(
+                pipeline.id, stage_order(graph, pipeline.stages),
+                pipeline.description or f"pipeline {pipeline.id}", {"pipeline": pipeline.id}))
     return tasks

@@ -194,9 +194,6 @@ class Console:
             if self._ticker is None:
                 self._ticker = threading.Thread(target=self._tick, daemon=True)
                 self._ticker.start()
-        from orchestrator import process
-
-        process.before_output = self.end_live  # the stage's own output ends the live line
 
     def _tick(self) -> None:
         while True:

@@ -6,9 +6,9 @@ restoring the old modification time (`cp -p`, `touch -r`, `os.utime`, an rsync, 
 checkout of an older file) sets it to now. Any difference in the five means the bytes
 are read and compared, so touching a file costs a read, never a rerun.
 
-The cache lives for the process and, through `load_cache` / `save_cache`, across runs
-(as JSON: a state file is never code), so an unchanged directory of thousands of files
-costs a walk and a stat per file.
+A `DigestCache` (one per run) keeps digests by stat identity and, through its `load` /
+`save`, across runs (as JSON: a state file is never code), so an unchanged directory of
+thousands of files costs a walk and a stat per file.
 """
 
 from __future__ import annotations
@@ -19,13 +19,6 @@ import stat
 from fnmatch import fnmatchcase
 
 _CHUNK = 1 << 20
-# (path, mtime_ns, size, inode, ctime_ns) -> digest. `_used` holds what this process
-# looked up (what save_cache keeps); `_cache` what a previous run saved and this one has
-# not looked up yet. An entry lives in one of them.
-_used: dict[tuple, str] = {}
-_cache: dict[tuple, str] = {}
-_added = False
-_cache_file: str | None = None
 
 # version-control metadata: never content of a directory artifact (a `git fetch` that
 # changes no file rewrites .git/FETCH_HEAD)
@@ -37,28 +30,107 @@ def signature(st: os.stat_result) -> tuple[int, int, int, int]:
     return (st.st_mtime_ns, st.st_size, st.st_ino, st.st_ctime_ns)
 
 
-def file_digest(path: str | os.PathLike, st: os.stat_result | None = None) -> str:
-    """sha256 of a file's bytes, reusing a digest computed earlier (`st`: its stat, if
-    the caller has it)."""
-    if st is None:
-        st = os.stat(path)
-    global _added
-    key = (os.fspath(path), st.st_mtime_ns, st.st_size, st.st_ino, st.st_ctime_ns)
-    cached = _used.get(key)
-    if cached is not None:
-        return cached
-    cached = _cache.pop(key, None)
-    if cached is not None:
-        _used[key] = cached
-        return cached
-    _added = True
+def _sha256_of(path: str | os.PathLike) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         while chunk := f.read(_CHUNK):
             h.update(chunk)
-    digest = h.hexdigest()
-    _used[key] = digest
-    return digest
+    return h.hexdigest()
+
+
+class DigestCache:
+    """File digests by stat identity: (path, mtime_ns, size, inode, ctime_ns) -> sha256.
+
+    One per run (the session's), or one per command that reads state; `cache_file`
+    keeps them across runs. `_used` holds what this cache looked up (what `save` keeps);
+    `_saved` what a previous run saved and this one has not looked up yet."""
+
+    __slots__ = ("cache_file", "_used", "_saved", "_added", "read")
+
+    def __init__(self, cache_file: str | None = None):
+        self.cache_file = cache_file
+        self._used: dict[tuple, str] = {}
+        self._saved: dict[tuple, str] = {}
+        self._added = False
+        self.read: list[str] = []  # the files this cache had to read, in order
+
+    def file_digest(self, path: str | os.PathLike, st: os.stat_result | None = None) -> str:
+        """sha256 of a file's bytes, reusing a digest computed earlier (`st`: its stat,
+        if the caller has it)."""
+        if st is None:
+            st = os.stat(path)
+        key = (os.fspath(path), st.st_mtime_ns, st.st_size, st.st_ino, st.st_ctime_ns)
+        cached = self._used.get(key)
+        if cached is not None:
+            return cached
+        cached = self._saved.pop(key, None)
+        if cached is None:
+            self._added = True
+            self.read.append(os.fspath(path))
+            cached = _sha256_of(path)
+        self._used[key] = cached
+        return cached
+
+    def tree_digest(self, path: str | os.PathLike, ignore: tuple[str, ...] = ()) -> str:
+        return tree_digest(path, ignore, self)
+
+    def artifact_digest(self, path: str | os.PathLike, is_directory: bool,
+                        ignore: tuple[str, ...] = ()) -> str | None:
+        return artifact_digest(path, is_directory, ignore, self)
+
+    def digest_of(self, root: str, artifact) -> str | None:
+        return digest_of(root, artifact, self)
+
+    def checker_class(self) -> type:
+        """doit's checker class for a run, sharing this cache (doit makes the instance)."""
+        return type("ContentChecker", (ContentChecker,), {"digests": self})
+
+    def load(self) -> None:
+        """Take the digests a previous run saved. The file is untrusted input: JSON only,
+        and a missing, unreadable or odd-shaped one is no cache (rebuilt by this run)."""
+        import json
+
+        if self.cache_file is None:
+            return
+        try:
+            with open(self.cache_file, encoding="utf-8") as f:
+                saved = json.load(f)
+        except (OSError, ValueError, RecursionError):
+            return
+        if not isinstance(saved, list):
+            return
+        for item in saved:  # [path, mtime_ns, size, inode, ctime_ns, digest]
+            if isinstance(item, list) and len(item) == 6 and isinstance(item[0], str) \
+                    and isinstance(item[5], str) \
+                    and all(type(n) is int for n in item[1:5]):
+                self._saved[tuple(item[:5])] = item[5]  # one in _used has the same digest
+
+    def save(self) -> None:
+        """Keep the digests this run used, for the next run; best effort."""
+        import json
+
+        if self.cache_file is None:
+            return
+        try:
+            if not self._added and os.path.exists(self.cache_file):
+                return
+            os.makedirs(os.path.dirname(self.cache_file), exist_ok=True)
+            tmp = f"{self.cache_file}.{os.getpid()}.tmp"
+            with open(tmp, "w", encoding="utf-8") as f:
+                json.dump([[*key, digest] for key, digest in self._used.items()], f,
+                          separators=(",", ":"))
+            os.replace(tmp, self.cache_file)
+            self._added = False
+        except OSError:
+            pass
+
+
+def file_digest(path: str | os.PathLike, st: os.stat_result | None = None,
+                cache: DigestCache | None = None) -> str:
+    """sha256 of a file's bytes (through `cache` when given)."""
+    if cache is not None:
+        return cache.file_digest(path, st)
+    return _sha256_of(path)
 
 
 class Ignore:
@@ -114,16 +186,18 @@ def ignore_for(patterns: tuple[str, ...]) -> Ignore:
     return ignore
 
 
-def tree_digest(path: str | os.PathLike, ignore: tuple[str, ...] = ()) -> str:
+def tree_digest(path: str | os.PathLike, ignore: tuple[str, ...] = (),
+                cache: DigestCache | None = None) -> str:
     """One digest for a directory: names, kinds, link targets and file contents, in order.
 
     Empty directories count, so creating or removing one changes the digest. Symbolic
     links count by their target text and are not followed. Version-control folders and
     entries matching `ignore` (see `Ignore`) are left out. The walk reads each directory
     once (`os.scandir`) and stats each file once; a directory that cannot be read is left
-    out, like `os.walk` does.
+    out, like `os.walk` does. `cache` spares reading files whose stat is unchanged.
     """
     skip = ignore_for(tuple(ignore))
+    cache = DigestCache() if cache is None else cache
     h = hashlib.sha256()
     stack = [(os.fspath(path), "")]
     while stack:  # depth first, sorted: the order os.walk gives with sorted names
@@ -146,7 +220,7 @@ def tree_digest(path: str | os.PathLike, ignore: tuple[str, ...] = ()) -> str:
         leaves.sort(key=_name)
         for entry in leaves:
             rel = rel_dir + entry.name
-            h.update(_leaf_line(entry, rel).encode("utf-8", "surrogateescape"))
+            h.update(_leaf_line(entry, rel, cache).encode("utf-8", "surrogateescape"))
         subdirs.sort(key=_name, reverse=True)
         stack.extend((entry.path, f"{rel_dir}{entry.name}/") for entry in subdirs)
     return h.hexdigest()
@@ -156,34 +230,35 @@ def _name(entry: os.DirEntry) -> str:
     return entry.name
 
 
-def _leaf_line(entry: os.DirEntry, rel: str) -> str:
+def _leaf_line(entry: os.DirEntry, rel: str, cache: DigestCache) -> str:
     try:
         if entry.is_symlink():
             return f"l {rel} {os.readlink(entry.path)}\n"
         st = entry.stat()
         if not stat.S_ISREG(st.st_mode):  # a fifo or device: never opened
             return f"? {rel}\n"
-        return f"f {rel} {file_digest(entry.path, st)}\n"
+        return f"f {rel} {cache.file_digest(entry.path, st)}\n"
     except OSError:  # vanished or unreadable: still a difference
         return f"? {rel}\n"
 
 
 def artifact_digest(path: str | os.PathLike, is_directory: bool,
-                    ignore: tuple[str, ...] = ()) -> str | None:
+                    ignore: tuple[str, ...] = (), cache: DigestCache | None = None
+                    ) -> str | None:
     """Digest of an artifact on disk, or None when it does not exist (or has the wrong kind)."""
     try:
         if is_directory:
-            return tree_digest(path, ignore) if os.path.isdir(path) else None
+            return tree_digest(path, ignore, cache) if os.path.isdir(path) else None
         st = os.stat(path)  # one stat: is it a file, and has it changed
-        return file_digest(path, st) if stat.S_ISREG(st.st_mode) else None
+        return file_digest(path, st, cache) if stat.S_ISREG(st.st_mode) else None
     except OSError:
         return None
 
 
-def digest_of(root: str, artifact) -> str | None:
+def digest_of(root: str, artifact, cache: DigestCache | None = None) -> str | None:
     """`artifact_digest` of a graph artifact under the project root."""
     return artifact_digest(os.path.join(root, artifact.path), artifact.is_directory,
-                           artifact.ignore)
+                           artifact.ignore, cache)
 
 
 def text_digest(*parts: str) -> str:
@@ -198,9 +273,17 @@ class ContentChecker:
     """doit's file_dep checker (`check_file_uptodate`): a file is unchanged while its
     signature (mtime_ns, size, inode, ctime_ns) is, and otherwise while its content
     digest is. doit's MD5 checker trusts an unchanged mtime, which `cp -p` or
-    `touch -r` restore; the change time they cannot. State: [*signature, sha256]."""
+    `touch -r` restore; the change time they cannot. State: [*signature, sha256].
+
+    doit makes the instance itself; a run's session hands doit a subclass whose
+    `digests` is the run's cache (`DigestCache.checker_class`)."""
 
     CheckerError = OSError
+    digests: DigestCache | None = None
+
+    def __init__(self):
+        if self.digests is None:
+            self.digests = DigestCache()
 
     def exists(self, file_path) -> bool:
         return os.path.exists(file_path)
@@ -213,7 +296,7 @@ class ContentChecker:
             return True  # another checker's state: compare afresh
         if tuple(state[:4]) == signature(file_stat):
             return False
-        return file_digest(file_path, file_stat) != state[4]
+        return self.digests.file_digest(file_path, file_stat) != state[4]
 
     def get_state(self, dep, current_state):
         st = os.stat(dep)
@@ -221,46 +304,4 @@ class ContentChecker:
         if isinstance(current_state, (list, tuple)) and len(current_state) == 5 \
                 and tuple(current_state[:4]) == sig:
             return None  # unchanged: doit keeps what it has
-        return [*sig, file_digest(dep, st)]
-
-
-def load_cache(cache_file: str) -> None:
-    """Take the digests a previous run saved. The file is untrusted input: JSON only, and
-    a missing, unreadable or odd-shaped one is no cache (rebuilt by this run)."""
-    global _cache_file
-    import json
-
-    _cache_file = cache_file
-    try:
-        with open(cache_file, encoding="utf-8") as f:
-            saved = json.load(f)
-    except (OSError, ValueError, RecursionError):
-        return
-    if not isinstance(saved, list):
-        return
-    for item in saved:  # [path, mtime_ns, size, inode, ctime_ns, digest]
-        if isinstance(item, list) and len(item) == 6 and isinstance(item[0], str) \
-                and isinstance(item[5], str) \
-                and all(type(n) is int for n in item[1:5]):
-            _cache[tuple(item[:5])] = item[5]  # a key also in _used has the same digest
-
-
-def save_cache() -> None:
-    """Keep the digests this run used, for the next run; best effort."""
-    global _added
-    import json
-
-    if _cache_file is None:
-        return
-    try:
-        if not _added and os.path.exists(_cache_file):
-            return
-        os.makedirs(os.path.dirname(_cache_file), exist_ok=True)
-        tmp = f"{_cache_file}.{os.getpid()}.tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump([[*key, digest] for key, digest in _used.items()], f,
-                      separators=(",", ":"))
-        os.replace(tmp, _cache_file)
-        _added = False
-    except OSError:
-        pass
+        return [*sig, self.digests.file_digest(dep, st)]

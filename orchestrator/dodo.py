@@ -15,12 +15,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from orchestrator.compile import compile_tasks
-from orchestrator.engine import DOIT_CONFIG_BASE, action_factory
 from orchestrator.errors import GraphError, UsageError
 from orchestrator.graph import load_graph, resolve_graph_path
-from orchestrator.ledger import RunLedger
-from orchestrator.reporter import PipelineReporter
+from orchestrator.session import RunOptions, RunSession
 
 __all__ = ["DOIT_CONFIG", "task_stage_graph"]
 
@@ -33,15 +30,19 @@ try:
 except GraphError as exc:  # reported by the task creator, where doit expects it
     _ERROR = str(exc)
 
-_LEDGER = RunLedger(_ROOT, _GRAPH.display if _GRAPH else str(_GRAPH_PATH),
-                    {"command": "doit run", "entryPoint": "doit"})
-
-DOIT_CONFIG = dict(DOIT_CONFIG_BASE, reporter=PipelineReporter(_LEDGER, take_lock=True))
 if _GRAPH is not None:
+    # the same composition as `pipeline run`: lock (taken when doit starts), masker,
+    # ledger, reporter, executor and checker
+    _SESSION = RunSession(_GRAPH, RunOptions(command="doit run"))
+    DOIT_CONFIG = _SESSION.doit_config()
     try:
         DOIT_CONFIG["default_tasks"] = [_GRAPH.default_pipeline().id]
     except UsageError:
         pass  # several pipelines and no default: plain `doit` runs every task
+else:
+    from orchestrator.engine import DOIT_CONFIG_BASE
+
+    DOIT_CONFIG = dict(DOIT_CONFIG_BASE)
 
 
 def task_stage_graph():
@@ -50,6 +51,4 @@ def task_stage_graph():
         from doit.exceptions import InvalidDodoFile
 
         raise InvalidDodoFile(_ERROR)
-    yield from compile_tasks(_GRAPH, list(_GRAPH.stages), _ROOT,
-                             action_factory(_GRAPH, _ROOT, _LEDGER), pipelines=True,
-                             keep_scan=True)
+    yield from _SESSION.tasks(pipelines=True)

@@ -31,7 +31,7 @@ import json
 import os
 import re
 
-from orchestrator.digest import file_digest
+from orchestrator.digest import DigestCache
 
 PYTHON_SUFFIXES = (".py",)
 NODE_SUFFIXES = (".js", ".mjs", ".cjs", ".jsx", ".ts", ".mts", ".cts")
@@ -210,8 +210,10 @@ class ImportScanner:
     """Finds the project modules scripts import, remembering each file's imports by
     its content digest (in memory, and in `cache_file` across runs)."""
 
-    def __init__(self, root: str, cache_file: str | None = None):
+    def __init__(self, root: str, cache_file: str | None = None,
+                 digests: DigestCache | None = None):
         self.root = os.path.abspath(root)
+        self.digests = DigestCache() if digests is None else digests
         self.cache_file = cache_file
         self._by_digest: dict[str, list] = {}
         self._added = False
@@ -247,7 +249,7 @@ class ImportScanner:
         if not self._loaded:
             self._load()
         try:
-            key = f"{language}:{file_digest(path)}"
+            key = f"{language}:{self.digests.file_digest(path)}"
         except OSError:
             return []
         specs = self._by_digest.get(key)

@@ -29,9 +29,6 @@ def _grace_seconds() -> float:
 
 GRACE_S = _grace_seconds()
 
-_running: set[subprocess.Popen] = set()
-_running_lock = threading.Lock()
-
 
 @dataclass
 class ProcessResult:
@@ -45,11 +42,8 @@ class StartFailed(Exception):
     """The operating system could not start the command."""
 
 
-# Called before stage output reaches the console (the console's live line must end first).
-before_output: Callable[[], None] | None = None
-
-
-def _console_writer(prefix: str | None) -> Callable[[bytes], None]:
+def _console_writer(prefix: str | None, before_output: Callable[[], None] | None
+                    ) -> Callable[[bytes], None]:
     """Copy to stdout as it comes; with a prefix, whole lines each marked with it (parallel
     stages would otherwise interleave mid-line)."""
     out = getattr(sys.stdout, "buffer", None)
@@ -91,22 +85,48 @@ def _console_writer(prefix: str | None) -> Callable[[bytes], None]:
     return write_lines
 
 
+class Running:
+    """The commands started and not yet ended, so that an interrupted run can stop those
+    of stages running in parallel threads (`stop_all`)."""
+
+    def __init__(self):
+        self._procs: set[subprocess.Popen] = set()
+        self._lock = threading.Lock()
+
+    def add(self, proc: subprocess.Popen) -> None:
+        with self._lock:
+            self._procs.add(proc)
+
+    def discard(self, proc: subprocess.Popen) -> None:
+        with self._lock:
+            self._procs.discard(proc)
+
+    def stop_all(self, first: int = signal.SIGINT) -> None:
+        with self._lock:
+            procs = list(self._procs)
+        for proc in procs:
+            stop(proc, first)
+
+
 def run_process(argv: tuple[str, ...] | list[str], env: dict[str, str], cwd, log: BinaryIO,
                 timeout: float | None = None, prefix: str | None = None,
-                masker=None,
-                echo: bool = True) -> ProcessResult:
+                masker=None, echo: bool = True,
+                before_output: Callable[[], None] | None = None,
+                running: Running | None = None) -> ProcessResult:
     """Run argv to the end (or its timeout), copying its merged output to `log` and (with
     `echo`) the console. With a `masker` (masking.Masker), secrets become `***` in both,
-    even when a chunk boundary splits one."""
+    even when a chunk boundary splits one. `before_output` is called before output
+    reaches the console (a live progress line must end first); `running` keeps the
+    process while it runs."""
     try:
         proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 start_new_session=True)
     except OSError as exc:
         raise StartFailed(exc.strerror or str(exc)) from None
-    with _running_lock:
-        _running.add(proc)
-    console = _console_writer(prefix) if echo else (lambda data: None)
+    if running is not None:
+        running.add(proc)
+    console = _console_writer(prefix, before_output) if echo else (lambda data: None)
     stream_masker = None
     if masker:
         from orchestrator.masking import StreamMasker
@@ -148,8 +168,8 @@ def run_process(argv: tuple[str, ...] | list[str], env: dict[str, str], cwd, log
         raise
     finally:
         proc.stdout.close()
-        with _running_lock:
-            _running.discard(proc)
+        if running is not None:
+            running.discard(proc)
     proc.returncode = os.waitstatus_to_exitcode(status)
     rss = usage.ru_maxrss if sys.platform != "darwin" else usage.ru_maxrss // 1024
     return ProcessResult(proc.returncode, usage.ru_utime + usage.ru_stime, rss, timed_out)
@@ -191,11 +211,3 @@ def stop(proc: subprocess.Popen, first: int, grace: float = GRACE_S) -> None:
         os.killpg(proc.pid, signal.SIGKILL)  # what is left of the group, if anything
     except ProcessLookupError:
         pass
-
-
-def stop_all(first: int = signal.SIGINT) -> None:
-    """Stop every command still running (parallel stages when the run is interrupted)."""
-    with _running_lock:
-        procs = list(_running)
-    for proc in procs:
-        stop(proc, first)

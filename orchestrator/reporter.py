@@ -9,14 +9,18 @@ from __future__ import annotations
 import functools
 import sys
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator import collector
 from orchestrator.compile import FAILURE_KEY, freshness_of
 from orchestrator.console import Console, rerun_hints, seconds
-from orchestrator.engine import flush_state, state_releaser
+from orchestrator.engine import (drop_action_instances, failed_upstream, flush_state,
+                                 save_values, state_releaser, tasks_and_deps)
 from orchestrator.ledger import RunLedger, iso, utc_now
 from orchestrator.plan import Plan
+
+if TYPE_CHECKING:
+    from orchestrator.session import RunSession
 
 
 def _locked(method):
@@ -57,48 +61,68 @@ def _remember_failure(task, message: str, blocked: bool = False) -> None:
     """doit forgets a failed task's state; keep when it last succeeded and that it failed,
     so the next run says `last run failed` rather than `never run`. Nothing that could
     make the stage look up to date is kept."""
-    from doit.globals import Globals
-
-    dep_manager = Globals.dep_manager
-    if dep_manager is None:
-        return
     freshness = freshness_of(task)
     previous = freshness.previous if freshness is not None else {}
     kept = {"run": previous["run"]} if previous.get("run") else {}
     kept[FAILURE_KEY] = {"at": iso(utc_now()), "error": message, "blocked": blocked}
-    dep_manager._set(task.name, "_values_:", kept)  # doit has no public setter for values
+    save_values(task.name, kept)
 
 
 class PipelineReporter:
+    """doit's reporter for a `RunSession`: what doit tells it becomes console lines and
+    records. The session reads `any_stage_failed`; nothing else is read or set from
+    outside."""
+
     desc = "pipeline console and run records"
 
-    def __init__(self, ledger: RunLedger, console: Console | None = None,
-                 plan: Plan | None = None, label: str | None = None, keep_going: bool = False,
-                 take_lock: bool = False, global_options: tuple[str, ...] = ()):
-        self.ledger = ledger
-        self.global_options = global_options  # `-C`, `-g` as given: kept in rerun hints
-        self.console = console or Console()
-        self.plan = plan
-        self.label = label
+    def __init__(self, session: RunSession):
+        self.session = session
+        self.ledger: RunLedger = session.ledger
+        self.global_options = session.options.global_options  # kept in rerun hints
+        self.console: Console = session.console
+        self.plan: Plan | None = session.plan
+        self.label = session.options.label
         self.total = 0
         self.index: dict[str, int] = {}
         self.counts = {"succeeded": 0, "failed": 0, "blocked": 0, "up-to-date": 0}
-        self.keep_going = keep_going
-        self.take_lock = take_lock  # plain `doit run`: nobody else took the run lock
+        self.keep_going = session.options.keep_going
         # doit's thread runner calls execute_task from worker threads
         self._lock = threading.RLock()
         self.failed: list[str] = []
         self.errors: list[str] = []
-        self.pipeline_id: str | None = plan.pipeline_id if plan else None
+        self.pipeline_id: str | None = self.plan.pipeline_id if self.plan else None
         self._release = None  # forgets a settled task's decoded doit state
+
+    @property
+    def any_stage_failed(self) -> bool:
+        return bool(self.failed)
+
+    def begin(self) -> None:
+        """Start the record of a planned run before (or without) doit."""
+        self.initialize({}, [])
+
+    def refuse(self, sid: str, message: str) -> None:
+        """A stage cannot start (a required input nobody in this run produces): the run
+        stops before anything starts, and says which stage writes the input."""
+        from orchestrator.console import pipeline_command
+
+        self.begin()
+        graph = self.session.graph
+        writers = {w for inp in graph.stages[sid].inputs if inp.artifact
+                   for w in graph.writers(inp.artifact) if w != sid}
+        hints = [pipeline_command(self.global_options, "run-stage", w) for w in sorted(writers)]
+        index = self.plan.selected.index(sid) + 1
+        self.console.stage_failed(index, self.total, sid, message, None, hints)
+        self.ledger.stage_finished(sid, "failed", reason="missing input", error=message)
+        self.failed.append(sid)
+        self.counts["failed"] += 1
+        self.complete_run()
 
     # -- doit's reporter interface -------------------------------------------------
 
     def initialize(self, tasks: dict, selected_tasks: list[str]) -> None:
-        from orchestrator import digest
-
-        self._release = state_releaser()
-        digest.load_cache(str(self.ledger.root / ".pipeline-runs" / ".cache" / "digests.json"))
+        self._release = state_releaser(tasks)
+        self.session.digests.load()
         if self.plan is not None:
             plan = self.plan
             selected = set(plan.selected)
@@ -107,32 +131,15 @@ class PipelineReporter:
                        plan.skipped.get(sid)) for sid in plan.order]
             self.total = len(plan.selected) + len(plan.settled)
         else:  # plain doit: the run is whatever doit was asked for
-            from doit.cmd_base import tasks_and_deps_iter
-
             pipelines = [(tasks[n].meta or {}).get("pipeline") for n in selected_tasks]
             self.pipeline_id = next((p for p in pipelines if p), None)
-            seen = [t.name for t in tasks_and_deps_iter(tasks, selected_tasks) if _stage_id(t)]
+            seen = [t.name for t in tasks_and_deps(tasks, selected_tasks) if _stage_id(t)]
             stages = [(sid, "pending", None) for sid in seen]
             self.total = len(stages)
             self.label = self.label or self.pipeline_id or "+".join(selected_tasks)[:60]
         if not self.ledger.started:
-            if self.take_lock:
-                self._lock_project()
+            self.session.claim_for_doit()  # plain `doit run`: nobody took the lock yet
             self.ledger.start(self.pipeline_id, stages, label=self.label)
-
-    def _lock_project(self) -> None:
-        from orchestrator.errors import UsageError
-        from orchestrator.ledger import mark_abandoned_runs
-        from orchestrator.lock import RunLock
-
-        lock = RunLock(self.ledger.root)
-        try:
-            lock.acquire()
-        except UsageError as exc:
-            self.console.error(f"error: {exc}")
-            raise SystemExit(2) from None
-        mark_abandoned_runs(self.ledger.root)
-        self.ledger.lock = lock
 
     def get_status(self, task) -> None:
         pass
@@ -186,9 +193,7 @@ class PipelineReporter:
         forget = getattr(action, "forget", None)
         if forget is not None:
             forget()
-            # doit's action objects for the task (it makes them again if ever asked)
-            if hasattr(task, "_action_instances"):
-                task._action_instances = None
+            drop_action_instances(task)
         if self._release is not None:
             self._release(task.name)
 
@@ -199,10 +204,9 @@ class PipelineReporter:
             self.errors.append(f"{task.name}: {fail.message}")
             self.console.error(f"✖ {task.name}: {fail.message}")
             return
-        from doit.exceptions import UnmetDependency
-
-        if isinstance(fail, UnmetDependency):  # --continue-on-error: an upstream stage failed
-            upstream = ", ".join(f"'{name}'" for name in fail.message.split())
+        failed_before = failed_upstream(fail)
+        if failed_before is not None:  # --continue-on-error: an upstream stage failed
+            upstream = ", ".join(f"'{name}'" for name in failed_before)
             message = f"upstream {upstream} failed"
             self.counts["blocked"] += 1
             self.console.stage_blocked(self._number(sid), self.total, sid, message)
@@ -285,9 +289,7 @@ class PipelineReporter:
     def complete_run(self) -> None:
         interrupted = isinstance(sys.exc_info()[1], KeyboardInterrupt)
         if interrupted:
-            from orchestrator.process import stop_all
-
-            stop_all()  # stages still running in parallel threads
+            self.session.executor.stop_all()  # stages still running in parallel threads
             status = "interrupted"
         elif (self.failed or self.errors) and self.keep_going:
             status = "degraded"
@@ -296,11 +298,9 @@ class PipelineReporter:
         else:
             status = "succeeded"
         self.ledger.finish(status)
-        from orchestrator import digest
-
-        digest.save_cache()
-        if self.take_lock and self.ledger.lock is not None:
-            self.ledger.lock.release()
+        self.session.digests.save()
+        if self.session.options.entry_point == "doit":
+            self.session.release()  # plain doit: the reporter took it
         if not self.ledger.started:
             return
         c = self.counts

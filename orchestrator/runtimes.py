@@ -43,9 +43,12 @@ def runtime_name(command: Command) -> str:
     return runtime if runtime != "other" else os.path.basename(command.executable)
 
 
-def resolve_executable(executable: str, root: Path, path_env: str | None = None) -> str:
+def resolve_executable(executable: str, root: Path, path_env: str | None = None,
+                       found_on_path: dict[tuple[str, str], str] | None = None) -> str:
     """An absolute path for `executable`: a path (with a slash) is taken relative to the
-    root; a bare name is looked up on PATH."""
+    root; a bare name is looked up on PATH. `found_on_path` ((name, PATH) -> where it was
+    found; a run's own) spares a run of thousands of stages running the same few tools
+    searching PATH again: a remembered file is only checked to still be there."""
     if "/" in executable or os.sep in executable:
         candidate = Path(executable)
         if not candidate.is_absolute():
@@ -55,22 +58,19 @@ def resolve_executable(executable: str, root: Path, path_env: str | None = None)
         raise ExecutableNotFound(f"executable '{executable}' not found or not executable")
     search = os.environ.get("PATH", os.defpath) if path_env is None else path_env
     key = (executable, search)
-    found = _found_on_path.get(key)
+    found = found_on_path.get(key) if found_on_path is not None else None
     if found is None or not os.path.isfile(found):
         found = shutil.which(executable, path=search)
         if found is None:
             raise ExecutableNotFound(f"executable '{executable}' not found on PATH")
-        _found_on_path[key] = found
+        if found_on_path is not None:
+            found_on_path[key] = found
     return found
 
 
-# (name, PATH) -> where the name was found: a run of thousands of stages running the
-# same few tools searches PATH once per tool, then checks the file is still there
-_found_on_path: dict[tuple[str, str], str] = {}
-
-
 def build_invocation(command: Command, root: Path,
-                     base_env: dict[str, str] | None = None) -> Invocation:
+                     base_env: dict[str, str] | None = None,
+                     found_on_path: dict[tuple[str, str], str] | None = None) -> Invocation:
     """The argv, environment and working directory for one stage command.
 
     - node: the `node` on PATH;
@@ -83,7 +83,7 @@ def build_invocation(command: Command, root: Path,
     may be changed (PYTHONPATH); pass a dict of your own.
     """
     env = dict(os.environ) if base_env is None else base_env  # the caller's own copy
-    executable = resolve_executable(command.executable, root, env.get("PATH"))
+    executable = resolve_executable(command.executable, root, env.get("PATH"), found_on_path)
     if runtime_of(command) == "python":
         previous = env.get("PYTHONPATH")
         env["PYTHONPATH"] = str(root) + (os.pathsep + previous if previous else "")

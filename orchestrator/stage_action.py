@@ -13,17 +13,17 @@ import inspect
 import os
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from doit.exceptions import TaskFailed
 
 from orchestrator.compile import CHANGED_DURING_RUN_KEY, freshness_of
-from orchestrator.digest import digest_of
+from orchestrator.digest import DigestCache, digest_of
 from orchestrator.graph import Graph, Hook, Stage
 from orchestrator.ledger import iso, utc_now
-from orchestrator.process import StartFailed, run_process
+from orchestrator.executor import Executor, LocalExecutor, StartFailed
 from orchestrator.runtimes import ExecutableNotFound, build_invocation
 from orchestrator.schemas import SchemaProblem, validate_artifact
 
@@ -38,6 +38,12 @@ class RunSettings:
     echo_output: bool = True  # copy stage output to the console as it comes
     show_commands: bool = False  # --log-level debug: print each command before it runs
     masker: Any = None  # masking.Masker of the run's secret values, if any
+    # the session's parts (a settings object made alone, in a test, gets its own)
+    executor: Executor = field(default_factory=LocalExecutor)
+    environ: dict[str, str] | None = None  # the stages' environment (None: os.environ)
+    before_output: Callable[[], None] | None = None  # ends the console's live line
+    digests: DigestCache = field(default_factory=DigestCache)
+    found_on_path: dict = field(default_factory=dict)  # runtimes.resolve_executable's
 
 
 class StageFailure(TaskFailed):
@@ -162,12 +168,12 @@ class StageAction:
             if out.artifact in self.stage.cache_artifacts:
                 continue
             artifact = self.graph.artifacts[out.artifact]
-            outputs[artifact.path] = digest_of(root, artifact)
+            outputs[artifact.path] = digest_of(root, artifact, self.settings.digests)
         # What later checks need, handed to doit through the stage's value saver (see
         # compile.StageFreshness) rather than returned: doit would also store a returned
         # dict as the task's result, twice the size to decode on every later check. The
         # reporter takes the full details from the action (with doit's process runner
-        # they travel back with the task: see compile._stage_outcome).
+        # they travel back with the task: see `outcome`).
         if not details["hooks"]:
             details["hooks"] = ()  # the common case, shared rather than one list a stage
         self.last_details = details
@@ -178,6 +184,23 @@ class StageAction:
                                    f"the next run runs it again"]
             self.saved_values[CHANGED_DURING_RUN_KEY] = changed
         return None
+
+    # doit's process runner (`doit run -n N -P process`) runs the action in a worker and
+    # hands the task back to the main process without its action or checks: what the
+    # run measured travels with it (see engine.StageTask.pickle_safe_dict)
+
+    def outcome(self, task) -> tuple | None:
+        if self.last_details is None:
+            return None
+        freshness = freshness_of(task)
+        return (self.last_details, self.saved_values,
+                freshness.fingerprint if freshness else None)
+
+    def take_outcome(self, task, outcome: tuple) -> None:
+        self.last_details, self.saved_values, fingerprint = outcome
+        freshness = freshness_of(task)
+        if freshness is not None and fingerprint is not None:
+            freshness.fingerprint = fingerprint
 
     def forget(self) -> None:
         """The run has recorded and stored what the last execution measured."""
@@ -196,8 +219,9 @@ class StageAction:
     # -- checks ------------------------------------------------------------------
 
     def _check_environment(self) -> None:
+        environ = self._base_environment()
         missing = [v.name for v in self.stage.environment
-                   if v.required and not os.environ.get(v.name)]
+                   if v.required and not environ.get(v.name)]
         if missing:
             raise _Failed("required environment variable not set: " + ", ".join(missing))
         for inp in self.stage.inputs:
@@ -240,8 +264,10 @@ class StageAction:
                 command = self.settings.masker.mask_text(command)
             print(f"  $ {command}", flush=True)
         try:
-            result = run_process(argv, env, self.root, log, timeout=timeout, prefix=prefix,
-                                 echo=self.settings.echo_output, masker=self.settings.masker)
+            result = self.settings.executor.run(
+                argv, env, self.root, log, timeout=timeout, prefix=prefix,
+                echo=self.settings.echo_output, masker=self.settings.masker,
+                before_output=self.settings.before_output)
         except StartFailed as exc:
             raise _Failed(f"cannot start {what} '{argv[0]}': {exc}") from None
         details["cpuSeconds"] = round((details.get("cpuSeconds") or 0) + result.cpu_seconds, 3)
@@ -250,8 +276,11 @@ class StageAction:
             raise _Failed(f"timed out after {timeout:g}s", result.exit_code)
         return result.exit_code
 
+    def _base_environment(self):
+        return os.environ if self.settings.environ is None else self.settings.environ
+
     def _environment(self) -> dict[str, str]:
-        env = dict(os.environ)
+        env = dict(self._base_environment())
         env["PIPELINE_STAGE_ID"] = self.stage.id
         run_id = self.run_id()
         if run_id:
@@ -260,7 +289,8 @@ class StageAction:
 
     def _run_command(self, log, details: dict[str, Any]) -> None:
         try:
-            invocation = build_invocation(self.stage.command, self.root, self._environment())
+            invocation = build_invocation(self.stage.command, self.root, self._environment(),
+                                          self.settings.found_on_path)
         except ExecutableNotFound as exc:
             raise _Failed(str(exc)) from None
         timeout = self.stage.timeout or self.settings.timeout
@@ -323,7 +353,8 @@ class StageAction:
     def _run_hook(self, hook: Hook, log, details) -> None:
         if hook.kind == "command":
             try:
-                invocation = build_invocation(hook.command, self.root, self._environment())
+                invocation = build_invocation(hook.command, self.root, self._environment(),
+                                              self.settings.found_on_path)
             except ExecutableNotFound as exc:
                 raise _Failed(str(exc)) from None
             code = self._spawn(invocation.argv, invocation.env, log, details, "hook")

@@ -23,7 +23,7 @@ class StageStatus:
     values: dict  # what doit saved when the stage last succeeded ({} if never)
 
 
-def plan_statuses(graph: Graph, plan: Plan) -> list[StageStatus]:
+def plan_statuses(graph: Graph, plan: Plan, environ=None) -> list[StageStatus]:
     """One StageStatus per stage of the plan's order, in order.
 
     A stage that is up to date now but reads an artifact written by an earlier stage that
@@ -32,7 +32,7 @@ def plan_statuses(graph: Graph, plan: Plan) -> list[StageStatus]:
     root = graph.root
     state = open_state(root)
     tasks = {t.name: t for t in compile_tasks(graph, plan.selected, root,
-                                              lambda stage: (lambda: None))}
+                                              lambda stage: (lambda: None), environ=environ)}
     changing: dict[str, str] = {}  # artifact id -> an earlier stage that runs and writes it
     selected = set(plan.selected)  # (a tuple: asking it per stage was quadratic)
     result = []
@@ -57,7 +57,7 @@ def plan_statuses(graph: Graph, plan: Plan) -> list[StageStatus]:
     return result
 
 
-def since_plan(graph: Graph, plan: Plan, record: dict) -> Plan:
+def since_plan(graph: Graph, plan: Plan, record: dict, environ=None) -> Plan:
     """--since RUN: run the stages whose input fingerprint differs from the one recorded
     for them in that run, or that did not succeed (or stay up to date) in it, and every
     stage downstream of them; the others are settled as unchanged. Nothing is executed."""
@@ -67,7 +67,8 @@ def since_plan(graph: Graph, plan: Plan, record: dict) -> Plan:
 
     run_id = record.get("runId", "?")
     recorded = {s.get("id"): s for s in record.get("stages", []) if isinstance(s, dict)}
-    tasks = compile_tasks(graph, plan.selected, graph.root, lambda stage: (lambda: None))
+    tasks = compile_tasks(graph, plan.selected, graph.root, lambda stage: (lambda: None),
+                          environ=environ)
     reasons: dict[str, str] = {}
     for task in tasks:
         sid = task.name

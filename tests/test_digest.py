@@ -78,18 +78,16 @@ def test_content_changed_with_its_old_times_restored_is_seen(tree):
     assert artifact_digest(target, False) == digest.file_digest(target)
 
 
-def test_an_unchanged_file_is_not_read_again_and_a_touch_changes_nothing(tree, monkeypatch):
+def test_an_unchanged_file_is_not_read_again_and_a_touch_changes_nothing(tree):
     target = tree / "a" / "b" / "x.json"
-    before = tree_digest(tree)
-    opened = []
-    real_open = open
-    monkeypatch.setattr(digest, "open", lambda *a, **k: opened.append(a[0]) or real_open(*a, **k),
-                        raising=False)
-    assert tree_digest(tree) == before
-    assert opened == []  # a walk and a stat per file
+    cache = digest.DigestCache()
+    before = tree_digest(tree, cache=cache)
+    assert len(cache.read) == 3  # every file once
+    assert tree_digest(tree, cache=cache) == before
+    assert len(cache.read) == 3  # then a walk and a stat per file
     os.utime(target)  # touched: read again, same content, same digest
-    assert tree_digest(tree) == before
-    assert opened == [str(target)]
+    assert tree_digest(tree, cache=cache) == before
+    assert cache.read[3:] == [str(target)]
 
 
 def test_version_control_folders_are_not_content(tree):
@@ -114,34 +112,27 @@ def test_ignore_patterns_leave_entries_out(tree):
     assert tree_digest(tree, ignore) != before
 
 
-def test_saved_digests_carry_over_to_the_next_process(tree, tmp_path, monkeypatch):
-    cache = tmp_path / "cache" / "digests.json"
-    monkeypatch.setattr(digest, "_used", {})
-    monkeypatch.setattr(digest, "_cache", {})
-    monkeypatch.setattr(digest, "_cache_file", None)
-    digest.load_cache(str(cache))  # none yet
-    first = tree_digest(tree)
-    digest.save_cache()
-    assert cache.exists()
+def test_saved_digests_carry_over_to_the_next_process(tree, tmp_path):
+    cache_file = str(tmp_path / "cache" / "digests.json")
+    first_run = digest.DigestCache(cache_file)
+    first_run.load()  # none yet
+    first = tree_digest(tree, cache=first_run)
+    first_run.save()
+    assert os.path.exists(cache_file)
 
-    # a new process: empty in-memory cache, then the saved one
-    monkeypatch.setattr(digest, "_used", {})
-    monkeypatch.setattr(digest, "_cache", {})
-    digest.load_cache(str(cache))
-    opened = []
-    monkeypatch.setattr(digest, "open", lambda *a, **k: opened.append(a[0]) or open(*a, **k),
-                        raising=False)
-    assert tree_digest(tree) == first
-    assert opened == []
+    next_run = digest.DigestCache(cache_file)  # a new process: only what was saved
+    next_run.load()
+    assert tree_digest(tree, cache=next_run) == first
+    assert next_run.read == []
 
 
 @pytest.mark.parametrize("content", [b"", b"not json", b"{}", b"[[1, 2]]", b'[["p", "a", 1, 1, 1, "d"]]',
                                      b"\x80\x81", b"[" * 100000])
-def test_an_odd_cache_file_is_no_cache(tree, tmp_path, monkeypatch, content):
-    cache = tmp_path / "digests.json"
-    cache.write_bytes(content)
-    monkeypatch.setattr(digest, "_used", {})
-    monkeypatch.setattr(digest, "_cache", {})
-    digest.load_cache(str(cache))
-    assert digest._cache == {}
-    assert tree_digest(tree) == "e76843515ce5945a299984180fdc5078da03c5240a50a533c5b6b25ee4521513"
+def test_an_odd_cache_file_is_no_cache(tree, tmp_path, content):
+    cache_file = tmp_path / "digests.json"
+    cache_file.write_bytes(content)
+    cache = digest.DigestCache(str(cache_file))
+    cache.load()
+    assert tree_digest(tree, cache=cache) == (
+        "e76843515ce5945a299984180fdc5078da03c5240a50a533c5b6b25ee4521513")
+    assert len(cache.read) == 3  # nothing taken from the odd file

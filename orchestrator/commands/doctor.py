@@ -598,6 +598,8 @@ def state_readable(root: Path) -> Check:
     """doit's saved state (.doit.db) opens read-only and every row decodes."""
     import sqlite3
 
+    from orchestrator.engine import saved_state_rows
+
     name = "saved state"
     path = root / STATE_FILE
     if not path.exists():
@@ -605,24 +607,14 @@ def state_readable(root: Path) -> Check:
     remedy = (f"delete {STATE_FILE}: the state is lost and every stage runs again "
               f"on the next run")
     try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-    except sqlite3.Error as exc:
-        return Check(name, False, f"{STATE_FILE} cannot be opened: {exc}", remedy)
-    try:
-        try:
-            rows = conn.execute("SELECT task_id, task_data FROM doit").fetchall()
-        except sqlite3.OperationalError as exc:
-            if "no such table" in str(exc):  # an empty database: doit creates the table
-                return Check(name, True, f"{STATE_FILE} holds no stage state yet")
-            raise
-        for task_id, data in rows:
-            try:
-                json.loads(data)
-            except (TypeError, ValueError):
-                return Check(name, False, f"{STATE_FILE}: state of '{task_id}' is not JSON",
-                             remedy)
+        rows = saved_state_rows(path)
     except sqlite3.Error as exc:
         return Check(name, False, f"{STATE_FILE} is not a readable doit state: {exc}", remedy)
-    finally:
-        conn.close()
+    if rows is None:
+        return Check(name, True, f"{STATE_FILE} holds no stage state yet")
+    for task_id, data in rows:
+        try:
+            json.loads(data)
+        except (TypeError, ValueError):
+            return Check(name, False, f"{STATE_FILE}: state of '{task_id}' is not JSON", remedy)
     return Check(name, True, f"{STATE_FILE} readable ({len(rows)} task state(s))")

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from orchestrator.console import Console, pipeline_command
-from orchestrator.errors import EXIT_OK, EXIT_STAGE_FAILED, EXIT_USAGE, UsageError
-from orchestrator.plan import Plan, make_selection, missing_inputs, plan_pipeline, plan_stage
+from orchestrator.console import Console
+from orchestrator.errors import EXIT_OK, UsageError
+from orchestrator.plan import Plan, make_selection, plan_pipeline, plan_stage
+from orchestrator.session import RunOptions, RunSession
 
-if TYPE_CHECKING:  # the engine (doit and all) is imported only when a run needs it
+if TYPE_CHECKING:
     from orchestrator.graph import Graph
-    from orchestrator.reporter import PipelineReporter
-    from orchestrator.stage_action import RunSettings
 
 
 def register(commands) -> None:
@@ -99,30 +98,26 @@ def _add_env_file(parser) -> None:
                              "already set in the environment win); their values are masked")
 
 
-def _prepare_environment(graph: Graph, stage_ids, env_file: str | None, check: bool):
-    """Load --env-file into the environment, refuse unset required variables (all named,
-    before anything starts), and return the Masker of every value that must not leak."""
+def _environment(graph: Graph, stage_ids, env_file: str | None, check: bool
+                 ) -> dict[str, str]:
+    """The --env-file values (those the environment lacks are added for the stages), after
+    refusing unset required variables (all named, before anything starts)."""
     import os
-
-    from orchestrator.masking import Masker
 
     file_values: dict[str, str] = {}
     if env_file:
         from orchestrator.envfile import load_env_file
 
         file_values = load_env_file(env_file, os.environ, shown=env_file)
-        for name, value in file_values.items():
-            os.environ.setdefault(name, value)
     if check:
+        environ = {**file_values, **os.environ}
         missing = [f"{v.name} (stage {sid})" for sid in stage_ids
                    for v in graph.stages[sid].environment
-                   if v.required and not os.environ.get(v.name)]
+                   if v.required and not environ.get(v.name)]
         if missing:
             raise UsageError("required environment variable not set or empty: "
                              + ", ".join(missing))
-    declared = {v.name for stage in graph.stages.values() for v in stage.environment}
-    secrets = [os.environ[name] for name in declared if os.environ.get(name)]
-    return Masker([*secrets, *file_values.values()])
+    return file_values
 
 
 def _add_wait(parser) -> None:
@@ -143,21 +138,28 @@ def run_pipeline(ctx, args) -> int:
     pipeline = graph.pipeline(args.pipeline) if args.pipeline else graph.default_pipeline()
     selection = make_selection(args.only, args.skip, args.start, args.stop)
     plan = plan_pipeline(graph, pipeline, selection, force=args.force)
-    masker = _prepare_environment(graph, plan.selected, args.env_file, check=not args.dry_run)
+    file_values = _environment(graph, plan.selected, args.env_file, check=not args.dry_run)
     if args.since:
         from orchestrator.status import since_plan
 
-        plan = since_plan(graph, plan, _since_record(ctx.root, args.since))
-    options = {"command": "run", "entryPoint": "pipeline", **selection.as_options(),
-               "force": args.force, "dryRun": args.dry_run,
-               "since": args.since, "continueOnError": args.continue_on_error, "jobs": args.jobs,
-               "timeout": args.timeout, "envFile": args.env_file}
+        plan = since_plan(graph, plan, _since_record(ctx.root, args.since),
+                          _with(file_values))
     if args.dry_run:
-        return show_plan(graph, plan)
-    console, settings = _console_and_settings(args, masker, prefix_output=args.jobs > 1)
-    return execute(graph, plan, options, label=pipeline.id, console=console, settings=settings,
-                   keep_going=args.continue_on_error, jobs=args.jobs, wait=args.wait,
-                   global_options=ctx.global_options)
+        return show_plan(graph, plan, _with(file_values))
+    options = RunOptions(
+        command="run", label=pipeline.id, selection=selection, force=args.force,
+        since=args.since, keep_going=args.continue_on_error, jobs=args.jobs,
+        timeout=args.timeout, env_file=args.env_file, wait=args.wait,
+        log_level=args.log_level, json_logs=args.json_logs,
+        global_options=ctx.global_options)
+    return RunSession(graph, options, plan, file_values=file_values).run()
+
+
+def _with(file_values: dict[str, str]) -> dict[str, str]:
+    """The stages' environment: ours, and the --env-file values it lacks."""
+    import os
+
+    return {**file_values, **os.environ}
 
 
 def _since_record(root, since: str) -> dict:
@@ -175,112 +177,25 @@ def run_stage(ctx, args) -> int:
     ctx.write_cache = not args.dry_run
     graph = ctx.graph
     plan = plan_stage(graph, args.stage)
-    masker = _prepare_environment(graph, plan.selected, args.env_file, check=not args.dry_run)
+    file_values = _environment(graph, plan.selected, args.env_file, check=not args.dry_run)
     if args.dry_run:
-        return show_plan(graph, plan)
-    options = {"command": "run-stage", "entryPoint": "pipeline", "stage": args.stage,
-               "force": True, "dryRun": False, "timeout": args.timeout,
-               "envFile": args.env_file}
-    console, settings = _console_and_settings(args, masker)
-    return execute(graph, plan, options, label=args.stage, console=console, settings=settings,
-                   wait=args.wait, global_options=ctx.global_options)
+        return show_plan(graph, plan, _with(file_values))
+    options = RunOptions(
+        command="run-stage", label=args.stage, stage=args.stage, force=True,
+        timeout=args.timeout, env_file=args.env_file, wait=args.wait,
+        log_level=args.log_level, json_logs=args.json_logs,
+        global_options=ctx.global_options)
+    return RunSession(graph, options, plan, file_values=file_values).run()
 
 
-def _console_and_settings(args, masker, prefix_output: bool = False
-                          ) -> tuple[Console, RunSettings]:
-    from orchestrator.stage_action import RunSettings
-
-    console = Console(level=args.log_level, json_events=args.json_logs)
-    console.masker = masker
-    settings = RunSettings(timeout=args.timeout, prefix_output=prefix_output,
-                           echo_output=console.streams_output, show_commands=console.debug,
-                           masker=masker)
-    return console, settings
-
-
-def execute(graph: Graph, plan: Plan, options: dict, label: str, console: Console,
-            settings: RunSettings, keep_going: bool = False, jobs: int = 1,
-            wait: bool = False, global_options: tuple[str, ...] = ()) -> int:
-    """Run the plan's selected stages through doit; record everything under .pipeline-runs/.
-
-    One run at a time per project: the run lock is held from before the record is
-    created until the run has ended. `global_options` (`-C`, `-g` as given) go into the
-    rerun hints printed after a failure."""
-    from orchestrator.ledger import mark_abandoned_runs
-    from orchestrator.lock import RunLock
-
-    with RunLock(graph.root) as lock:
-        lock.acquire(wait=wait)
-        mark_abandoned_runs(graph.root)  # we hold the lock: a `running` record is dead
-        return _execute_locked(graph, plan, options, label, console, settings, keep_going,
-                               jobs, lock, global_options)
-
-
-def _execute_locked(graph: Graph, plan: Plan, options: dict, label: str, console: Console,
-                    settings: RunSettings, keep_going: bool, jobs: int, lock,
-                    global_options: tuple[str, ...]) -> int:
-    from orchestrator.compile import compile_tasks
-    from orchestrator.engine import action_factory, run_doit
-    from orchestrator.ledger import RunLedger
-    from orchestrator.reporter import PipelineReporter
-
-    root = graph.root
-    options = {**options, "logLevel": console.level, "jsonLogs": console.json_events}
-    ledger = RunLedger(root, graph.display, options,
-                       on_event=console.event if console.json_events else None)
-    ledger.lock = lock
-    ledger.masker = settings.masker
-    reporter = PipelineReporter(ledger, console, plan, label=label, keep_going=keep_going,
-                                global_options=global_options)
-    missing = missing_inputs(graph, plan, root)
-    if missing:
-        return _refuse_missing(graph, plan, reporter, missing)
-    if plan.settled:
-        reporter.initialize({}, [])
-        for sid, reason in plan.settled.items():
-            reporter.settle(sid, reason)
-    if not plan.selected:  # --since found nothing to do
-        reporter.complete_run()
-        return EXIT_OK
-    tasks = compile_tasks(graph, plan.selected, root,
-                          action_factory(graph, root, ledger, settings), keep_scan=True)
-    code = run_doit(tasks, list(plan.selected), reporter, force=plan.force,
-                    keep_going=keep_going, jobs=jobs)
-    if reporter.failed:
-        return EXIT_STAGE_FAILED
-    if code == 0:
-        return EXIT_OK
-    # doit refused before running (it printed why) or a non-stage task failed
-    return EXIT_USAGE if not ledger.started else EXIT_STAGE_FAILED
-
-
-def _refuse_missing(graph: Graph, plan: Plan, reporter: PipelineReporter,
-                    missing: dict[str, list[str]]) -> int:
-    """A required input nobody in this run produces: stop before anything starts."""
-    sid, paths = next(iter(missing.items()))
-    reporter.initialize({}, [])
-    message = "cannot start: missing input " + ", ".join(paths)
-    index = plan.selected.index(sid) + 1
-    stage = graph.stages[sid]
-    writers = {w for inp in stage.inputs if inp.artifact for w in graph.writers(inp.artifact)
-               if w != sid}
-    hints = [pipeline_command(reporter.global_options, "run-stage", w) for w in sorted(writers)]
-    reporter.console.stage_failed(index, reporter.total, sid, message, None, hints)
-    reporter.ledger.stage_finished(sid, "failed", reason="missing input", error=message)
-    reporter.failed.append(sid)
-    reporter.counts["failed"] += 1
-    reporter.complete_run()
-    return EXIT_STAGE_FAILED
-
-
-def show_plan(graph: Graph, plan: Plan) -> int:
+def show_plan(graph: Graph, plan: Plan, environ=None) -> int:
     """--dry-run: each stage `run`, `may run`, `up to date` or `skipped`, with its reason."""
     from orchestrator.status import plan_statuses
 
     console = Console()
     title = f"pipeline '{plan.pipeline_id}'" if plan.pipeline_id else f"stage '{plan.selected[0]}'"
     console.line(f"Plan for {title} (dry run, nothing is executed):")
-    statuses = plan_statuses(graph, plan)
+    statuses = plan_statuses(graph, plan, environ)
     width = max(len(s.id) for s in statuses)
     styles = {"run": "start", "may run": None, "up to date": "skip", "skipped": "skip"}
     for st in statuses:

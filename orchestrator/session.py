@@ -1,0 +1,224 @@
+"""One run of stages, composed in one place.
+
+`pipeline run`, `pipeline run-stage` and plain `doit run` (through `orchestrator.dodo`)
+all run stages through a `RunSession`: it owns the run lock, the masker of secret
+values, the console, the ledger (records and events), the reporter doit calls, the
+executor that starts each stage's command, the digest cache, and the call into doit.
+No entry point can skip one of them, and nothing outside the session assigns their
+fields.
+
+    RunSession(graph, RunOptions(...), plan)
+      .run()            pipeline run / run-stage: lock, refuse missing inputs, compile,
+                        doit, exit code
+      .doit_config()    plain doit: DOIT_CONFIG whose reporter claims the lock when doit
+      .tasks()          starts, and the compiled tasks of the whole graph
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Mapping
+
+from orchestrator.console import Console
+from orchestrator.errors import EXIT_OK, EXIT_STAGE_FAILED, EXIT_USAGE, UsageError
+
+DIGEST_CACHE = os.path.join(".pipeline-runs", ".cache", "digests.json")
+
+if TYPE_CHECKING:
+    from orchestrator.graph import Graph
+    from orchestrator.plan import Plan, Selection
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How a run was asked for: what the record keeps under `options`, and what shapes
+    the run (the rest is in the plan)."""
+
+    command: str = "run"  # "run" | "run-stage" | "doit run"
+    label: str | None = None  # what the run is called: the pipeline or stage id
+    stage: str | None = None  # run-stage's stage
+    selection: Selection | None = None  # run's --only / --skip / --from / --to
+    force: bool = False
+    dry_run: bool = False
+    since: str | None = None
+    keep_going: bool = False  # --continue-on-error
+    jobs: int = 1
+    timeout: float | None = None
+    env_file: str | None = None
+    wait: bool = False  # wait for another run's lock instead of refusing
+    log_level: str = "info"
+    json_logs: bool = False
+    global_options: tuple[str, ...] = ()  # `-C DIR`, `-g FILE` as given (rerun hints)
+
+    @property
+    def entry_point(self) -> str:
+        return "doit" if self.command == "doit run" else "pipeline"
+
+    def as_record(self) -> dict[str, Any]:
+        """The run record's `options` (their keys are part of the record format)."""
+        head = {"command": self.command, "entryPoint": self.entry_point}
+        if self.command == "doit run":
+            return head
+        output = {"logLevel": self.log_level, "jsonLogs": self.json_logs}
+        if self.command == "run-stage":
+            return {**head, "stage": self.stage, "force": True, "dryRun": False,
+                    "timeout": self.timeout, "envFile": self.env_file, **output}
+        selection = self.selection.as_options() if self.selection is not None else {}
+        return {**head, **selection, "force": self.force, "dryRun": self.dry_run,
+                "since": self.since, "continueOnError": self.keep_going, "jobs": self.jobs,
+                "timeout": self.timeout, "envFile": self.env_file, **output}
+
+
+class RunSession:
+    """Everything one run needs, set up once; see the module docstring."""
+
+    def __init__(self, graph: Graph, options: RunOptions, plan: Plan | None = None,
+                 environ: Mapping[str, str] | None = None, file_values: Mapping[str, str] = {},
+                 console: Console | None = None):
+        from orchestrator.digest import DigestCache
+        from orchestrator.executor import LocalExecutor
+        from orchestrator.ledger import RunLedger
+        from orchestrator.lock import RunLock
+        from orchestrator.reporter import PipelineReporter
+        from orchestrator.stage_action import RunSettings
+
+        self.graph = graph
+        self.root = graph.root
+        self.options = options
+        self.plan = plan
+        # the stages' environment: the process's, plus --env-file values it lacks
+        self.environ = dict(os.environ if environ is None else environ)
+        for name, value in file_values.items():
+            self.environ.setdefault(name, value)
+        self.masker = secret_masker(graph, self.environ, file_values)
+        self.console = console or Console(level=options.log_level,
+                                          json_events=options.json_logs)
+        self.console.masker = self.masker
+        self.executor = LocalExecutor()
+        self.digests = DigestCache(os.path.join(str(self.root), DIGEST_CACHE))
+        self.settings = RunSettings(
+            timeout=options.timeout, prefix_output=options.jobs > 1,
+            echo_output=self.console.streams_output, show_commands=self.console.debug,
+            masker=self.masker, executor=self.executor, environ=self.environ,
+            before_output=self.console.end_live, digests=self.digests)
+        self.lock = RunLock(self.root)
+        self._claimed = False
+        self.ledger = RunLedger(self.root, graph.display, options.as_record(),
+                                on_event=self.console.event if options.json_logs else None)
+        self.ledger.masker = self.masker
+        self.reporter = PipelineReporter(self)
+
+    # -- the lock ------------------------------------------------------------------
+
+    def claim(self, wait: bool = False) -> None:
+        """Take the project's run lock (UsageError when another run holds it), and mark
+        the records of runs that died holding it."""
+        from orchestrator.ledger import mark_abandoned_runs
+
+        if self._claimed:
+            return
+        self.lock.acquire(wait=wait)
+        self._claimed = True
+        self.ledger.lock = self.lock
+        mark_abandoned_runs(self.root)  # we hold the lock: a `running` record is dead
+
+    def release(self) -> None:
+        if self._claimed:
+            self._claimed = False
+            self.lock.release()
+
+    # -- pipeline run / run-stage ----------------------------------------------------
+
+    def run(self) -> int:
+        """Run the plan's selected stages through doit; record everything under
+        .pipeline-runs/. The lock is held from before the record is created until the
+        run has ended."""
+        try:
+            self.claim(wait=self.options.wait)
+            return self._run_claimed()
+        finally:
+            self.release()
+
+    def _run_claimed(self) -> int:
+        from orchestrator.plan import missing_inputs
+
+        plan, reporter = self.plan, self.reporter
+        missing = missing_inputs(self.graph, plan, self.root)
+        if missing:
+            sid, paths = next(iter(missing.items()))
+            reporter.refuse(sid, "cannot start: missing input " + ", ".join(paths))
+            return EXIT_STAGE_FAILED
+        if plan.settled:
+            reporter.begin()
+            for sid, reason in plan.settled.items():
+                reporter.settle(sid, reason)
+        if not plan.selected:  # --since found nothing to do
+            reporter.complete_run()
+            return EXIT_OK
+        from orchestrator.engine import run_doit
+
+        code = run_doit(self.tasks(plan.selected), list(plan.selected), reporter,
+                        force=plan.force, keep_going=self.options.keep_going,
+                        jobs=self.options.jobs, checker=self.digests.checker_class())
+        if reporter.any_stage_failed:
+            return EXIT_STAGE_FAILED
+        if code == 0:
+            return EXIT_OK
+        # doit refused before running (it printed why) or a non-stage task failed
+        return EXIT_USAGE if not self.ledger.started else EXIT_STAGE_FAILED
+
+    # -- compiled tasks, for either entry point --------------------------------------
+
+    def tasks(self, stage_ids=None, pipelines: bool = False) -> list:
+        from orchestrator.compile import compile_tasks
+
+        ids = list(self.graph.stages) if stage_ids is None else stage_ids
+        return compile_tasks(self.graph, ids, self.root, self.action_factory(),
+                             pipelines=pipelines, keep_scan=True, digests=self.digests,
+                             environ=self.environ)
+
+    def action_factory(self):
+        """stage -> its StageAction: one log-path getter and run-id getter for all."""
+        from orchestrator.stage_action import StageAction
+
+        graph, root, settings = self.graph, self.root, self.settings
+        log_path, ledger = self.ledger.log_path, self.ledger
+
+        def run_id() -> str | None:
+            return ledger.run_id
+
+        def make(stage):
+            return StageAction(graph, stage, root, log_path, run_id, settings)
+        return make
+
+    # -- plain doit ------------------------------------------------------------------
+
+    def doit_config(self) -> dict[str, Any]:
+        """DOIT_CONFIG for a repository's dodo.py: the shared configuration, this
+        session's reporter (which claims the lock when doit starts) and checker."""
+        from orchestrator.engine import DOIT_CONFIG_BASE
+
+        return dict(DOIT_CONFIG_BASE, reporter=self.reporter,
+                    check_file_uptodate=self.digests.checker_class())
+
+    def claim_for_doit(self) -> None:
+        """doit is starting the run (plain `doit run`): take the lock now, or stop doit
+        with one line when another run holds it."""
+        if self.options.entry_point != "doit" or self._claimed:
+            return
+        try:
+            self.claim()
+        except UsageError as exc:
+            self.console.error(f"error: {exc}")
+            raise SystemExit(2) from None
+
+
+def secret_masker(graph: Graph, environ: Mapping[str, str], file_values: Mapping[str, str]):
+    """The Masker of every value that must not leak: the declared variables' values and
+    everything an --env-file set."""
+    from orchestrator.masking import Masker
+
+    declared = {v.name for stage in graph.stages.values() for v in stage.environment}
+    secrets = [environ[name] for name in declared if environ.get(name)]
+    return Masker([*secrets, *file_values.values()])
