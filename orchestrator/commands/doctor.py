@@ -17,7 +17,7 @@ from pathlib import Path
 
 from orchestrator.console import Console, wrap
 from orchestrator.errors import EXIT_OK, EXIT_STAGE_FAILED
-from orchestrator.graph import Command, Graph
+from orchestrator.graph import Command, Graph, script_path
 from orchestrator.semver import Range, parse_range
 
 MIN_PYTHON = (3, 10)
@@ -398,7 +398,9 @@ def executables(commands: list[tuple[str, Command]], root: Path) -> list[Check]:
 
 
 def looks_like_script(arg: str) -> bool:
-    """A project-relative file path with an extension, e.g. `scripts/x.js`."""
+    """Whether an argument that names no file was meant as a script: a project-relative
+    file path with an extension, e.g. `scripts/x.js`. (Values such as "1.5",
+    "example.com" or a URL name no file either, and are not reported.)"""
     if not arg or arg.startswith(("-", "/")) or "://" in arg or "=" in arg:
         return False
     if any(ch.isspace() for ch in arg) or not _SUFFIX.search(arg):
@@ -409,31 +411,27 @@ def looks_like_script(arg: str) -> bool:
     return not (norm.startswith("..") or norm == ".")
 
 
-def _at_or_under(rel: str, paths: set[str]) -> bool:
-    """Is `rel` one of `paths`, or inside one of them? (A lookup per directory level of
-    `rel`, rather than a scan of every path for every argument.)"""
-    while rel:
-        if rel in paths:
-            return True
-        rel = rel.rpartition("/")[0]
-    return False
-
-
 def scripts(graph: Graph, commands: list[tuple[str, Command]], root: Path) -> list[Check]:
-    """Arguments that look like script files (not artifacts) and do not exist."""
-    artifact_paths = {a.path for a in graph.artifacts.values()}
-    wanted: dict[str, list[str]] = {}
+    """The scripts the commands name exist: an argument that can be a script
+    (`script_path`, the rule a run fingerprints scripts by) and names a file is one; one
+    that names no file is reported missing when it looks like a script. A path-like
+    executable is left to the `executables` check."""
+    present: set[str] = set()
+    missing: dict[str, list[str]] = {}
+    is_file: dict[str, bool] = {}  # each path asked once, however many commands name it
     for who, cmd in commands:
         for arg in cmd.args:
-            if not looks_like_script(arg):
-                continue
-            rel = os.path.normpath(arg).replace(os.sep, "/")
-            if _at_or_under(rel, artifact_paths):
+            rel = script_path(arg, root, graph.artifact_paths)
+            if rel is None:
                 continue  # data the stage reads or writes, checked by the run itself
-            wanted.setdefault(rel, []).append(who)
-    missing = {rel: who for rel, who in wanted.items() if not (root / rel).is_file()}
+            if rel not in is_file:
+                is_file[rel] = (root / rel).is_file()
+            if is_file[rel]:
+                present.add(rel)
+            elif looks_like_script(arg):
+                missing.setdefault(rel, []).append(who)
     if not missing:
-        return [Check("scripts", True, f"{len(wanted)} script file(s) present")]
+        return [Check("scripts", True, f"{len(present)} script file(s) present")]
     return [Check(f"script {rel}", False, f"missing (used by {stages_text(who)})",
                   f"restore {rel}, or fix the command arguments of {stages_text(who)}")
             for rel, who in missing.items()]

@@ -28,6 +28,8 @@ from orchestrator.graph.model import (
     Stage,
     did_you_mean,
     parse_age,
+    script_arguments,
+    script_path,
 )
 from orchestrator.graph.read import (
     DEFAULT_GRAPH,
@@ -43,5 +45,5 @@ __all__ = [
     "NO_HOOKS", "OUTSIDE_WORLD_EFFECTS", "Artifact", "Command", "EnvVar", "Graph", "Hook",
     "Hooks", "Input", "Output", "Pipeline", "SideEffect", "Stage", "did_you_mean",
     "display_path", "graph_schema", "load_graph", "location", "parse_age",
-    "resolve_graph_path",
+    "resolve_graph_path", "script_arguments", "script_path",
 ]

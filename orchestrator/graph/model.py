@@ -235,22 +235,13 @@ class Graph:
 
     @cached_property
     def script_candidates(self) -> dict[str, tuple[str, ...]]:
-        """Per stage, the command's arguments (and a path-like executable) that name a
-        project path outside every artifact: its scripts, if they are files (compile
-        checks that; it can change without the graph changing)."""
-        paths = self.artifact_paths
+        """Per stage, the paths its command names that are its scripts if they are files
+        (see `script_path`; compile checks that: it can change without the graph)."""
+        paths, root = self.artifact_paths, self.root
         result = {}
         for stage in self.stages.values():
-            candidates = list(stage.command.args)
-            if "/" in stage.command.executable:
-                candidates.insert(0, stage.command.executable)
-            found = set()
-            for arg in candidates:
-                if not arg or arg.startswith("-") or "\n" in arg:
-                    continue
-                rel = _project_relative(arg, self.root)
-                if rel is not None and rel not in paths and not _inside_artifact(rel, paths):
-                    found.add(rel)
+            found = {script_path(arg, root, paths) for arg in script_arguments(stage.command)}
+            found.discard(None)
             result[stage.id] = tuple(sorted(found))
         return result
 
@@ -266,13 +257,43 @@ class Graph:
                 if any(o.artifact == artifact_id for o in s.outputs)]
 
 
-def _inside_artifact(rel: str, artifact_paths: frozenset[str]) -> bool:
-    """Is `rel` inside a directory artifact? (parents, shortest last)"""
-    head = rel.rpartition("/")[0]
-    while head:
-        if head in artifact_paths:
+# ---------------------------------------------------------------------------
+# A stage's scripts: the one rule (docs/stage-graph-format.md, "Command")
+
+
+def script_arguments(command: Command) -> tuple[str, ...]:
+    """What in a command can name a script: its arguments, and its executable when that
+    is a path (it contains `/`; a bare name is looked up on PATH)."""
+    if "/" in command.executable:
+        return (command.executable, *command.args)
+    return command.args
+
+
+def script_path(arg: str, root: Path, artifact_paths: frozenset[str]) -> str | None:
+    """The project file `arg` names if it can be a script (its path relative to `root`,
+    posix), else None.
+
+    It can be one when it is not empty, not an option (`-x`), one line, inside the root
+    (an absolute path below it counts), and neither an artifact's path nor inside a
+    directory artifact: those are data the stage declares. It *is* one when that file
+    exists, which callers check when they need to: a file can appear or go without the
+    graph changing.
+    """
+    if not arg or arg.startswith("-") or "\n" in arg:
+        return None
+    rel = _project_relative(arg, root)
+    if rel is None or _at_or_under(rel, artifact_paths):
+        return None
+    return rel
+
+
+def _at_or_under(rel: str, paths: frozenset[str]) -> bool:
+    """Is `rel` one of `paths`, or inside one of them? (A lookup per directory level of
+    `rel`, rather than a scan of every path.)"""
+    while rel:
+        if rel in paths:
             return True
-        head = head.rpartition("/")[0]
+        rel = rel.rpartition("/")[0]
     return False
 
 
