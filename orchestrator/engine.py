@@ -13,10 +13,11 @@ from typing import Any, Callable
 from orchestrator.digest import ContentChecker
 from orchestrator.graph import Graph, Stage
 from orchestrator.ledger import RunLedger
+from orchestrator.paths import STATE_DB
 from orchestrator.stage_action import RunSettings, StageAction
 
 DOIT_CONFIG_BASE: dict[str, Any] = {
-    "dep_file": ".doit.db",
+    "dep_file": STATE_DB,
     "backend": "sqlite3",
     # a file_dep is unchanged while its size, mtime, ctime and inode are, else while
     # its content is: doit's MD5 checker trusts an mtime that `cp -p` can restore

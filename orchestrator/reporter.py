@@ -16,6 +16,7 @@ from orchestrator.compile import FAILURE_KEY, freshness_of
 from orchestrator.console import Console, rerun_hints, seconds
 from orchestrator.engine import flush_state, state_releaser
 from orchestrator.ledger import RunLedger, iso, utc_now
+from orchestrator.paths import DIGESTS_CACHE
 from orchestrator.plan import Plan
 
 
@@ -98,7 +99,7 @@ class PipelineReporter:
         from orchestrator import digest
 
         self._release = state_releaser()
-        digest.load_cache(str(self.ledger.root / ".pipeline-runs" / ".cache" / "digests.json"))
+        digest.load_cache(str(self.ledger.root / DIGESTS_CACHE))
         if self.plan is not None:
             plan = self.plan
             selected = set(plan.selected)

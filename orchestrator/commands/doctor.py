@@ -18,13 +18,12 @@ from pathlib import Path
 from orchestrator.console import Console, wrap
 from orchestrator.errors import EXIT_OK, EXIT_STAGE_FAILED
 from orchestrator.graph import Command, Graph, script_path
+from orchestrator.paths import RUNS_DIR, STATE_DB
 from orchestrator.semver import Range, parse_range
 
 MIN_PYTHON = (3, 10)
 MIN_NODE = (20,)
 VERSION_TIMEOUT = 10  # seconds: a version query that hangs is a failed check, not a hang
-RUNS_DIR = ".pipeline-runs"
-STATE_FILE = ".doit.db"
 PACKAGE_JSON = "package.json"  # at the project root: its engines.node says which Node
 # An argument without a "/" is taken for a script only with one of these extensions, so
 # that values such as "1.5" or "example.com" are not reported as missing files.
@@ -597,30 +596,30 @@ def state_readable(root: Path) -> Check:
     import sqlite3
 
     name = "saved state"
-    path = root / STATE_FILE
+    path = root / STATE_DB
     if not path.exists():
-        return Check(name, True, f"no {STATE_FILE} yet (nothing has run here)")
-    remedy = (f"delete {STATE_FILE}: the state is lost and every stage runs again "
+        return Check(name, True, f"no {STATE_DB} yet (nothing has run here)")
+    remedy = (f"delete {STATE_DB}: the state is lost and every stage runs again "
               f"on the next run")
     try:
         conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
     except sqlite3.Error as exc:
-        return Check(name, False, f"{STATE_FILE} cannot be opened: {exc}", remedy)
+        return Check(name, False, f"{STATE_DB} cannot be opened: {exc}", remedy)
     try:
         try:
             rows = conn.execute("SELECT task_id, task_data FROM doit").fetchall()
         except sqlite3.OperationalError as exc:
             if "no such table" in str(exc):  # an empty database: doit creates the table
-                return Check(name, True, f"{STATE_FILE} holds no stage state yet")
+                return Check(name, True, f"{STATE_DB} holds no stage state yet")
             raise
         for task_id, data in rows:
             try:
                 json.loads(data)
             except (TypeError, ValueError):
-                return Check(name, False, f"{STATE_FILE}: state of '{task_id}' is not JSON",
+                return Check(name, False, f"{STATE_DB}: state of '{task_id}' is not JSON",
                              remedy)
     except sqlite3.Error as exc:
-        return Check(name, False, f"{STATE_FILE} is not a readable doit state: {exc}", remedy)
+        return Check(name, False, f"{STATE_DB} is not a readable doit state: {exc}", remedy)
     finally:
         conn.close()
-    return Check(name, True, f"{STATE_FILE} readable ({len(rows)} task state(s))")
+    return Check(name, True, f"{STATE_DB} readable ({len(rows)} task state(s))")

@@ -29,6 +29,7 @@ from orchestrator.graph.model import (
     parse_age,
 )
 from orchestrator.graph.validate import SCHEMA_FILE, validate
+from orchestrator.paths import CACHE_DIR
 
 DEFAULT_GRAPH = Path("pipeline") / "stage-graph.json"
 # A YAML file can expand (through aliases) into far more data than it holds; past this
@@ -81,7 +82,6 @@ def load_graph(path: Path, root: Path | None = None, cache: bool = True,
     return graph
 
 
-_CACHE_DIR = Path(".pipeline-runs") / ".cache"
 # bump when the frozen classes change shape or module (pickle names them by module path)
 _CACHE_FORMAT = "7"
 
@@ -103,7 +103,7 @@ def _cache_get(root: Path, key: str) -> Graph | None:
     import pickle
 
     try:
-        with open(root / _CACHE_DIR / f"graph-{key}.pickle", "rb") as f:
+        with open(root / CACHE_DIR / f"graph-{key}.pickle", "rb") as f:
             graph = pickle.load(f)
     except Exception:  # a cache from other code (an edited checkout, say) is no cache
         return None
@@ -115,7 +115,7 @@ def _cache_put(root: Path, key: str, graph: Graph) -> None:
     import os
     import pickle
 
-    folder = root / _CACHE_DIR
+    folder = root / CACHE_DIR
     try:
         folder.mkdir(parents=True, exist_ok=True)
         target = folder / f"graph-{key}.pickle"
