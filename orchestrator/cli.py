@@ -22,6 +22,7 @@ from orchestrator.errors import (
     Terminated,
     UsageError,
 )
+from orchestrator.paths import RUNS_DIR
 
 # Each module under orchestrator/commands/ has `register(subparsers)`, which adds its
 # parser(s) and sets `handler(ctx, args)` as the parser default. Adding a command is
@@ -104,7 +105,7 @@ def _is_command_module(name: str) -> bool:
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser = _Parser(prog="pipeline", description="Run the stage graph's pipelines "
                      "incrementally through doit, validating every artifact and "
-                     "recording each run under .pipeline-runs/.")
+                     f"recording each run under {RUNS_DIR}/.")
     parser.add_argument("--version", action="version", version=f"pipeline {__version__}")
     parser.add_argument("-C", "--directory", metavar="DIR",
                         help="project root (default: the working directory)")

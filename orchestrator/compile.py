@@ -28,13 +28,13 @@ from typing import Any
 from orchestrator.digest import DigestCache, digest_of, text_digest
 from orchestrator.engine import new_group_task, new_stage_task, uptodate_checks
 from orchestrator.graph import Graph, Stage
+from orchestrator.paths import IMPORTS_CACHE
 
 VALUES_KEY = "pipeline"  # the key of our fingerprint in a task's saved doit values
 FAILURE_KEY = "lastFailure"  # kept by the reporter when a stage fails (doit drops the rest)
 # saved by the action when an input's content at the end of the stage differs from the
 # content it started with: the result describes neither, so the next run reruns it
 CHANGED_DURING_RUN_KEY = "changedDuringRun"
-IMPORTS_CACHE = os.path.join(".pipeline-runs", ".cache", "imports.json")
 
 
 def script_paths(graph: Graph, stage: Stage, root: Path) -> list[str]:

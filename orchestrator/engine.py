@@ -42,9 +42,10 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from orchestrator.digest import ContentChecker
+from orchestrator.paths import STATE_DB
 
 DOIT_CONFIG_BASE: dict[str, Any] = {
-    "dep_file": ".doit.db",
+    "dep_file": STATE_DB,
     "backend": "sqlite3",
     # a file_dep is unchanged while its size, mtime, ctime and inode are, else while
     # its content is: doit's MD5 checker trusts an mtime that `cp -p` can restore

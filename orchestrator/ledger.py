@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from orchestrator.errors import UsageError
+from orchestrator.paths import RUNS_DIR
 
-RUNS_DIR = ".pipeline-runs"
 RECORD_INTERVAL_S = 1.0
 # ... and longer when the record is big: rewriting it takes at most this share of a run
 RECORD_TIME_SHARE = 0.02

@@ -12,14 +12,12 @@ import os
 from pathlib import Path
 
 from orchestrator.errors import UsageError
-from orchestrator.ledger import RUNS_DIR
-
-LOCK_NAME = ".lock"
+from orchestrator.paths import LOCK_FILE
 
 
 class RunLock:
     def __init__(self, root: Path):
-        self.path = root / RUNS_DIR / LOCK_NAME
+        self.path = root / LOCK_FILE
         self._fd: int | None = None
 
     def acquire(self, wait: bool = False) -> None:

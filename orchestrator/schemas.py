@@ -27,11 +27,12 @@ from typing import Any, Iterator
 from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 
 from orchestrator.graph import Artifact
+from orchestrator.paths import RUNS_DIR
 
 MAX_ERRORS = 3
 # Folders under a schema directory that hold tools, caches or records, never schemas.
 SKIP_DIRS = frozenset({".git", ".hg", ".svn", "node_modules", ".venv", "venv",
-                       "__pycache__", ".pipeline-runs"})
+                       "__pycache__", RUNS_DIR})
 # A larger *.json file in a schema directory is taken for data and not read for its
 # `$id` (a `$ref` naming its path still reads it).
 MAX_SCHEMA_BYTES = 4 * 1024 * 1024

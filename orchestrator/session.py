@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from orchestrator.console import Console
 from orchestrator.errors import EXIT_OK, EXIT_STAGE_FAILED, EXIT_USAGE, UsageError
+from orchestrator.paths import DIGESTS_CACHE
 
-DIGEST_CACHE = os.path.join(".pipeline-runs", ".cache", "digests.json")
 
 if TYPE_CHECKING:
     from orchestrator.graph import Graph
@@ -96,7 +96,7 @@ class RunSession:
                                           json_events=options.json_logs)
         self.console.masker = self.masker
         self.executor = LocalExecutor()
-        self.digests = DigestCache(os.path.join(str(self.root), DIGEST_CACHE))
+        self.digests = DigestCache(os.path.join(str(self.root), DIGESTS_CACHE))
         self.settings = RunSettings(
             timeout=options.timeout, prefix_output=options.jobs > 1,
             echo_output=self.console.streams_output, show_commands=self.console.debug,

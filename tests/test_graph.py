@@ -1,4 +1,4 @@
-"""Reading, validating and freezing a stage graph (orchestrator/graph.py).
+"""Reading, validating and freezing a stage graph (orchestrator/graph/).
 
 Every graph is written under tmp_path, and the working directory is tmp_path, so a
 problem names the file as `pipeline/stage-graph.json`.

@@ -17,14 +17,13 @@ from pathlib import Path
 
 from orchestrator.console import Console, wrap
 from orchestrator.errors import EXIT_OK, EXIT_STAGE_FAILED
-from orchestrator.graph import Command, Graph
+from orchestrator.graph import Command, Graph, script_path
+from orchestrator.paths import RUNS_DIR, STATE_DB
 from orchestrator.semver import Range, parse_range
 
 MIN_PYTHON = (3, 10)
 MIN_NODE = (20,)
 VERSION_TIMEOUT = 10  # seconds: a version query that hangs is a failed check, not a hang
-RUNS_DIR = ".pipeline-runs"
-STATE_FILE = ".doit.db"
 PACKAGE_JSON = "package.json"  # at the project root: its engines.node says which Node
 # An argument without a "/" is taken for a script only with one of these extensions, so
 # that values such as "1.5" or "example.com" are not reported as missing files.
@@ -398,7 +397,9 @@ def executables(commands: list[tuple[str, Command]], root: Path) -> list[Check]:
 
 
 def looks_like_script(arg: str) -> bool:
-    """A project-relative file path with an extension, e.g. `scripts/x.js`."""
+    """Whether an argument that names no file was meant as a script: a project-relative
+    file path with an extension, e.g. `scripts/x.js`. (Values such as "1.5",
+    "example.com" or a URL name no file either, and are not reported.)"""
     if not arg or arg.startswith(("-", "/")) or "://" in arg or "=" in arg:
         return False
     if any(ch.isspace() for ch in arg) or not _SUFFIX.search(arg):
@@ -409,31 +410,27 @@ def looks_like_script(arg: str) -> bool:
     return not (norm.startswith("..") or norm == ".")
 
 
-def _at_or_under(rel: str, paths: set[str]) -> bool:
-    """Is `rel` one of `paths`, or inside one of them? (A lookup per directory level of
-    `rel`, rather than a scan of every path for every argument.)"""
-    while rel:
-        if rel in paths:
-            return True
-        rel = rel.rpartition("/")[0]
-    return False
-
-
 def scripts(graph: Graph, commands: list[tuple[str, Command]], root: Path) -> list[Check]:
-    """Arguments that look like script files (not artifacts) and do not exist."""
-    artifact_paths = {a.path for a in graph.artifacts.values()}
-    wanted: dict[str, list[str]] = {}
+    """The scripts the commands name exist: an argument that can be a script
+    (`script_path`, the rule a run fingerprints scripts by) and names a file is one; one
+    that names no file is reported missing when it looks like a script. A path-like
+    executable is left to the `executables` check."""
+    present: set[str] = set()
+    missing: dict[str, list[str]] = {}
+    is_file: dict[str, bool] = {}  # each path asked once, however many commands name it
     for who, cmd in commands:
         for arg in cmd.args:
-            if not looks_like_script(arg):
-                continue
-            rel = os.path.normpath(arg).replace(os.sep, "/")
-            if _at_or_under(rel, artifact_paths):
+            rel = script_path(arg, root, graph.artifact_paths)
+            if rel is None:
                 continue  # data the stage reads or writes, checked by the run itself
-            wanted.setdefault(rel, []).append(who)
-    missing = {rel: who for rel, who in wanted.items() if not (root / rel).is_file()}
+            if rel not in is_file:
+                is_file[rel] = (root / rel).is_file()
+            if is_file[rel]:
+                present.add(rel)
+            elif looks_like_script(arg):
+                missing.setdefault(rel, []).append(who)
     if not missing:
-        return [Check("scripts", True, f"{len(wanted)} script file(s) present")]
+        return [Check("scripts", True, f"{len(present)} script file(s) present")]
     return [Check(f"script {rel}", False, f"missing (used by {stages_text(who)})",
                   f"restore {rel}, or fix the command arguments of {stages_text(who)}")
             for rel, who in missing.items()]
@@ -601,20 +598,20 @@ def state_readable(root: Path) -> Check:
     from orchestrator.engine import saved_state_rows
 
     name = "saved state"
-    path = root / STATE_FILE
+    path = root / STATE_DB
     if not path.exists():
-        return Check(name, True, f"no {STATE_FILE} yet (nothing has run here)")
-    remedy = (f"delete {STATE_FILE}: the state is lost and every stage runs again "
+        return Check(name, True, f"no {STATE_DB} yet (nothing has run here)")
+    remedy = (f"delete {STATE_DB}: the state is lost and every stage runs again "
               f"on the next run")
     try:
         rows = saved_state_rows(path)
     except sqlite3.Error as exc:
-        return Check(name, False, f"{STATE_FILE} is not a readable doit state: {exc}", remedy)
+        return Check(name, False, f"{STATE_DB} is not a readable doit state: {exc}", remedy)
     if rows is None:
-        return Check(name, True, f"{STATE_FILE} holds no stage state yet")
+        return Check(name, True, f"{STATE_DB} holds no stage state yet")
     for task_id, data in rows:
         try:
             json.loads(data)
         except (TypeError, ValueError):
-            return Check(name, False, f"{STATE_FILE}: state of '{task_id}' is not JSON", remedy)
-    return Check(name, True, f"{STATE_FILE} readable ({len(rows)} task state(s))")
+            return Check(name, False, f"{STATE_DB}: state of '{task_id}' is not JSON", remedy)
+    return Check(name, True, f"{STATE_DB} readable ({len(rows)} task state(s))")

@@ -19,7 +19,8 @@ from typing import Any
 
 from orchestrator.console import Console, fit, seconds
 from orchestrator.errors import EXIT_OK, GraphError, UsageError
-from orchestrator.ledger import RUNS_DIR, RecordFile, read_run_record, run_records
+from orchestrator.ledger import RecordFile, read_run_record, run_records
+from orchestrator.paths import RUNS_DIR
 
 DEFAULT_LIMIT = 20
 REGRESSION_RATIO = 1.5  # the last run is more than 50% slower than the median...

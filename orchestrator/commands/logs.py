@@ -13,7 +13,6 @@ from pathlib import Path
 from orchestrator.console import Console, fit, rerun_hints, seconds
 from orchestrator.errors import EXIT_OK, EXIT_STAGE_FAILED, UsageError
 from orchestrator.ledger import (
-    RUNS_DIR,
     RecordFile,
     read_run_record,
     resolve_run,
@@ -21,6 +20,7 @@ from orchestrator.ledger import (
     run_records,
     stage_log_path,
 )
+from orchestrator.paths import RUNS_DIR
 
 POLL_S = 0.2  # --follow: how often the files are read again
 GRACE_S = 2.0  # --follow: how long to wait for run-finished once the record says it is over
@@ -35,7 +35,7 @@ def register(commands) -> None:
         "logs", help="list recent runs, show one run or a stage's output, follow a live run")
     logs.add_argument("run_id", nargs="?", metavar="RUN_ID",
                       help="a run id, any unique beginning of one, or the path of its "
-                           "record (.pipeline-runs/RUN_ID.json)")
+                           f"record ({RUNS_DIR}/RUN_ID.json)")
     logs.add_argument("--latest", action="store_true", help="the most recent run")
     logs.add_argument("--stage", metavar="ID", help="print this stage's captured output")
     logs.add_argument("--follow", action="store_true",

@@ -1,0 +1,339 @@
+"""The stage graph as frozen data: `Graph`, `Stage`, `Artifact`, `Pipeline`, `Hook` ...
+
+Nothing here reads a file or checks one: `read.py` builds these objects from a graph
+file that `validate.py` found sound. A `Graph` never changes once built, so what later
+commands derive from it is computed once (`cached_property`) and cached with it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import posixpath
+from dataclasses import dataclass, field, fields
+from functools import cached_property
+from pathlib import Path
+from typing import Iterable
+
+from orchestrator.errors import UsageError
+
+DEFAULT_PIPELINE = "full-refresh"
+HOOK_MOMENTS = ("before", "after", "onFailure")
+# side effects whose result depends on the outside world: such a stage always runs
+OUTSIDE_WORLD_EFFECTS = frozenset({"network", "git"})
+
+
+def _compact_pickle(cls):
+    """Pickle a frozen, slotted dataclass as a call with its field values.
+
+    Such classes get a `__setstate__` from dataclasses that looks their fields up for
+    every object; tens of thousands of them made loading a cached graph twice as slow.
+    """
+    names = tuple(f.name for f in fields(cls))
+
+    def __reduce__(self):
+        return cls, tuple([getattr(self, name) for name in names])
+
+    cls.__reduce__ = __reduce__
+    return cls
+
+
+@_compact_pickle
+@dataclass(frozen=True, slots=True)  # thousands of them in a big graph
+class Artifact:
+    id: str
+    type: str  # "file" | "directory"
+    path: str  # relative to the root, posix, no trailing slash
+    format: str | None = None
+    schema: str | None = None
+    description: str = ""
+    ignore: tuple[str, ...] = ()  # directory artifacts: glob patterns not part of it
+
+    @property
+    def is_directory(self) -> bool:
+        return self.type == "directory"
+
+    @property
+    def display_path(self) -> str:
+        return self.path + "/" if self.is_directory else self.path
+
+
+@_compact_pickle
+@dataclass(frozen=True, slots=True)
+class Input:
+    artifact: str | None  # None for an external input
+    optional: bool = False
+    kind: str | None = None
+    uri: str | None = None
+    max_age: float | None = None  # seconds an external input stays fresh after a success
+
+    @property
+    def is_external(self) -> bool:
+        return self.artifact is None
+
+
+@_compact_pickle
+@dataclass(frozen=True, slots=True)
+class Output:
+    artifact: str
+    optional: bool = False
+
+
+@_compact_pickle
+@dataclass(frozen=True, slots=True)
+class EnvVar:
+    name: str
+    required: bool = False
+    description: str = ""
+
+
+@_compact_pickle
+@dataclass(frozen=True, slots=True)
+class Command:
+    executable: str
+    args: tuple[str, ...] = ()
+
+    def as_list(self) -> list[str]:
+        return [self.executable, *self.args]
+
+
+@_compact_pickle
+@dataclass(frozen=True, slots=True)
+class Hook:
+    """One step run around a stage: move or remove an artifact, or run a command."""
+
+    kind: str  # "move" | "remove" | "command"
+    source: str | None = None  # artifact id (move: from, remove: what)
+    target: str | None = None  # artifact id (move: to)
+    command: Command | None = None
+
+    def describe(self, graph: "Graph") -> str:
+        if self.kind == "move":
+            return (f"move {graph.artifacts[self.source].display_path} -> "
+                    f"{graph.artifacts[self.target].display_path}")
+        if self.kind == "remove":
+            return f"remove {graph.artifacts[self.source].display_path}"
+        return "run " + " ".join(self.command.as_list())
+
+
+@_compact_pickle
+@dataclass(frozen=True, slots=True)
+class Hooks:
+    before: tuple[Hook, ...] = ()
+    after: tuple[Hook, ...] = ()
+    on_failure: tuple[Hook, ...] = ()
+
+
+NO_HOOKS = Hooks()  # shared by every stage without hooks
+_NO_ARTIFACTS: frozenset[str] = frozenset()
+
+
+@_compact_pickle
+@dataclass(frozen=True, slots=True)
+class SideEffect:
+    type: str
+    description: str = ""
+    max_age: float | None = None  # seconds a `network` / `git` result stays current
+
+    @property
+    def is_outside_world(self) -> bool:
+        """The stage's result depends on something no fingerprint can see."""
+        return self.type in OUTSIDE_WORLD_EFFECTS
+
+
+@dataclass(frozen=True)
+class Stage:
+    id: str
+    command: Command
+    index: int  # position in the graph's stages list
+    name: str = ""
+    description: str = ""
+    depends_on: tuple[str, ...] = ()
+    inputs: tuple[Input, ...] = ()
+    outputs: tuple[Output, ...] = ()
+    environment: tuple[EnvVar, ...] = ()
+    side_effects: tuple[SideEffect, ...] = ()
+    hooks: Hooks = field(default_factory=lambda: NO_HOOKS)
+    timeout: float | None = None  # seconds; None: the run's --timeout, if any
+    retries: int = 0  # extra attempts after a failure
+    retry_delay: float = 1.0  # seconds before the first retry; doubles after each
+
+    @cached_property  # asked for per check of every stage; the stage never changes
+    def cache_artifacts(self) -> frozenset[str]:
+        """Artifacts this stage both reads and writes: a cache carried between runs."""
+        read = {i.artifact for i in self.inputs if i.artifact}
+        both = read & {o.artifact for o in self.outputs}
+        return frozenset(both) if both else _NO_ARTIFACTS  # most stages: share one
+
+    @cached_property
+    def external_inputs(self) -> tuple[Input, ...]:
+        return tuple(i for i in self.inputs if i.is_external)
+
+    @cached_property
+    def command_digest(self) -> str:
+        """Digest of the command line: a stage whose command changed must run again."""
+        from orchestrator.digest import text_digest
+
+        return text_digest(json.dumps(self.command.as_list()))
+
+
+@_compact_pickle
+@dataclass(frozen=True, slots=True)
+class Pipeline:
+    id: str
+    stages: tuple[str, ...]
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Graph:
+    path: Path  # absolute path of the graph file
+    root: Path  # absolute project root; artifact paths are relative to it
+    display: str  # the graph path as messages show it
+    pipelines: dict[str, Pipeline]
+    stages: dict[str, Stage]  # in file order
+    artifacts: dict[str, Artifact]
+    version: str | None = None
+    default_pipeline_id: str | None = None
+
+    def default_pipeline(self) -> Pipeline:
+        """`defaultPipeline`, else `full-refresh`, else the only pipeline."""
+        if self.default_pipeline_id:
+            return self.pipelines[self.default_pipeline_id]
+        if DEFAULT_PIPELINE in self.pipelines:
+            return self.pipelines[DEFAULT_PIPELINE]
+        if len(self.pipelines) == 1:
+            return next(iter(self.pipelines.values()))
+        names = ", ".join(self.pipelines) or "none"
+        raise UsageError(f"{self.display}: no default pipeline; name one of: {names}")
+
+    def pipeline(self, pipeline_id: str) -> Pipeline:
+        try:
+            return self.pipelines[pipeline_id]
+        except KeyError:
+            raise UsageError(f"unknown pipeline '{pipeline_id}'"
+                             f"{did_you_mean(pipeline_id, self.pipelines)}") from None
+
+    def stage(self, stage_id: str) -> Stage:
+        try:
+            return self.stages[stage_id]
+        except KeyError:
+            raise UsageError(f"unknown stage '{stage_id}'"
+                             f"{did_you_mean(stage_id, self.stages)}") from None
+
+    @cached_property  # every stage's script detection asks; computed once per graph
+    def artifact_paths(self) -> frozenset[str]:
+        return frozenset(a.path for a in self.artifacts.values())
+
+    @cached_property
+    def schema_dirs(self) -> tuple[str, ...]:
+        """The directories (relative to the root) holding the artifacts' schema files:
+        where a schema's `$ref` is looked up by `$id`."""
+        return tuple(sorted({posixpath.dirname(a.schema) for a in self.artifacts.values()
+                             if a.schema}))
+
+    @cached_property
+    def script_candidates(self) -> dict[str, tuple[str, ...]]:
+        """Per stage, the paths its command names that are its scripts if they are files
+        (see `script_path`; compile checks that: it can change without the graph)."""
+        paths, root = self.artifact_paths, self.root
+        result = {}
+        for stage in self.stages.values():
+            found = {script_path(arg, root, paths) for arg in script_arguments(stage.command)}
+            found.discard(None)
+            result[stage.id] = tuple(sorted(found))
+        return result
+
+    def derive(self) -> "Graph":
+        """Compute now what later commands ask of every stage, so a cached graph has it."""
+        self.artifact_paths, self.script_candidates  # noqa: B018
+        for stage in self.stages.values():
+            stage.cache_artifacts, stage.external_inputs, stage.command_digest  # noqa: B018
+        return self
+
+    def writers(self, artifact_id: str) -> list[str]:
+        return [s.id for s in self.stages.values()
+                if any(o.artifact == artifact_id for o in s.outputs)]
+
+
+# ---------------------------------------------------------------------------
+# A stage's scripts: the one rule (docs/stage-graph-format.md, "Command")
+
+
+def script_arguments(command: Command) -> tuple[str, ...]:
+    """What in a command can name a script: its arguments, and its executable when that
+    is a path (it contains `/`; a bare name is looked up on PATH)."""
+    if "/" in command.executable:
+        return (command.executable, *command.args)
+    return command.args
+
+
+def script_path(arg: str, root: Path, artifact_paths: frozenset[str]) -> str | None:
+    """The project file `arg` names if it can be a script (its path relative to `root`,
+    posix), else None.
+
+    It can be one when it is not empty, not an option (`-x`), one line, inside the root
+    (an absolute path below it counts), and neither an artifact's path nor inside a
+    directory artifact: those are data the stage declares. It *is* one when that file
+    exists, which callers check when they need to: a file can appear or go without the
+    graph changing.
+    """
+    if not arg or arg.startswith("-") or "\n" in arg:
+        return None
+    rel = _project_relative(arg, root)
+    if rel is None or _at_or_under(rel, artifact_paths):
+        return None
+    return rel
+
+
+def _at_or_under(rel: str, paths: frozenset[str]) -> bool:
+    """Is `rel` one of `paths`, or inside one of them? (A lookup per directory level of
+    `rel`, rather than a scan of every path.)"""
+    while rel:
+        if rel in paths:
+            return True
+        rel = rel.rpartition("/")[0]
+    return False
+
+
+def _project_relative(arg: str, root: Path) -> str | None:
+    """`arg` as a path relative to `root`, posix; None if it points outside."""
+    if os.path.isabs(arg):
+        rel = os.path.relpath(arg, root)
+    else:
+        rel = arg
+    rel = os.path.normpath(rel).replace(os.sep, "/")
+    if rel.startswith("../") or rel in ("..", "."):
+        return None
+    return rel
+
+
+_AGE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_age(text: str | None) -> float | None:
+    """`"30m"` -> 1800.0 (the schema already checked the form)."""
+    if not text:
+        return None
+    return float(text[:-1]) * _AGE_UNITS[text[-1]]
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def normalized_relative(path: str) -> str | None:
+    """`path` normalized (posix, no trailing slash) if it stays inside the root, else None.
+
+    Backslashes count as separators; absolute paths in either convention (`/x`, `\\x`,
+    `C:\\x`, `//server/share`) and drive-relative ones (`c:x`) are refused."""
+    posix = path.replace("\\", "/")
+    if posix.startswith("/") or (len(posix) > 1 and posix[1] == ":" and posix[0].isascii()
+                                 and posix[0].isalpha()):
+        return None
+    norm = posixpath.normpath(posix)
+    if norm in (".", "") or norm == ".." or norm.startswith("../"):
+        return None
+    return norm
