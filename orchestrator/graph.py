@@ -388,6 +388,8 @@ def _cache_put(root: Path, key: str, graph: Graph) -> None:
     import pickle
 
     folder = root / _CACHE_DIR
+    if os.path.islink(root / _CACHE_DIR.parent):  # never written through a link (the
+        return  # run itself refuses such a folder: lock.refuse_linked_state)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         target = folder / f"graph-{key}.pickle"
