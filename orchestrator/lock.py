@@ -1,8 +1,17 @@
-"""One run at a time per project: an advisory lock on `.pipeline-runs/.lock`.
+"""One run at a time per project: an advisory lock on the project root directory.
 
-The lock is held through an open file descriptor (`flock`), so the operating system
-releases it when the holder dies, however it dies: a dead run's lock is simply taken.
-The file says who holds it, for the message a second run prints.
+The lock is a `flock` on an open descriptor of the root directory itself, so:
+
+- the operating system releases it when the holder dies, however it dies: a dead run's
+  lock is simply taken;
+- no cleaning can remove it: deleting `.pipeline-runs/` (or `.doit.db`) in the middle of
+  a run leaves the lock held, and a second run is still refused.
+
+Who holds it (pid, then run id) is written to `.pipeline-runs/.lock`, for the message a
+second run prints; that file is information only, never followed through a symbolic
+link, and its loss costs only the message. Before anything is written, the state paths
+(`.pipeline-runs/`, `.doit.db`, the lock file) are refused when they are symbolic links
+leading outside the root: a run writes only inside the project.
 """
 
 from __future__ import annotations
@@ -12,35 +21,65 @@ import os
 from pathlib import Path
 
 from orchestrator.errors import UsageError
-from orchestrator.paths import LOCK_FILE
+from orchestrator.paths import LOCK_FILE, RUNS_DIR, STATE_DB
+
+STATE_PATHS = (RUNS_DIR, STATE_DB, LOCK_FILE)  # where a run writes: never through a link
 
 
 class RunLock:
     def __init__(self, root: Path):
-        self.path = root / LOCK_FILE
+        self.root = root
+        self.path = root / LOCK_FILE  # who holds it (information only)
         self._fd: int | None = None
 
     def acquire(self, wait: bool = False) -> None:
-        """Take the lock, or raise UsageError naming the run that holds it (unless `wait`)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        """Take the lock, or raise UsageError naming the run that holds it (unless `wait`),
+        or refusing state paths that are symbolic links."""
+        refuse_linked_state(self.root)
+        fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except BlockingIOError:
-            holder = os.pread(fd, 400, 0).decode("utf-8", "replace").strip() or "another run"
             os.close(fd)
+            holder = self._holder() or "another run"
             raise UsageError(f"a run is already in progress in this project ({holder}); "
                              f"wait for it, or use --wait") from None
         self._fd = fd
-        self.describe(f"pid {os.getpid()}")
+        try:
+            self._write_holder(f"pid {os.getpid()}")
+        except OSError as exc:
+            self.release()
+            raise UsageError(f"cannot write {LOCK_FILE}: {exc.strerror or exc}") from None
 
     def describe(self, holder: str) -> None:
-        """What a second run is told about the holder (pid, then run id once known)."""
+        """What a second run is told about the holder (pid, then run id once known);
+        best effort."""
         if self._fd is None:
             return
-        data = holder.encode()
-        os.ftruncate(self._fd, 0)
-        os.pwrite(self._fd, data, 0)
+        try:
+            self._write_holder(holder)
+        except OSError:
+            pass
+
+    def _write_holder(self, holder: str) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        refuse_linked_state(self.root)  # the folder may have been replaced meanwhile
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
+                     | os.O_CLOEXEC, 0o644)
+        try:
+            os.write(fd, holder.encode())
+        finally:
+            os.close(fd)
+
+    def _holder(self) -> str:
+        try:
+            fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError:
+            return ""
+        try:
+            return os.read(fd, 400).decode("utf-8", "replace").strip()
+        finally:
+            os.close(fd)
 
     def release(self) -> None:
         if self._fd is not None:
@@ -52,3 +91,17 @@ class RunLock:
 
     def __exit__(self, *exc) -> None:
         self.release()
+
+
+def refuse_linked_state(root: Path) -> None:
+    """UsageError when a path the run writes is a symbolic link leading outside the
+    project root: writing through it would change a file elsewhere."""
+    real_root = os.path.realpath(root)
+    for name in STATE_PATHS:
+        path = root / name
+        if not os.path.islink(path):
+            continue
+        target = os.path.realpath(path)
+        if target != real_root and not target.startswith(real_root + os.sep):
+            raise UsageError(f"{name} is a symbolic link leading outside the project root "
+                             f"(to {target}); refusing to write through it")

@@ -17,6 +17,7 @@ fields.
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping
 
@@ -101,9 +102,11 @@ class RunSession:
             timeout=options.timeout, prefix_output=options.jobs > 1,
             echo_output=self.console.streams_output, show_commands=self.console.debug,
             masker=self.masker, executor=self.executor, environ=self.environ,
-            before_output=self.console.end_live, digests=self.digests)
+            before_output=self.console.end_live, digests=self.digests,
+            before_stage=self.claim_for_stage if options.entry_point == "doit" else None)
         self.lock = RunLock(self.root)
         self._claimed = False
+        self._claiming = threading.Lock()  # doit's worker threads start stages at once
         self.ledger = RunLedger(self.root, graph.display, options.as_record(),
                                 on_event=self.console.event if options.json_logs else None)
         self.ledger.masker = self.masker
@@ -116,12 +119,13 @@ class RunSession:
         the records of runs that died holding it."""
         from orchestrator.ledger import mark_abandoned_runs
 
-        if self._claimed:
-            return
-        self.lock.acquire(wait=wait)
-        self._claimed = True
-        self.ledger.lock = self.lock
-        mark_abandoned_runs(self.root)  # we hold the lock: a `running` record is dead
+        with self._claiming:
+            if self._claimed:
+                return
+            self.lock.acquire(wait=wait)
+            self._claimed = True
+            self.ledger.lock = self.lock
+            mark_abandoned_runs(self.root)  # we hold the lock: a `running` record is dead
 
     def release(self) -> None:
         if self._claimed:
@@ -201,6 +205,16 @@ class RunSession:
 
         return dict(DOIT_CONFIG_BASE, reporter=self.reporter,
                     check_file_uptodate=self.digests.checker_class())
+
+    def claim_for_stage(self) -> str | None:
+        """Plain doit is about to run a stage: hold the lock first, whatever reporter doit
+        was given (`doit run --reporter executed-only` never calls ours). The problem, if
+        the lock is held by another run."""
+        try:
+            self.claim()
+        except UsageError as exc:
+            return str(exc)
+        return None
 
     def claim_for_doit(self) -> None:
         """doit is starting the run (plain `doit run`): take the lock now, or stop doit

@@ -44,6 +44,9 @@ class RunSettings:
     before_output: Callable[[], None] | None = None  # ends the console's live line
     digests: DigestCache = field(default_factory=DigestCache)
     found_on_path: dict = field(default_factory=dict)  # runtimes.resolve_executable's
+    # called before each stage; a message when it must not start (plain doit: the
+    # project's run lock is held by another run)
+    before_stage: Callable[[], str | None] | None = None
 
 
 class StageFailure(TaskFailed):
@@ -135,6 +138,10 @@ class StageAction:
         [inspect.Parameter("task", inspect.Parameter.POSITIONAL_OR_KEYWORD)])
 
     def __call__(self, task):
+        if self.settings.before_stage is not None:
+            problem = self.settings.before_stage()
+            if problem:
+                return StageFailure(problem)
         started = time.monotonic()
         log = StageLog(self.log_path(self.stage.id))
         details: dict[str, Any] = {"startedAt": iso(utc_now()), "logPath": None,

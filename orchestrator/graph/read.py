@@ -29,7 +29,7 @@ from orchestrator.graph.model import (
     parse_age,
 )
 from orchestrator.graph.validate import SCHEMA_FILE, validate
-from orchestrator.paths import CACHE_DIR
+from orchestrator.paths import CACHE_DIR, RUNS_DIR
 
 DEFAULT_GRAPH = Path("pipeline") / "stage-graph.json"
 # A YAML file can expand (through aliases) into far more data than it holds; past this
@@ -116,6 +116,8 @@ def _cache_put(root: Path, key: str, graph: Graph) -> None:
     import pickle
 
     folder = root / CACHE_DIR
+    if os.path.islink(root / RUNS_DIR):  # never written through a link (the run itself
+        return  # refuses such a folder: lock.refuse_linked_state)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         target = folder / f"graph-{key}.pickle"
