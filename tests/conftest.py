@@ -88,6 +88,13 @@ def reference_project(tmp_path: Path) -> Project:
     return Project(root)
 
 
+@pytest.fixture(autouse=True)
+def own_cache_key(tmp_path_factory, monkeypatch):
+    """The key that signs the graph cache lives in the user's cache folder: the tests'
+    own, not the machine user's (the CLI subprocesses inherit it)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "xdg-cache"))
+
+
 @pytest.fixture
 def make_project(tmp_path):
     def make(name: str = "basic") -> Project:

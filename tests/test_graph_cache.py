@@ -1,8 +1,9 @@
-"""The validated-graph cache under .pipeline-runs/.cache/ (orchestrator/graph/read.py).
+"""The validated-graph cache under .pipeline-runs/.cache/ (orchestrator/graph/cache.py).
 
 A cached graph must be the graph the file describes; a cache file this code did not
-write (an older version, whose classes lived in another module, or any damaged file) is
-no cache: the graph is validated anew and the file replaced, never a crash.
+write (another machine's or user's, an edited one, a planted pickle, any damaged file)
+is no cache: the graph is validated anew and the file replaced, never a crash, and
+never code run.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def graph_file(tmp_path, monkeypatch) -> Path:
 
 
 def cache_files(root: Path) -> list[Path]:
-    return sorted((root / ".pipeline-runs" / ".cache").glob("graph-*.pickle"))
+    return sorted((root / ".pipeline-runs" / ".cache").glob("graph-*.json"))
 
 
 def test_a_cached_graph_is_the_graph_the_file_describes(graph_file, tmp_path):
@@ -57,20 +58,65 @@ def test_reading_without_writing_leaves_no_cache(graph_file, tmp_path):
     assert cache_files(tmp_path) == []
 
 
+def _marker_pickle(marker: Path) -> bytes:
+    """A pickle that creates `marker` when loaded: what a crafted cache would do."""
+    class Plant:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+    return pickle.dumps(Plant())
+
+
 @pytest.mark.parametrize("content", [
     b"",
-    b"not a pickle",
-    pickle.dumps({"a": 1}),  # a pickle, but no graph
-    b"cno_such_module\nGraph\n.",  # a class that is no longer where the file says
-    b"corchestrator.graph\nNoSuchClass\n.",
-    pickle.dumps(1)[:3],  # cut short
+    b"not json",
+    b'{"key": "x"}',  # no signature
+    b"0" * 64 + b"\n" + b'{"key": "x"}',  # a signature that does not verify
+    "pickle",  # a crafted pickle under the cache's name
+    "tampered",  # this code's own file with one byte of the body changed
+    "truncated",  # this code's own file cut short
 ])
 def test_a_cache_file_this_code_did_not_write_is_no_cache(graph_file, tmp_path, content):
     load_graph(graph_file, tmp_path)
     [cache] = cache_files(tmp_path)
+    marker = tmp_path / "pwned"
+    if content == "pickle":
+        content = _marker_pickle(marker)
+    elif content == "tampered":
+        content = cache.read_bytes().replace(b"tools/a.py", b"tools/x.py")
+    elif content == "truncated":
+        content = cache.read_bytes()[:-20]
     cache.write_bytes(content)
     assert load_graph(graph_file, tmp_path) == load_graph(graph_file, tmp_path, cache=False)
+    assert load_graph(graph_file, tmp_path).script_candidates["a"] == ("tools/a.py",)
     assert cache.read_bytes() != content  # replaced by this code's own
+    assert not marker.exists()
+
+
+def test_a_planted_pickle_is_never_loaded(graph_file, tmp_path):
+    """The older cache's name: a CI artifact unpacked into .pipeline-runs/ may hold one."""
+    from orchestrator.graph.read import _cache_key
+
+    marker = tmp_path / "pwned"
+    folder = tmp_path / ".pipeline-runs" / ".cache"
+    folder.mkdir(parents=True)
+    key = _cache_key(graph_file.read_bytes(), graph_file, tmp_path, "pipeline/stage-graph.json")
+    for name in (f"graph-{key}.pickle", f"graph-{key}.json", "digests.pickle"):
+        (folder / name).write_bytes(_marker_pickle(marker))
+    load_graph(graph_file, tmp_path)
+    assert not marker.exists()
+    assert not list(folder.glob("*.pickle")) or \
+        [p.name for p in folder.glob("*.pickle")] == ["digests.pickle"]
+
+
+def test_another_users_cache_does_not_verify(graph_file, tmp_path, monkeypatch):
+    load_graph(graph_file, tmp_path)
+    [cache] = cache_files(tmp_path)
+    written = cache.read_bytes()
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "someone-else"))
+    assert load_graph(graph_file, tmp_path) == load_graph(graph_file, tmp_path, cache=False)
+    assert cache.read_bytes() != written  # signed again with this user's key
+    key_file = tmp_path / "someone-else" / "pipeline-orchestrator" / "graph-cache.key"
+    assert key_file.stat().st_mode & 0o777 == 0o600
 
 
 def test_an_edited_graph_is_not_taken_from_the_cache(graph_file, tmp_path):

@@ -24,22 +24,6 @@ HOOK_MOMENTS = ("before", "after", "onFailure")
 OUTSIDE_WORLD_EFFECTS = frozenset({"network", "git"})
 
 
-def _compact_pickle(cls):
-    """Pickle a frozen, slotted dataclass as a call with its field values.
-
-    Such classes get a `__setstate__` from dataclasses that looks their fields up for
-    every object; tens of thousands of them made loading a cached graph twice as slow.
-    """
-    names = tuple(f.name for f in fields(cls))
-
-    def __reduce__(self):
-        return cls, tuple([getattr(self, name) for name in names])
-
-    cls.__reduce__ = __reduce__
-    return cls
-
-
-@_compact_pickle
 @dataclass(frozen=True, slots=True)  # thousands of them in a big graph
 class Artifact:
     id: str
@@ -59,7 +43,6 @@ class Artifact:
         return self.path + "/" if self.is_directory else self.path
 
 
-@_compact_pickle
 @dataclass(frozen=True, slots=True)
 class Input:
     artifact: str | None  # None for an external input
@@ -73,14 +56,12 @@ class Input:
         return self.artifact is None
 
 
-@_compact_pickle
 @dataclass(frozen=True, slots=True)
 class Output:
     artifact: str
     optional: bool = False
 
 
-@_compact_pickle
 @dataclass(frozen=True, slots=True)
 class EnvVar:
     name: str
@@ -88,7 +69,6 @@ class EnvVar:
     description: str = ""
 
 
-@_compact_pickle
 @dataclass(frozen=True, slots=True)
 class Command:
     executable: str
@@ -98,7 +78,6 @@ class Command:
         return [self.executable, *self.args]
 
 
-@_compact_pickle
 @dataclass(frozen=True, slots=True)
 class Hook:
     """One step run around a stage: move or remove an artifact, or run a command."""
@@ -117,7 +96,6 @@ class Hook:
         return "run " + " ".join(self.command.as_list())
 
 
-@_compact_pickle
 @dataclass(frozen=True, slots=True)
 class Hooks:
     before: tuple[Hook, ...] = ()
@@ -129,7 +107,6 @@ NO_HOOKS = Hooks()  # shared by every stage without hooks
 _NO_ARTIFACTS: frozenset[str] = frozenset()
 
 
-@_compact_pickle
 @dataclass(frozen=True, slots=True)
 class SideEffect:
     type: str
@@ -178,7 +155,6 @@ class Stage:
         return text_digest(json.dumps(self.command.as_list()))
 
 
-@_compact_pickle
 @dataclass(frozen=True, slots=True)
 class Pipeline:
     id: str

@@ -28,8 +28,8 @@ from orchestrator.graph.model import (
     normalized_relative,
     parse_age,
 )
+from orchestrator.graph import cache as graph_cache
 from orchestrator.graph.validate import SCHEMA_FILE, validate
-from orchestrator.paths import CACHE_DIR, RUNS_DIR
 
 DEFAULT_GRAPH = Path("pipeline") / "stage-graph.json"
 # A YAML file can expand (through aliases) into far more data than it holds; past this
@@ -71,19 +71,19 @@ def load_graph(path: Path, root: Path | None = None, cache: bool = True,
     shown = display_path(path)
     raw = _read_bytes(path, shown)
     key = _cache_key(raw, path, root, shown) if cache else None
-    cached = _cache_get(root, key) if key else None
+    cached = graph_cache.get(root, key, path, shown) if key else None
     if cached is not None:
         return cached
     data = _parse_document(raw, path, shown)
     validate(data, shown, root)
     graph = _freeze(data, path, root, shown)
     if key and write_cache:
-        _cache_put(root, key, graph.derive())
+        graph_cache.put(root, key, graph.derive())
     return graph
 
 
-# bump when the frozen classes change shape or module (pickle names them by module path)
-_CACHE_FORMAT = "7"
+# bump when the frozen classes change shape (the cache holds their field values in order)
+_CACHE_FORMAT = "8"
 
 
 def _cache_key(raw: bytes, path: Path, root: Path, shown: str) -> str:
@@ -97,38 +97,6 @@ def _cache_key(raw: bytes, path: Path, root: Path, shown: str) -> str:
     h.update(SCHEMA_FILE.read_bytes())
     h.update(raw)
     return h.hexdigest()[:40]
-
-
-def _cache_get(root: Path, key: str) -> Graph | None:
-    import pickle
-
-    try:
-        with open(root / CACHE_DIR / f"graph-{key}.pickle", "rb") as f:
-            graph = pickle.load(f)
-    except Exception:  # a cache from other code (an edited checkout, say) is no cache
-        return None
-    return graph if isinstance(graph, Graph) else None
-
-
-def _cache_put(root: Path, key: str, graph: Graph) -> None:
-    """Best effort: a project whose .pipeline-runs/ is not writable just validates anew."""
-    import os
-    import pickle
-
-    folder = root / CACHE_DIR
-    if os.path.islink(root / RUNS_DIR):  # never written through a link (the run itself
-        return  # refuses such a folder: lock.refuse_linked_state)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        target = folder / f"graph-{key}.pickle"
-        tmp = folder / f".graph-{key}.{os.getpid()}.tmp"
-        tmp.write_bytes(pickle.dumps(graph, protocol=pickle.HIGHEST_PROTOCOL))
-        os.replace(tmp, target)
-        for old in folder.glob("graph-*.pickle"):  # only the latest graph is kept
-            if old != target:
-                old.unlink(missing_ok=True)
-    except (OSError, pickle.PicklingError, TypeError):
-        pass
 
 
 # ---------------------------------------------------------------------------
