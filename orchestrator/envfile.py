@@ -48,8 +48,12 @@ def load_env_file(path: Path | str, environ: Mapping[str, str], shown: str | Non
     messages about a file that cannot be read at all.
     """
     shown = str(path) if shown is None else shown
+    from orchestrator.files import NotAFile, read_regular_file
+
     try:
-        data = Path(path).read_bytes()
+        data = read_regular_file(path)
+    except NotAFile as exc:
+        raise UsageError(f"{flag} {shown}: {exc}") from None
     except FileNotFoundError:
         raise UsageError(f"{flag} {shown}: no such file") from None
     except IsADirectoryError:

@@ -45,6 +45,27 @@ def safe_name(text: str, limit: int = 80) -> str:
     return cleaned[:limit]
 
 
+_LOG_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+@-]{0,199}")
+
+
+def stage_log_name(stage_id: str) -> str:
+    """The file name of a stage's log: the stage id itself (graph ids are 1-200
+    characters a file name may hold), so two stages never share a log. Anything else
+    is percent-encoded (still one name per id), and cut with a digest when long."""
+    if _LOG_NAME.fullmatch(stage_id):
+        return stage_id + ".log"
+    import hashlib
+    from urllib.parse import quote
+
+    name = quote(stage_id, safe="") or "%"
+    if name.startswith("."):
+        name = "%2E" + name[1:]
+    if len(name) > 200:
+        name = name[:150] + "~" + hashlib.sha256(stage_id.encode("utf-8",
+                                                                 "surrogatepass")).hexdigest()[:40]
+    return name + ".log"
+
+
 def new_run_id(runs_dir: Path, label: str, moment: datetime | None = None) -> str:
     """`<UTC time to the ms>_<label>`, claimed by creating its record file exclusively.
 
@@ -195,7 +216,7 @@ class RunLedger:
     def log_path(self, stage_id: str) -> Path:
         if not self.started:  # doit ran a stage without our reporter: record it anyway
             self.start(None, [], label="doit")
-        return self.runs_dir / self.run_id / f"{safe_name(stage_id, 120)}.log"
+        return self.runs_dir / self.run_id / stage_log_name(stage_id)
 
     def stage(self, stage_id: str) -> dict[str, Any]:
         if stage_id not in self._stages:  # a stage doit ran that the plan did not list
@@ -474,7 +495,7 @@ def run_events_path(root: Path, run_id: str) -> Path:
 
 def stage_log_path(root: Path, run_id: str, stage_id: str) -> Path:
     """Where a stage's output is captured in a run (known before the record says so)."""
-    return root / RUNS_DIR / run_id / f"{safe_name(stage_id, 120)}.log"
+    return root / RUNS_DIR / run_id / stage_log_name(stage_id)
 
 
 RUN_CANDIDATES_SHOWN = 3  # an ambiguous prefix lists this many ids

@@ -104,8 +104,12 @@ def _cache_key(raw: bytes, path: Path, root: Path, shown: str) -> str:
 
 
 def _read_bytes(path: Path, shown: str) -> bytes:
+    from orchestrator.files import NotAFile, read_regular_file
+
     try:
-        return path.read_bytes()
+        return read_regular_file(path)
+    except NotAFile as exc:
+        raise GraphError([f"{shown}: {exc}"]) from None
     except FileNotFoundError:
         raise GraphError([f"{shown}: graph file not found"]) from None
     except IsADirectoryError:

@@ -1,0 +1,33 @@
+"""Reading a file the user names, without hanging on one that is not a file."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+
+class NotAFile(OSError):
+    """The path names a FIFO, a socket or a device: reading it could block forever."""
+
+
+def read_regular_file(path: str | os.PathLike) -> bytes:
+    """The bytes of the regular file at `path` (symbolic links followed). A directory
+    raises IsADirectoryError; a FIFO, socket or device NotAFile, without blocking:
+    opening a FIFO for reading waits for a writer, so it is opened non-blocking and
+    refused before anything is read."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(21, "Is a directory", os.fspath(path))
+        if not stat.S_ISREG(mode):
+            kind = "a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) \
+                else "a device"
+            raise NotAFile(f"is {kind}, not a file")
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "rb", closefd=True) as f:
+            fd = -1
+            return f.read()
+    finally:
+        if fd >= 0:
+            os.close(fd)
