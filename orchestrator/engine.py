@@ -21,7 +21,10 @@ Private uses, each for a reason, checked against doit 0.36.0 and 0.37.0
    `Task._actions` (the action as given) and `_action_instances` (doit's wrappers):
    `stage_action_of` reads the first, `drop_action_instances` frees the second.
 3. `PrefetchedSqliteDB`: a `SqliteDB` subclass overriding `_get_task_data`, `in_`,
-   `remove*`, reading `_conn` with one SQL query and releasing rows from `_cache`.
+   `remove*`, reading `_conn` with one SQL query and releasing rows from `_cache`; a
+   row that is not JSON is taken as no state (the stage runs again) and reported.
+   `GuardedRun`: doit's `Run` command registered in its place (a `COMMAND` plugin),
+   handing an exception that escapes doit's loop to our reporter (`run_error`).
 4. `flush_state`: commits the rows of `SqliteDB._dirty` / `_cache` through `_conn`
    (doit < 0.38 writes them only when the run ends), checks `Dependency._closed`, and
    tunes the connection (WAL) once.
@@ -64,7 +67,31 @@ def __getattr__(name: str):
     # the backend class is built on first use: importing doit costs a start-up
     if name == "PrefetchedSqliteDB":
         return _prefetched_backend()
+    if name == "GuardedRun":
+        return _guarded_run()
     raise AttributeError(name)
+
+
+@lru_cache(maxsize=None)
+def _guarded_run():
+    from doit.cmd_run import Run
+
+    class GuardedRun(Run):
+        """doit's `run` command, except that an exception escaping doit's loop (an
+        unusable .doit.db, a full disk, a bug of ours) goes to the reporter, which ends
+        the run as failed with one line, instead of to doit's traceback printer."""
+
+        def execute(self, params, args):
+            try:
+                return super().execute(params, args)
+            except Exception as exc:
+                handler = getattr(params.get("reporter"), "run_error", None)
+                if handler is None:
+                    raise
+                handler(exc)
+                return 3
+
+    return GuardedRun
 
 
 @lru_cache(maxsize=None)
@@ -87,6 +114,7 @@ def _prefetched_backend():
             super().__init__(name, codec, module_name=module_name)
             _tune_for_commits(self._conn)
             self._raw: dict[str, str] = {}
+            self.unreadable: list[str] = []  # tasks whose saved state is not JSON
 
         def prefetch(self, task_ids) -> None:
             wanted = set(task_ids)
@@ -97,9 +125,13 @@ def _prefetched_backend():
                 if text is not None and task_id in wanted}
 
         def _get_task_data(self, task_id):
-            if task_id in self._raw:
-                return self.codec.decode(self._raw.pop(task_id))
-            return super()._get_task_data(task_id)
+            try:
+                if task_id in self._raw:
+                    return self.codec.decode(self._raw.pop(task_id))
+                return super()._get_task_data(task_id)
+            except ValueError:  # a damaged row: no state, so the stage runs again
+                self.unreadable.append(task_id)
+                return {}
 
         def in_(self, task_id):
             return task_id in self._raw or super().in_(task_id)
@@ -145,8 +177,23 @@ def run_doit(tasks: list, task_names: list[str], reporter: Any,
     argv = ["run", *(["--always-execute"] if force else []),
             *(["--continue"] if keep_going else []),
             *(["-n", str(jobs), "-P", "thread"] if jobs > 1 else []), *task_names]
-    plugins = {"BACKEND": {PREFETCHED_BACKEND: "orchestrator.engine:PrefetchedSqliteDB"}}
+    plugins = {"BACKEND": {PREFETCHED_BACKEND: "orchestrator.engine:PrefetchedSqliteDB"},
+               "COMMAND": {"run": "orchestrator.engine:GuardedRun"}}
     return DoitMain(Loader(), config_filenames=(), extra_config=plugins).run(argv)
+
+
+def is_state_error(exc: BaseException) -> bool:
+    """Did doit's state DB fail (damaged, read-only), rather than our code?"""
+    import sqlite3
+
+    from doit.dependency import DatabaseException
+
+    return isinstance(exc, (sqlite3.Error, DatabaseException))
+
+
+def unreadable_states() -> list[str]:
+    """The tasks whose saved state the running backend could not decode."""
+    return list(getattr(getattr(running_state(), "backend", None), "unreadable", ()))
 
 
 def state_releaser(task_ids=()) -> Callable[[str], None] | None:

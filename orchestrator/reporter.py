@@ -7,6 +7,7 @@ doit calls it as it walks the tasks (`execute_task`, `add_success`, `skip_uptoda
 from __future__ import annotations
 
 import functools
+import os
 import sys
 import threading
 from typing import TYPE_CHECKING, Any
@@ -15,7 +16,9 @@ from orchestrator import collector
 from orchestrator.compile import FAILURE_KEY, freshness_of
 from orchestrator.console import Console, rerun_hints, seconds
 from orchestrator.engine import (drop_action_instances, failed_upstream, flush_state,
-                                 save_values, state_releaser, tasks_and_deps)
+                                 save_values, state_releaser, tasks_and_deps,
+                                 unreadable_states)
+from orchestrator.paths import STATE_DB
 from orchestrator.ledger import RunLedger, iso, utc_now
 from orchestrator.plan import Plan
 
@@ -92,10 +95,36 @@ class PipelineReporter:
         self.errors: list[str] = []
         self.pipeline_id: str | None = self.plan.pipeline_id if self.plan else None
         self._release = None  # forgets a settled task's decoded doit state
+        self._completed = False
+        self._internal = False
 
     @property
     def any_stage_failed(self) -> bool:
         return bool(self.failed)
+
+    @property
+    def internal_error(self) -> bool:
+        """The run ended on an exception nobody expected (a bug): exit 3."""
+        return self._internal
+
+    def run_error(self, exc: BaseException) -> None:
+        """An exception escaped doit's loop (engine.GuardedRun): say it in one line and
+        end the run as failed, with a record that says why."""
+        self._note_error(exc)
+        if not self._completed:
+            self.complete_run()
+
+    def _note_error(self, exc: BaseException) -> None:
+        message, internal = describe_error(exc)
+        self._internal = self._internal or internal
+        if message in self.errors:
+            return
+        self.errors.append(message)
+        if internal and os.environ.get("PIPELINE_DEBUG", "").strip() not in ("", "0"):
+            import traceback
+
+            traceback.print_exception(exc)
+        self.console.error(f"error: {message}")
 
     def begin(self) -> None:
         """Start the record of a planned run before (or without) doit."""
@@ -287,7 +316,19 @@ class PipelineReporter:
 
     @_locked
     def complete_run(self) -> None:
-        interrupted = isinstance(sys.exc_info()[1], KeyboardInterrupt)
+        if self._completed:
+            return
+        self._completed = True
+        escaping = sys.exc_info()[1]
+        if isinstance(escaping, Exception):  # doit's loop ends on it: the run failed
+            self._note_error(escaping)
+        for task_id in unreadable_states():
+            self.console.warning(f"warning: the saved state of '{task_id}' in {STATE_DB} "
+                                 f"was damaged; it was taken as never run")
+        if not self.ledger.started:
+            self.begin()  # the run ended before it began: its record still says why
+            self._completed = True
+        interrupted = isinstance(escaping, KeyboardInterrupt)
         if interrupted:
             self.session.executor.stop_all()  # stages still running in parallel threads
             status = "interrupted"
@@ -297,6 +338,8 @@ class PipelineReporter:
             status = "failed"
         else:
             status = "succeeded"
+        if self.errors:
+            self.ledger.record["error"] = "; ".join(self.errors)
         self.ledger.finish(status)
         self.session.digests.save()
         if self.session.options.entry_point == "doit":
@@ -321,3 +364,25 @@ class PipelineReporter:
             return
         self.console.line(f"{name} {status} in {duration}: {', '.join(parts)}. "
                           f"Record: {record}", style)
+
+
+def describe_error(exc: BaseException) -> tuple[str, bool]:
+    """One line for an exception that ended a run, and whether it is a bug of ours
+    (rather than the machine's: an unusable state file, a full disk)."""
+    import errno
+
+    from orchestrator.engine import is_state_error
+
+    text = " ".join(str(exc).split())
+    if is_state_error(exc):
+        if "readonly" in text or "read-only" in text:
+            return f"{STATE_DB} is read-only ({text}): make it writable", False
+        return (f"{STATE_DB} cannot be used ({text}): if it is damaged, delete it "
+                f"(every stage then runs again)"), False
+    if isinstance(exc, OSError):
+        where = f": {exc.filename}" if exc.filename else ""
+        if exc.errno == errno.ENOSPC:
+            return f"no space left on device{where}", False
+        return f"{exc.strerror or text}{where}", False
+    return (f"internal error (this is a bug): {type(exc).__name__}"
+            f"{': ' + text if text else ''} (set PIPELINE_DEBUG=1 to see the traceback)"), True

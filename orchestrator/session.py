@@ -165,7 +165,9 @@ class RunSession:
         code = run_doit(self.tasks(plan.selected), list(plan.selected), reporter,
                         force=plan.force, keep_going=self.options.keep_going,
                         jobs=self.options.jobs, checker=self.digests.checker_class())
-        if reporter.any_stage_failed:
+        if reporter.internal_error:
+            return 3  # errors.EXIT_INTERNAL: a bug of ours, said in one line
+        if reporter.any_stage_failed or reporter.errors:
             return EXIT_STAGE_FAILED
         if code == 0:
             return EXIT_OK
