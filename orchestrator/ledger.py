@@ -66,8 +66,12 @@ def stage_log_name(stage_id: str) -> str:
     return name + ".log"
 
 
-def new_run_id(runs_dir: Path, label: str, moment: datetime | None = None) -> str:
-    """`<UTC time to the ms>_<label>`, claimed by creating its record file exclusively.
+def new_run_id(runs_dir: Path, label: str, moment: datetime | None = None,
+               content: Callable[[str], Any] | None = None) -> str:
+    """`<UTC time to the ms>_<label>`, claimed by creating its record file exclusively,
+    with `content(run_id)` as its first content: the file is written whole under a
+    temporary name and then linked to its own (which fails if the name is taken), so a
+    record never exists empty, even if the run is killed as it starts.
 
     Two runs started in the same millisecond get consecutive milliseconds, so ids stay
     unique and sort in start order.
@@ -77,20 +81,32 @@ def new_run_id(runs_dir: Path, label: str, moment: datetime | None = None) -> st
     label = safe_name(label)
     while True:
         run_id = moment.strftime("%Y%m%dT%H%M%S.") + f"{moment.microsecond // 1000:03d}Z_{label}"
+        target = runs_dir / f"{run_id}.json"
+        tmp = runs_dir / f".{run_id}.{os.getpid()}.claim"
         try:
-            fd = os.open(runs_dir / f"{run_id}.json", os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            _write_json_file(tmp, content(run_id) if content else {"runId": run_id})
+            os.link(tmp, target)
         except FileExistsError:
             moment = moment.replace(microsecond=(moment.microsecond // 1000) * 1000) \
                 + _ONE_MS
             continue
-        os.close(fd)
+        finally:
+            tmp.unlink(missing_ok=True)
         return run_id
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
     """Replace `path` with `data` so that a reader sees the old or the new file, never half."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
+    _write_json_file(tmp, data)
+    os.replace(tmp, path)
+
+
+def _write_json_file(path: Path, data: Any) -> None:
+    """Write `data` to a new file at `path`, synced (never through a symbolic link)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC,
+                 0o644)
+    with open(fd, "w", encoding="utf-8") as f:
         # compact strings from the C encoder (json.dump to a file and any indent use the
         # pure-Python one, many times slower on a big record), one stage entry at a
         # time: a 10,000-stage record is never one multi-megabyte string
@@ -99,7 +115,6 @@ def write_json_atomic(path: Path, data: Any) -> None:
         f.write("\n")
         f.flush()
         os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def _json_chunks(data: Any):
@@ -186,24 +201,29 @@ class RunLedger:
         """Open the run: `stages` lists (id, status, reason) for every stage of the plan."""
         moment = utc_now()
         self._t0 = time.monotonic()
-        self.run_id = new_run_id(self.runs_dir, label or pipeline_id or "run", moment)
+        for sid, status, reason in stages:
+            self._stages[sid] = self._stage_entry(sid, status, reason)
+
+        def first_record(run_id: str) -> dict[str, Any]:
+            self.record = {
+                "runId": run_id,
+                "pid": os.getpid(),
+                "pipelineId": pipeline_id,
+                "graphPath": self.graph_path,
+                "status": "running",
+                "startedAt": iso(moment),
+                "finishedAt": None,
+                "durationMs": None,
+                "options": self.options,
+                "stages": list(self._stages.values()),
+            }
+            return self.masker.mask_obj(self.record) if self.masker else self.record
+
+        self.run_id = new_run_id(self.runs_dir, label or pipeline_id or "run", moment,
+                                 first_record)
         (self.runs_dir / self.run_id).mkdir(exist_ok=True)
         if self.lock is not None:
             self.lock.describe(f"run {self.run_id}, pid {os.getpid()}")
-        for sid, status, reason in stages:
-            self._stages[sid] = self._stage_entry(sid, status, reason)
-        self.record = {
-            "runId": self.run_id,
-            "pid": os.getpid(),
-            "pipelineId": pipeline_id,
-            "graphPath": self.graph_path,
-            "status": "running",
-            "startedAt": iso(moment),
-            "finishedAt": None,
-            "durationMs": None,
-            "options": self.options,
-            "stages": list(self._stages.values()),
-        }
         self._events = open(self.events_path, "a", encoding="utf-8")
         self._run_id_json = _encode_line(self.run_id)
         self.event("run-started", status="running")
@@ -523,6 +543,20 @@ def resolve_run(root: Path, run_id: str | None, latest: bool) -> str:
     return matches[0]
 
 
+def _abandoned_empty(run_id: str) -> dict[str, Any]:
+    """The record of a run that died between claiming its id and writing its record."""
+    stamp = run_id.split("_", 1)[0]
+    try:
+        started = iso(datetime.strptime(stamp, "%Y%m%dT%H%M%S.%fZ").replace(
+            tzinfo=timezone.utc))
+    except ValueError:
+        started = None
+    return {"runId": run_id, "pid": None, "pipelineId": None, "graphPath": None,
+            "status": "interrupted", "startedAt": started, "finishedAt": None,
+            "durationMs": None, "options": {}, "stages": [],
+            "error": "the run died before it wrote its record"}
+
+
 def mark_abandoned_runs(root: Path, own_run_id: str | None = None, recent: int = 3) -> list[str]:
     """Records still `running` whose process is gone: mark them `interrupted`.
 
@@ -543,9 +577,14 @@ def mark_abandoned_runs(root: Path, own_run_id: str | None = None, recent: int =
             continue
         try:  # the status is near the start of a record: skip finished ones unparsed
             with open(root / RUNS_DIR / f"{run_id}.json", "rb") as f:
-                if b'"status":"running"' not in f.read(4096):
-                    continue
+                head = f.read(4096)
         except OSError:
+            continue
+        if not head.strip():  # claimed, never written (a version that claimed empty)
+            write_json_atomic(root / RUNS_DIR / f"{run_id}.json", _abandoned_empty(run_id))
+            marked.append(run_id)
+            continue
+        if b'"status":"running"' not in head:
             continue
         try:
             record = read_run_record(root, run_id)

@@ -181,3 +181,32 @@ def test_unreadable_files_count_as_ours_only_when_named_like_our_run_ids(tmp_pat
     found = run_records(tmp_path)
     assert [(r.run_id, r.head) for r in found] == [("20261128T010203.004Z_claimed", None)]
     assert found[0].started == datetime(2026, 11, 28, 1, 2, 3, 4000, tzinfo=timezone.utc)
+
+
+def test_a_run_id_is_claimed_with_its_first_content(tmp_path):
+    runs = tmp_path / "runs"
+    first = new_run_id(runs, "p", content=lambda run_id: {"runId": run_id, "n": 1})
+    second = new_run_id(runs, "p", moment=datetime_of(first),
+                        content=lambda run_id: {"runId": run_id, "n": 2})
+    assert first != second  # the same millisecond: the next one
+    for run_id, n in ((first, 1), (second, 2)):
+        assert json.loads((runs / f"{run_id}.json").read_text()) == {"runId": run_id, "n": n}
+    assert sorted(p.name for p in runs.iterdir()) == [f"{first}.json", f"{second}.json"]
+
+
+def datetime_of(run_id: str):
+    return datetime.strptime(run_id.split("_")[0], "%Y%m%dT%H%M%S.%fZ").replace(
+        tzinfo=timezone.utc)
+
+
+def test_an_empty_record_left_by_a_killed_run_is_repaired_by_the_next(project):
+    runs = project.path(".pipeline-runs")
+    runs.mkdir()
+    (runs / "20261127T235855.957Z_full-refresh.json").write_bytes(b"")
+    assert project.pipeline("run").code == 0
+    repaired = json.loads((runs / "20261127T235855.957Z_full-refresh.json").read_text())
+    assert repaired["status"] == "interrupted"
+    assert repaired["error"] == "the run died before it wrote its record"
+    assert repaired["startedAt"].startswith("2026-11-27T23:58:55.957")
+    listing = project.pipeline("logs")
+    assert listing.code == 0 and "unreadable" not in listing.out, listing.out
