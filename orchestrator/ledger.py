@@ -362,14 +362,14 @@ def foreign_reason(stem: str, data: Any) -> str | None:
         return f"its runId {str(run_id)[:60]!r} is not its file name"
     if not isinstance(data.get("status"), str):
         return "no status"
-    if _started(data.get("startedAt")) is None:
+    if parse_started(data.get("startedAt")) is None:
         return "no startedAt time"
     if not isinstance(data.get("stages"), list):
         return "no stages list"
     return None
 
 
-def _started(stamp: Any) -> datetime | None:
+def parse_started(stamp: Any) -> datetime | None:
     """An ISO 8601 time as an aware datetime (UTC when it names no zone); None if it is
     not one."""
     if not isinstance(stamp, str):
@@ -450,7 +450,7 @@ def run_records(root: Path) -> list[RecordFile]:
                 found.append(RecordFile(stem, started, None))
             continue
         if foreign_reason(stem, data) is None:
-            found.append(RecordFile(stem, _started(data["startedAt"]), data))
+            found.append(RecordFile(stem, parse_started(data["startedAt"]), data))
     found.sort(key=lambda r: (r.started, r.run_id))
     return found
 

@@ -10,6 +10,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from conftest import REPO
 
 # a record of the upstream Node orchestrator, which writes into the same folder
@@ -212,6 +214,33 @@ def test_follow_stops_after_a_grace_period_when_a_run_crashed(project):
     assert "run finished" not in result.out
     assert result.out.splitlines()[-1] == (f"run {record['runId']} ended as succeeded without "
                                            "finishing its events (it may have crashed)")
+
+
+@pytest.mark.parametrize("how", ["killed", "pid reused"])
+def test_follow_ends_when_the_runner_is_gone(project, how):
+    project.pipeline("run")
+    record = project.last_record()
+    # as a SIGKILLed runner (or one on a machine since restarted) leaves it: running,
+    # no run-finished event, its pid gone or now another, younger process's
+    record["status"] = "running"
+    if how == "killed":
+        gone = subprocess.Popen([sys.executable, "-c", "pass"])
+        gone.wait()
+        record["pid"] = gone.pid
+    else:
+        record["pid"] = os.getpid()  # alive, but started after the run's startedAt
+        record["startedAt"] = "2001-01-01T00:00:00.000Z"
+    path = project.path(f".pipeline-runs/{record['runId']}.json")
+    path.write_text(json.dumps(record))
+    events = project.path(f".pipeline-runs/{record['runId']}.log")
+    events.write_text("".join(events.read_text().splitlines(keepends=True)[:-1]))
+    for args in (("logs", "--latest", "--follow"),
+                 ("logs", "--latest", "--stage", "publish", "--follow")):
+        started = time.monotonic()
+        result = project.pipeline(*args)
+        assert time.monotonic() - started < 10
+        assert result.code == 1, result.text
+        assert f"(pid {record['pid']}) is gone" in result.out.splitlines()[-1]
 
 
 def test_an_unreadable_record_is_listed_as_such_and_refused_in_one_line(project):

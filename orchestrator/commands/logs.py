@@ -7,6 +7,7 @@ broken (which is often when you want to read a log).
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from orchestrator.console import Console, fit, rerun_hints, seconds
 from orchestrator.errors import EXIT_OK, EXIT_STAGE_FAILED, UsageError
 from orchestrator.ledger import (
     RecordFile,
+    parse_started,
     read_run_record,
     resolve_run,
     run_events_path,
@@ -322,6 +324,7 @@ class RunWatch:
         self.finished: dict | None = None  # the run-finished event
         self.over_since: float | None = None
         self.final_status: str | None = None
+        self.gone_pid: int | None = None  # the runner's pid, once found gone
 
     def new_events(self) -> list[dict]:
         events = []
@@ -349,12 +352,49 @@ class RunWatch:
             path = self.root / RUNS_DIR / f"{self.run_id}.json"
             status = "running" if path.is_file() and path.stat().st_size == 0 else "unreadable"
         if status == "running":
+            if record is not None and not runner_alive(record):
+                self.final_status = "abandoned"
+                self.gone_pid = record.get("pid")
+                return True
             self.over_since = None
             return False
         self.final_status = status
         if self.over_since is None:
             self.over_since = time.monotonic()
         return time.monotonic() - self.over_since >= GRACE_S
+
+
+def runner_alive(record: dict) -> bool:
+    """Is the process that wrote a `running` record still there? A pid that is gone, or
+    that now belongs to a process started after the run (a reused pid, after a restart),
+    is not the runner. Unknown (no pid, another user's process): taken as alive."""
+    pid = record.get("pid")
+    if not isinstance(pid, int) or pid <= 0:
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    started = _process_start(pid)
+    run_start = parse_started(record.get("startedAt"))
+    if started is None or run_start is None:
+        return True
+    return started <= run_start.timestamp() + 5  # the runner began before its record
+
+
+def _process_start(pid: int) -> float | None:
+    """When process `pid` started (Unix time), where the system says (Linux /proc)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        ticks = int(fields[19])  # starttime: field 22, counted after the command name
+        with open("/proc/stat", "rb") as f:
+            boot = next(int(line.split()[1]) for line in f if line.startswith(b"btime "))
+        return boot + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
 
 
 def describe_event(event: dict, record: dict | None,
@@ -406,7 +446,11 @@ def follow_run(root: Path, run_id: str, console: Console, ctx) -> int:
         if watch.should_stop():
             break
         time.sleep(POLL_S)
-    if watch.finished is None:
+    if watch.gone_pid is not None:
+        console.line(f"run {run_id} is still marked running, but its process (pid "
+                     f"{watch.gone_pid}) is gone: it was killed, or the machine restarted; "
+                     f"the next run marks it interrupted", "fail")
+    elif watch.finished is None:
         console.line(f"run {run_id} ended as {watch.final_status} without finishing its "
                      f"events (it may have crashed)", "fail")
     return _exit_for(watch.final_status)
@@ -428,4 +472,7 @@ def follow_stage(root: Path, run_id: str, stage_id: str, console: Console) -> in
     rest = output.rest()
     if rest:
         console.line(rest)
+    if watch.gone_pid is not None:
+        console.line(f"run {run_id}'s process (pid {watch.gone_pid}) is gone: the run did "
+                     f"not finish", "fail")
     return _exit_for(watch.final_status)
