@@ -28,6 +28,21 @@ def _grace_seconds() -> float:
 
 
 GRACE_S = _grace_seconds()
+EXIT_POLL_S = 0.5  # how often a silent command is checked for having ended
+DRAIN_S = 2.0  # output still read after the command ended (what its children print)
+_HELD_OPEN_NOTE = (f"\n[pipeline] the command ended, but a process it started still held "
+                   f"its output open {DRAIN_S:g} s later: stopped reading, and ended what "
+                   f"was left of its process group\n").encode()
+
+
+def _end_leftovers(pgid: int) -> None:
+    """SIGTERM what is left of an ended command's process group, SIGKILL a second later."""
+    try:
+        os.killpg(pgid, signal.SIGTERM)
+    except (ProcessLookupError, PermissionError):
+        return
+    time.sleep(1.0)  # the group's leader is an unreaped zombie: nothing to wait on
+    _kill_group(pgid)
 
 
 @dataclass
@@ -104,8 +119,13 @@ class Running:
     def stop_all(self, first: int = signal.SIGINT) -> None:
         with self._lock:
             procs = list(self._procs)
-        for proc in procs:
-            stop(proc, first)
+        try:
+            for proc in procs:
+                stop(proc, first)
+        except KeyboardInterrupt:  # a second interrupt: no more grace for anyone
+            for proc in procs:
+                _kill_group(proc.pid)
+            raise
 
 
 def run_process(argv: tuple[str, ...] | list[str], env: dict[str, str], cwd, log: BinaryIO,
@@ -135,14 +155,29 @@ def run_process(argv: tuple[str, ...] | list[str], env: dict[str, str], cwd, log
     deadline = time.monotonic() + timeout if timeout else None
     timed_out = False
     fd = proc.stdout.fileno()
+    exited_at = None  # when the command itself ended, while its output is still open
     try:
         while True:
-            wait = None if deadline is None else max(0.0, deadline - time.monotonic())
-            ready, _, _ = select.select([fd], [], [], wait)
+            now = time.monotonic()
+            wait = EXIT_POLL_S if exited_at is None else exited_at + DRAIN_S - now
+            if deadline is not None:
+                wait = min(wait, deadline - now)
+            ready, _, _ = select.select([fd], [], [], max(0.0, wait))
             if not ready:
-                timed_out = True
-                stop(proc, signal.SIGTERM)
-                break
+                if deadline is not None and time.monotonic() >= deadline:
+                    timed_out = True
+                    stop(proc, signal.SIGTERM)
+                    break
+                if exited_at is None:
+                    if _has_exited(proc):
+                        exited_at = time.monotonic()
+                    continue
+                if time.monotonic() >= exited_at + DRAIN_S:
+                    # a process the command started holds its output open: stop waiting
+                    log.write(_HELD_OPEN_NOTE)
+                    _end_leftovers(proc.pid)
+                    break
+                continue
             chunk = os.read(fd, _CHUNK)
             if not chunk:
                 break
@@ -192,22 +227,36 @@ def _wait(proc: subprocess.Popen, deadline: float | None):
 def stop(proc: subprocess.Popen, first: int, grace: float = GRACE_S) -> None:
     """Signal the whole process group, then SIGKILL it if it is still there after `grace`.
 
+    A second interrupt during the grace period (SIGINT then SIGTERM: how CI runners
+    cancel) ends the grace at once: the group is killed before the interrupt goes on.
     Does not reap the child: the caller's wait does (and so gets its resource usage).
     """
     try:
         os.killpg(proc.pid, first)
     except ProcessLookupError:
         return
-    end = time.monotonic() + grace
-    while time.monotonic() < end:
-        try:  # has the leader ended? (WNOWAIT: leave it for the caller to reap)
-            ended = os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-        except ChildProcessError:
-            return
-        if ended is not None:
-            break
-        time.sleep(0.05)
     try:
-        os.killpg(proc.pid, signal.SIGKILL)  # what is left of the group, if anything
-    except ProcessLookupError:
+        end = time.monotonic() + grace
+        while time.monotonic() < end:
+            if _has_exited(proc):
+                break
+            time.sleep(0.05)
+    except KeyboardInterrupt:
+        _kill_group(proc.pid)
+        raise
+    _kill_group(proc.pid)  # what is left of the group, if anything
+
+
+def _has_exited(proc: subprocess.Popen) -> bool:
+    """Has the child ended? (WNOWAIT: it is left for the caller to reap.)"""
+    try:
+        return os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+    except ChildProcessError:
+        return True
+
+
+def _kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
         pass

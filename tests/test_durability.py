@@ -255,3 +255,68 @@ def test_a_state_path_linked_outside_the_project_is_refused(project, tmp_path, l
     assert project.counts() == {}
     assert project.doit("run", "extract").code != 0
     assert victim.read_text() == "keep me\n" and project.counts() == {}
+
+
+# -- every exit path ends the stage's whole process group --------------------------------
+
+
+def _stubborn_transform(project) -> None:
+    """transform ignores SIGINT and SIGTERM (and so does the child it starts)."""
+    graph = project.graph()
+    # the marker first: `ps` may show only the start of a long command line
+    code = (f"# {marker(project)}\nimport signal, subprocess, time\n"
+            "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+            "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+            f"subprocess.Popen(['python3', '-c', '# {marker(project)}\\nimport signal, time; "
+            f"signal.signal(signal.SIGINT, signal.SIG_IGN); "
+            f"signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(120)'])\n"
+            "print('hanging', flush=True)\n"
+            "time.sleep(120)\n")
+    graph["stages"][1]["command"] = {"executable": "python3", "args": ["-c", code]}
+    graph["stages"][1]["outputs"] = []
+    project.write_graph(graph)
+
+
+def test_a_second_signal_during_the_grace_period_still_ends_the_stage_group(project):
+    _stubborn_transform(project)
+    env = {**os.environ, "PIPELINE_KILL_GRACE": "60"}
+    proc = subprocess.Popen([sys.executable, "-m", "orchestrator", "run", "--to", "transform"],
+                            cwd=project.root, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for_output(project, "hanging")
+        proc.send_signal(signal.SIGINT)  # the stage ignores it: the grace period begins
+        time.sleep(1)
+        assert proc.poll() is None
+        assert survivors(project)
+        proc.send_signal(signal.SIGTERM)  # a CI runner's second step of cancelling
+        proc.communicate(timeout=20)
+        assert proc.returncode in (130, 143)
+        assert survivors(project) == []  # gone before the runner exited
+        assert project.last_record()["status"] == "interrupted"
+    finally:
+        proc.kill()
+        subprocess.run(["pkill", "-9", "-f", marker(project)])
+
+
+def test_a_child_holding_the_output_open_does_not_hold_the_run(project):
+    graph = project.graph()
+    graph["stages"][0]["command"] = {"executable": "python3", "args": ["-c", (
+        "import subprocess; print('started a helper', flush=True); "
+        f"subprocess.Popen(['python3', '-c', 'import time; time.sleep(120)  # {marker(project)}'])"
+    )]}
+    graph["stages"][0]["outputs"] = []
+    project.write_graph(graph)
+    started = time.monotonic()
+    result = project.pipeline("run", "--to", "extract")
+    took = time.monotonic() - started
+    try:
+        assert result.code == 0, result.text
+        assert took < 20
+        entry = {s["id"]: s for s in project.last_record()["stages"]}["extract"]
+        log = project.path(entry["logPath"]).read_text()
+        assert "started a helper" in log
+        assert "a process it started still held its output open" in log
+        assert survivors(project) == []
+    finally:
+        subprocess.run(["pkill", "-9", "-f", marker(project)])
