@@ -237,7 +237,9 @@ class ImportScanner:
         try:
             os.makedirs(os.path.dirname(self.cache_file), exist_ok=True)
             tmp = f"{self.cache_file}.{os.getpid()}.tmp"
-            with open(tmp, "w", encoding="utf-8") as f:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
+                         | os.O_CLOEXEC, 0o644)
+            with open(fd, "w", encoding="utf-8") as f:
                 json.dump({"version": _CACHE_VERSION, "files": self._by_digest}, f,
                           separators=(",", ":"))
             os.replace(tmp, self.cache_file)

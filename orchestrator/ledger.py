@@ -102,11 +102,22 @@ def write_json_atomic(path: Path, data: Any) -> None:
     os.replace(tmp, path)
 
 
+def open_new_or_append(path: Path) -> int:
+    """A descriptor appending to `path`, never through a symbolic link."""
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC,
+                   0o644)
+
+
+def open_for_writing(path: Path) -> int:
+    """A descriptor of `path` created or emptied, never through a symbolic link: a
+    planted link cannot make the runner write elsewhere."""
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC,
+                   0o644)
+
+
 def _write_json_file(path: Path, data: Any) -> None:
     """Write `data` to a new file at `path`, synced (never through a symbolic link)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC,
-                 0o644)
-    with open(fd, "w", encoding="utf-8") as f:
+    with open(open_for_writing(path), "w", encoding="utf-8") as f:
         # compact strings from the C encoder (json.dump to a file and any indent use the
         # pure-Python one, many times slower on a big record), one stage entry at a
         # time: a 10,000-stage record is never one multi-megabyte string
@@ -224,7 +235,7 @@ class RunLedger:
         (self.runs_dir / self.run_id).mkdir(exist_ok=True)
         if self.lock is not None:
             self.lock.describe(f"run {self.run_id}, pid {os.getpid()}")
-        self._events = open(self.events_path, "a", encoding="utf-8")
+        self._events = open(open_new_or_append(self.events_path), "a", encoding="utf-8")
         self._run_id_json = _encode_line(self.run_id)
         self.event("run-started", status="running")
         self.write_record(force=True)

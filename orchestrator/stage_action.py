@@ -22,7 +22,7 @@ from doit.exceptions import TaskFailed
 from orchestrator.compile import CHANGED_DURING_RUN_KEY, freshness_of
 from orchestrator.digest import DigestCache, digest_of
 from orchestrator.graph import Graph, Hook, Stage
-from orchestrator.ledger import iso, utc_now
+from orchestrator.ledger import iso, open_for_writing, utc_now
 from orchestrator.executor import Executor, LocalExecutor, StartFailed
 from orchestrator.runtimes import ExecutableNotFound, build_invocation
 from orchestrator.schemas import SchemaProblem, validate_artifact
@@ -99,7 +99,7 @@ class StageLog:
             return
         if self.file is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.file = open(self.path, "wb")
+            self.file = open(open_for_writing(self.path), "wb")
         self.file.write(data)
 
     def flush(self) -> None:
