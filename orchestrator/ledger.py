@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -98,8 +99,12 @@ def new_run_id(runs_dir: Path, label: str, moment: datetime | None = None,
 def write_json_atomic(path: Path, data: Any) -> None:
     """Replace `path` with `data` so that a reader sees the old or the new file, never half."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    _write_json_file(tmp, data)
-    os.replace(tmp, path)
+    try:
+        _write_json_file(tmp, data)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk leaves no half-written file behind
+        raise
 
 
 def open_new_or_append(path: Path) -> int:
@@ -186,6 +191,7 @@ class RunLedger:
         self._last_flush = 0.0
         self._t0 = 0.0
         self.on_event = on_event  # e.g. --json-logs prints each event as it is written
+        self.write_error: str | None = None  # the first record or event not written
         self.lock = None  # the project's RunLock, told the run id once there is one
         self.masker = None  # masking.Masker: secrets never reach records or events
 
@@ -290,13 +296,31 @@ class RunLedger:
         self.event("run-finished", status=status, duration_ms=self.record["durationMs"])
         self.write_record(force=True)
         if self._events:
-            self._events.close()
+            try:
+                self._events.close()
+            except OSError as exc:
+                self._storage_failed(exc, self.events_path)
             self._events = None
+
+    def _storage_failed(self, exc: OSError, path: Path) -> None:
+        """A record or event could not be written (a full disk, say): the run goes on,
+        and ends failed saying so (`write_error`), instead of crashing mid-stage."""
+        if self.write_error is None:
+            why = "no space left on device" if exc.errno == errno.ENOSPC else \
+                (exc.strerror or str(exc))
+            self.write_error = f"cannot write {self.relative(path)}: {why}"
 
     def event(self, name: str, stage_id: str | None = None, status: str | None = None,
               duration_ms: int | None = None, artifacts: list[dict] | None = None) -> None:
         if self._events is None:
             return
+        try:
+            self._event(name, stage_id, status, duration_ms, artifacts)
+        except OSError as exc:
+            self._storage_failed(exc, self.events_path)
+
+    def _event(self, name: str, stage_id: str | None, status: str | None,
+               duration_ms: int | None, artifacts: list[dict] | None) -> None:
         ts = iso(utc_now())
         if status == "up-to-date" and self.on_event is None and not self.masker \
                 and stage_id is not None and not artifacts and duration_ms is None:
@@ -333,7 +357,10 @@ class RunLedger:
         if not force and now - self._last_write < self._write_interval:
             return
         record = self.masker.mask_obj(self.record) if self.masker else self.record
-        write_json_atomic(self.record_path, record)
+        try:
+            write_json_atomic(self.record_path, record)
+        except OSError as exc:
+            self._storage_failed(exc, self.record_path)
         self._last_write = time.monotonic()
         self._write_interval = max(RECORD_INTERVAL_S,
                                    (self._last_write - now) / RECORD_TIME_SHARE)

@@ -334,13 +334,16 @@ class PipelineReporter:
             status = "interrupted"
         elif (self.failed or self.errors) and self.keep_going:
             status = "degraded"
-        elif self.failed or self.errors:
+        elif self.failed or self.errors or self.ledger.write_error:
             status = "failed"
         else:
             status = "succeeded"
         if self.errors:
             self.ledger.record["error"] = "; ".join(self.errors)
         self.ledger.finish(status)
+        if self.ledger.write_error and self.ledger.write_error not in self.errors:
+            self.errors.append(self.ledger.write_error)  # the record may not say so
+            self.console.error(f"error: {self.ledger.write_error}")
         self.session.digests.save()
         if self.session.options.entry_point == "doit":
             self.session.release()  # plain doit: the reporter took it
@@ -374,6 +377,8 @@ def describe_error(exc: BaseException) -> tuple[str, bool]:
     from orchestrator.engine import is_state_error
 
     text = " ".join(str(exc).split())
+    if is_state_error(exc) and ("disk is full" in text or "No space" in text):
+        return f"no space left on device: {STATE_DB} could not be written", False
     if is_state_error(exc):
         if "readonly" in text or "read-only" in text:
             return f"{STATE_DB} is read-only ({text}): make it writable", False

@@ -164,8 +164,14 @@ class StageAction:
                 details["exitCode"] = failure.exit_code
             details["durationMs"] = round((time.monotonic() - started) * 1000)
             return StageFailure(str(failure), details)
+        except OSError as exc:  # the runner's own writes (the stage log, say): a full disk
+            details["durationMs"] = round((time.monotonic() - started) * 1000)
+            return StageFailure(_storage_message(exc), details)
         finally:
-            log.close()
+            try:
+                log.close()
+            except OSError:
+                pass  # reported with the failure it caused
             details["logPath"] = self._logged(log)
         details["durationMs"] = round((time.monotonic() - started) * 1000)
         details["finishedAt"] = iso(utc_now())
@@ -398,3 +404,12 @@ def _remove(path: Path) -> None:
         shutil.rmtree(path)
     elif path.exists() or path.is_symlink():
         path.unlink()
+
+
+def _storage_message(exc: OSError) -> str:
+    import errno
+
+    where = f" ({exc.filename})" if exc.filename else ""
+    if exc.errno == errno.ENOSPC:
+        return f"no space left on device{where}"
+    return f"{exc.strerror or exc}{where}"

@@ -3,7 +3,11 @@ traceback or a false "succeeded"."""
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
+import subprocess
+
+import pytest
 
 
 def test_a_damaged_row_of_the_state_is_taken_as_never_run(project):
@@ -35,3 +39,43 @@ def test_a_damaged_state_file_fails_the_run_in_one_line(project):
     assert record["error"] == line.removeprefix("error: ")
     assert "succeeded" not in result.out
     assert project.counts() == {"extract": 1, "transform": 1, "publish": 1}
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 600 KiB tmpfs: a full disk, for real (needs root, as CI runs)."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=600k", "tmpfs", str(mount)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"not run: cannot mount a small tmpfs here ({done.stderr.strip()})")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+def test_a_full_disk_fails_the_run_in_one_line_per_problem(make_project, small_disk):
+    project = make_project("basic")
+    shutil.copytree(project.root, small_disk, dirs_exist_ok=True)
+    project.root = small_disk
+    graph = project.graph()
+    graph["stages"][1]["command"] = {"executable": "python3", "args": ["-c", (
+        "print('filling the disk', flush=True); "
+        "open('filler', 'wb').write(b'x' * 560000); print('and more ' * 10000)")]}
+    project.write_graph(graph)
+    result = project.pipeline("run")
+    assert result.code == 1, result.text
+    # the stage's own traceback streams with its output (stdout); the runner adds none
+    assert "Traceback" not in result.err and "PythonAction" not in result.text
+    assert "no space left on device" in result.text
+    assert all(line.startswith(("error: ", "    ")) or "✖" in line
+               for line in result.err.strip().splitlines()), result.err
+    assert "succeeded" not in result.out
+    assert not list(small_disk.glob(".pipeline-runs/.*.tmp"))
+    (small_disk / "filler").unlink()
+    graph["stages"][1]["command"] = {"executable": "node",
+                                     "args": ["stages/stub.mjs", "transform", "--in",
+                                              "build/raw.json", "--out", "build/clean.json"]}
+    project.write_graph(graph)
+    again = project.pipeline("run")  # space again: the next run completes
+    assert again.code == 0, again.text
