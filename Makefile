@@ -4,24 +4,38 @@
 PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
+# `make test` also runs the suite against the oldest doit pyproject.toml allows,
+# installed in a second virtualenv (.venv-doit036)
+OLDEST_DOIT := 0.36
+VENV_OLDEST := .venv-doit$(subst .,,$(OLDEST_DOIT))
+STAMP_OLDEST := $(VENV_OLDEST)/.installed
+PIP_INSTALL = -m pip install --quiet --disable-pip-version-check
 
 .PHONY: run test bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(VENV)/bin/python $(PIP_INSTALL) --upgrade pip
+	$(VENV)/bin/python $(PIP_INSTALL) -e '.[test]'
 	$(VENV)/bin/python -m compileall -q orchestrator
 	touch $(STAMP)
+
+$(STAMP_OLDEST): pyproject.toml
+	$(PYTHON) -m venv $(VENV_OLDEST)
+	$(VENV_OLDEST)/bin/python $(PIP_INSTALL) --upgrade pip
+	$(VENV_OLDEST)/bin/python $(PIP_INSTALL) -e '.[test]' 'doit==$(OLDEST_DOIT).*'
+	touch $(STAMP_OLDEST)
 
 run: $(STAMP)
 	$(VENV)/bin/pipeline run full-refresh
 
-test: $(STAMP)
-	$(VENV)/bin/python -m pytest -q
+# ruff check, then pytest under the oldest doit, then under the newest; the last line
+# counts them all (see .ci/matrix.py)
+test: $(STAMP) $(STAMP_OLDEST)
+	@$(VENV)/bin/python .ci/matrix.py $(VENV_OLDEST) $(VENV)
 
 bench: $(STAMP)
 	$(VENV)/bin/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) .pipeline-runs .doit.db website modules modules_temp
+	rm -rf $(VENV) .venv-doit* .pipeline-runs .doit.db website modules modules_temp

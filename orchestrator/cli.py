@@ -1,7 +1,8 @@
 """The `pipeline` command line: parse, load the graph, dispatch, map errors to exit codes.
 
 This is the only place where an error becomes a message and an exit code:
-2 for a usage or graph error, 1 when a stage failed, 130 when interrupted.
+2 for a usage or graph error, 1 when a stage failed, 3 for a bug of ours (an exception
+nobody expected: one line, the traceback with PIPELINE_DEBUG=1), 130 when interrupted.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from orchestrator import __version__
 from orchestrator.errors import (
+    EXIT_INTERNAL,
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_TERMINATED,
@@ -70,6 +72,9 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
+
+# set (not empty, not 0) to print the traceback of an internal error
+DEBUG_VARIABLE = "PIPELINE_DEBUG"
 
 # commands whose module has another name
 COMMAND_MODULE_OF = {"run-stage": "run"}
@@ -199,10 +204,44 @@ def main(argv: list[str] | None = None) -> int:
         print(f"pipeline: error: {exc.strerror or exc}{where}", file=sys.stderr)
         return EXIT_USAGE
     except Exception as exc:  # a bug of ours: still one line, the traceback on request
-        if os.environ.get("PIPELINE_DEBUG"):
-            raise
-        print(f"pipeline: internal error: {type(exc).__name__}: {exc} "
-              f"(set PIPELINE_DEBUG=1 to see the traceback)", file=sys.stderr)
-        return EXIT_USAGE
+        return _internal_error(exc)
     finally:
         collector.restore()
+
+
+def _internal_error(exc: Exception) -> int:
+    """An exception nobody expected reached the CLI: one line saying it is a bug, what
+    failed and where, and how to see the traceback; with PIPELINE_DEBUG set (not empty,
+    not 0), the traceback is printed before it."""
+    import traceback
+
+    try:
+        sys.stdout.flush()
+    except (BrokenPipeError, OSError):
+        pass
+    if os.environ.get(DEBUG_VARIABLE, "").strip() not in ("", "0"):
+        traceback.print_exception(exc)
+        hint = "the traceback is above"
+    else:
+        hint = f"set {DEBUG_VARIABLE}=1 to see the traceback"
+    try:  # on one line; and nothing here may fail in turn
+        what = " ".join(str(exc).split())
+    except Exception:
+        what = "(its message cannot be shown)"
+    print(f"pipeline: internal error (this is a bug): {type(exc).__name__}"
+          f"{': ' + what if what else ''}{_where(traceback.extract_tb(exc.__traceback__))} "
+          f"({hint})", file=sys.stderr)
+    return EXIT_INTERNAL
+
+
+def _where(frames: list) -> str:
+    """` at orchestrator/MODULE.py:LINE`: the innermost frame in this package, else the
+    innermost frame's file name and line."""
+    package = os.path.dirname(os.path.abspath(__file__))
+    ours = [f for f in frames if os.path.abspath(f.filename).startswith(package + os.sep)]
+    if not frames:
+        return ""
+    frame = (ours or frames)[-1]
+    shown = (os.path.relpath(os.path.abspath(frame.filename), os.path.dirname(package))
+             if ours else os.path.basename(frame.filename))
+    return f" at {shown.replace(os.sep, '/')}:{frame.lineno}"

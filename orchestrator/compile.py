@@ -132,7 +132,6 @@ class StageFreshness:
 
     def current(self) -> dict[str, Any]:
         """What the stage would run with now: command, environment and input digests."""
-        root = self.root_text
         inputs = self.input_digests()
         env = env_digests(self.stage, self.ctx.environ)
         summary = text_digest(self.command_digest, json.dumps(env, sort_keys=True),

@@ -1,4 +1,8 @@
-"""The one place that prints for humans. Colour only on a terminal, never with NO_COLOR."""
+"""The one place that prints for humans. Colour only on a terminal, never with NO_COLOR.
+
+The colours are colorama's constants; colorama also sets a Windows console up to show
+them (`just_fix_windows_console`, when a console first uses colour).
+"""
 
 from __future__ import annotations
 
@@ -89,11 +93,23 @@ class Console:
 
     def __init__(self, out: TextIO | None = None, err: TextIO | None = None,
                  level: str = "info", json_events: bool = False):
+        self.colour = use_colour(out or sys.stdout) and not json_events
+        if self.colour:
+            from colorama import Fore, Style, just_fix_windows_console
+
+            # a Windows console shows the codes once colorama has set it up (a no-op on
+            # other systems and on later calls); it may wrap sys.stdout and sys.stderr,
+            # so they are read after it
+            just_fix_windows_console()
+            self._styles = {"start": Fore.CYAN, "ok": Fore.GREEN, "skip": Style.DIM,
+                            "fail": Fore.RED, "note": Style.DIM, "bold": Style.BRIGHT}
+            self._reset = Style.RESET_ALL
+        else:
+            self._styles, self._reset = {}, ""
         self.out = out or sys.stdout
         self.err = err or sys.stderr
         self.level = level
         self.json_events = json_events
-        self.colour = use_colour(self.out) and not json_events
         self.masker = None  # masking.Masker: secrets never reach the console
         # live progress: the running stage's line shows its elapsed time, on a terminal
         # only, never in CI (whose logs would fill with carriage returns)
@@ -102,14 +118,6 @@ class Console:
         self._live_t0 = 0.0
         self._live_lock = threading.RLock()
         self._ticker: threading.Thread | None = None
-        if self.colour:
-            from colorama import Fore, Style
-
-            self._styles = {"start": Fore.CYAN, "ok": Fore.GREEN, "skip": Style.DIM,
-                            "fail": Fore.RED, "note": Style.DIM, "bold": Style.BRIGHT}
-            self._reset = Style.RESET_ALL
-        else:
-            self._styles, self._reset = {}, ""
 
     def _paint(self, style: str, text: str) -> str:
         code = self._styles.get(style)

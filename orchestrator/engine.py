@@ -110,8 +110,8 @@ def _prefetched_backend():
 
         desc = "doit's sqlite3 backend, rows read in one query"
 
-        def __init__(self, name, codec, *, module_name=None):
-            super().__init__(name, codec, module_name=module_name)
+        def __init__(self, name, codec, **options):  # doit 0.37 adds module_name=
+            super().__init__(name, codec, **options)
             _tune_for_commits(self._conn)
             self._raw: dict[str, str] = {}
             self.unreadable: list[str] = []  # tasks whose saved state is not JSON

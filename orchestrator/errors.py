@@ -5,6 +5,7 @@ from __future__ import annotations
 EXIT_OK = 0
 EXIT_STAGE_FAILED = 1
 EXIT_USAGE = 2
+EXIT_INTERNAL = 3  # a bug of ours (an unexpected exception), as doit and pre-commit use
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
 

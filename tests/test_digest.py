@@ -126,8 +126,8 @@ def test_saved_digests_carry_over_to_the_next_process(tree, tmp_path):
     assert next_run.read == []
 
 
-@pytest.mark.parametrize("content", [b"", b"not json", b"{}", b"[[1, 2]]", b'[["p", "a", 1, 1, 1, "d"]]',
-                                     b"\x80\x81", b"[" * 100000])
+@pytest.mark.parametrize("content", [b"", b"not json", b"{}", b"[[1, 2]]",
+                                     b'[["p", "a", 1, 1, 1, "d"]]', b"\x80\x81", b"[" * 100000])
 def test_an_odd_cache_file_is_no_cache(tree, tmp_path, content):
     cache_file = tmp_path / "digests.json"
     cache_file.write_bytes(content)

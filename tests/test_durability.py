@@ -161,6 +161,12 @@ def test_kill_at_several_moments_redoes_only_the_stage_in_flight(make_project):
         proc = subprocess.Popen([sys.executable, "-m", "orchestrator", "run"],
                                 cwd=project.root, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
+        # the moments count from the run's start (its record), not the process's: on a
+        # busy machine start-up alone can outlast the first of them
+        deadline = time.monotonic() + 30
+        while not list(project.root.glob(".pipeline-runs/*.json")):
+            assert time.monotonic() < deadline and proc.poll() is None, "the run never started"
+            time.sleep(0.01)
         time.sleep(moment)
         proc.send_signal(signal.SIGKILL)  # the runner alone: its stage may finish anyway
         proc.wait()

@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import Project
 
 # A stage that copies its inputs to its output and counts its runs. With WAIT_FOR set,

@@ -231,7 +231,7 @@ def node_engines(root: Path) -> tuple[Range | None, Check | None]:
         return None, Check(PACKAGE_JSON, False,
                            f"engines.node {json.dumps(engines['node'])} is not a semver "
                            f"range: {exc}",
-                           f"write engines.node as an npm semver range, e.g. \">=20\"")
+                           "write engines.node as an npm semver range, e.g. \">=20\"")
 
 
 def node_version(executable: str, version: tuple[int, ...] | None, where: str,
