@@ -15,11 +15,17 @@ from typing import TYPE_CHECKING, Any
 from orchestrator import collector
 from orchestrator.compile import FAILURE_KEY, freshness_of
 from orchestrator.console import Console, rerun_hints, seconds
-from orchestrator.engine import (drop_action_instances, failed_upstream, flush_state,
-                                 save_values, state_releaser, tasks_and_deps,
-                                 unreadable_states)
-from orchestrator.paths import STATE_DB
+from orchestrator.engine import (
+    drop_action_instances,
+    failed_upstream,
+    flush_state,
+    save_values,
+    state_releaser,
+    tasks_and_deps,
+    unreadable_states,
+)
 from orchestrator.ledger import RunLedger, iso, utc_now
+from orchestrator.paths import STATE_DB
 from orchestrator.plan import Plan
 
 if TYPE_CHECKING:

@@ -22,9 +22,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping
 
 from orchestrator.console import Console
-from orchestrator.errors import EXIT_OK, EXIT_STAGE_FAILED, EXIT_USAGE, UsageError
+from orchestrator.errors import (
+    EXIT_INTERNAL,
+    EXIT_OK,
+    EXIT_STAGE_FAILED,
+    EXIT_USAGE,
+    UsageError,
+)
 from orchestrator.paths import DIGESTS_CACHE
-
 
 if TYPE_CHECKING:
     from orchestrator.graph import Graph
@@ -166,7 +171,7 @@ class RunSession:
                         force=plan.force, keep_going=self.options.keep_going,
                         jobs=self.options.jobs, checker=self.digests.checker_class())
         if reporter.internal_error:
-            return 3  # errors.EXIT_INTERNAL: a bug of ours, said in one line
+            return EXIT_INTERNAL  # a bug of ours, said in one line
         if reporter.any_stage_failed or reporter.errors:
             return EXIT_STAGE_FAILED
         if code == 0:

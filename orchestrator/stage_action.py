@@ -21,9 +21,9 @@ from doit.exceptions import TaskFailed
 
 from orchestrator.compile import CHANGED_DURING_RUN_KEY, freshness_of
 from orchestrator.digest import DigestCache, digest_of
+from orchestrator.executor import Executor, LocalExecutor, StartFailed
 from orchestrator.graph import Graph, Hook, Stage
 from orchestrator.ledger import iso, open_for_writing, utc_now
-from orchestrator.executor import Executor, LocalExecutor, StartFailed
 from orchestrator.runtimes import ExecutableNotFound, build_invocation
 from orchestrator.schemas import SchemaProblem, validate_artifact
 

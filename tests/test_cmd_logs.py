@@ -11,7 +11,6 @@ import sys
 import time
 
 import pytest
-
 from conftest import REPO
 
 # a record of the upstream Node orchestrator, which writes into the same folder

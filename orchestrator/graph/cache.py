@@ -23,9 +23,9 @@ import hashlib
 import hmac
 import json
 import os
-from sys import intern
 from dataclasses import fields
 from pathlib import Path
+from sys import intern
 
 from orchestrator.graph.model import (
     NO_HOOKS,

@@ -11,7 +11,7 @@ import difflib
 import json
 import os
 import posixpath
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Iterable

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.errors import GraphError
+from orchestrator.graph import cache as graph_cache
 from orchestrator.graph.model import (
     NO_HOOKS,
     Artifact,
@@ -28,7 +29,6 @@ from orchestrator.graph.model import (
     normalized_relative,
     parse_age,
 )
-from orchestrator.graph import cache as graph_cache
 from orchestrator.graph.validate import SCHEMA_FILE, validate
 
 DEFAULT_GRAPH = Path("pipeline") / "stage-graph.json"
