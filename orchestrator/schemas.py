@@ -139,13 +139,15 @@ class Library:
         return scanned == self.scanned and \
             all(_stat_key(path) == key for path, key in self.consulted.items())
 
-    def load(self, scanned: tuple) -> None:
+    def load(self, scanned: tuple, declaring: dict | None = None) -> None:
         """Index the scanned files that declare a `$id`; the others are read when a `$ref`
-        names them. A file unchanged since an earlier library read it is not read again
-        (stages writing JSON beside the schemas make the library be built anew)."""
+        names them. A file unchanged since an earlier library read it (`declaring`, the
+        cache's memo) is not read again (stages writing JSON beside the schemas make the
+        library be built anew)."""
         self.scanned = scanned
+        declaring = {} if declaring is None else declaring
         for path, key in scanned:
-            known = _DECLARING.get(path)
+            known = declaring.get(path)
             if known is not None and known[0] == key:
                 contents = known[1]
             else:
@@ -157,7 +159,7 @@ class Library:
                         pass  # not a schema: reported only if a $ref names it
                 if not isinstance(contents, dict) or not self._ids(self._file(path, contents)):
                     contents = None
-                _DECLARING[path] = (key, contents)
+                declaring[path] = (key, contents)
             if contents is not None:
                 self._add(path, contents)
 
@@ -437,38 +439,47 @@ class Library:
         return used
 
 
-_LIBRARIES: dict[tuple[Path, tuple[Path, ...]], Library] = {}
-# path -> (stat key, contents): a scanned file's schema if it declares a $id, else None
-_DECLARING: dict[Path, tuple[tuple, Any]] = {}
-LOCK = threading.Lock()  # `run --jobs N` validates in several threads
+class SchemaCache:
+    """The schema libraries one run (or one command) has read, kept while their files
+    are unchanged: a run's own (RunSettings.schemas), never the process's."""
+
+    def __init__(self):
+        self.libraries: dict[tuple[Path, tuple[Path, ...]], Library] = {}
+        # path -> (stat key, contents): a scanned file's schema if it declares a $id
+        self.declaring: dict[Path, tuple[tuple, Any]] = {}
+        self.lock = threading.Lock()  # `run --jobs N` validates in several threads
 
 
-def schema_library(root: Path, schema_dirs: tuple[str, ...] | list[str]) -> Library:
+def schema_library(root: Path, schema_dirs: tuple[str, ...] | list[str],
+                   cache: SchemaCache) -> Library:
     """The schemas under `schema_dirs` (relative to `root`), read again when a file there,
-    or one a `$ref` reached elsewhere, changed, appeared or went away. Hold `LOCK`."""
+    or one a `$ref` reached elsewhere, changed, appeared or went away. Hold `cache.lock`."""
     root = Path(os.path.abspath(root))
     dirs = sorted({Path(os.path.normpath(root / d)) for d in schema_dirs})
     dirs = tuple(d for d in dirs if not any(d != o and d.is_relative_to(o) for o in dirs))
     scanned = Library.scan(dirs)
-    known = _LIBRARIES.get((root, dirs))
+    known = cache.libraries.get((root, dirs))
     if known is not None and known.fresh(scanned):
         return known
     library = Library(root, dirs)
-    library.load(scanned)
-    _LIBRARIES[(root, dirs)] = library
+    library.load(scanned, cache.declaring)
+    cache.libraries[(root, dirs)] = library
     return library
 
 
 def validate_artifact(root: Path, artifact: Artifact,
-                      schema_dirs: tuple[str, ...] | None = None) -> None:
+                      schema_dirs: tuple[str, ...] | None = None,
+                      cache: SchemaCache | None = None) -> None:
     """Raise SchemaProblem unless the artifact's file matches its schema. `schema_dirs`:
-    the directories holding the graph's schema files (default: the schema's own)."""
+    the directories holding the graph's schema files (default: the schema's own);
+    `cache`: the libraries read before (the run's)."""
     from jsonschema.exceptions import ValidationError
     from referencing.exceptions import NoSuchAnchor, PointerToNowhere, Unresolvable
 
     rel = artifact.schema
-    with LOCK:
-        library = schema_library(root, schema_dirs or (os.path.dirname(rel),))
+    cache = SchemaCache() if cache is None else cache
+    with cache.lock:
+        library = schema_library(root, schema_dirs or (os.path.dirname(rel),), cache)
         schema_path = Path(os.path.normpath(library.root / rel))
         if _stat_key(schema_path) is None:
             raise SchemaProblem(f"schema {rel} not found")

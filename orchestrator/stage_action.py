@@ -25,7 +25,7 @@ from orchestrator.executor import Executor, LocalExecutor, StartFailed
 from orchestrator.graph import Graph, Hook, Stage
 from orchestrator.ledger import iso, open_for_writing, utc_now
 from orchestrator.runtimes import ExecutableNotFound, build_invocation
-from orchestrator.schemas import SchemaProblem, validate_artifact
+from orchestrator.schemas import SchemaCache, SchemaProblem, validate_artifact
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,7 @@ class RunSettings:
     before_output: Callable[[], None] | None = None  # ends the console's live line
     digests: DigestCache = field(default_factory=DigestCache)
     found_on_path: dict = field(default_factory=dict)  # runtimes.resolve_executable's
+    schemas: SchemaCache = field(default_factory=SchemaCache)  # the schemas read so far
     # called before each stage; a message when it must not start (plain doit: the
     # project's run lock is held by another run)
     before_stage: Callable[[], str | None] | None = None
@@ -258,7 +259,8 @@ class StageAction:
                               f"{artifact.display_path} (artifact {artifact.id})")
             if artifact.schema and not artifact.is_directory:
                 try:
-                    validate_artifact(self.root, artifact, self.graph.schema_dirs)
+                    validate_artifact(self.root, artifact, self.graph.schema_dirs,
+                                      self.settings.schemas)
                 except SchemaProblem as problem:
                     raise _Failed(f"artifact '{artifact.id}' ({artifact.path}) {problem}") \
                         from None

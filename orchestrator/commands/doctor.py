@@ -442,7 +442,7 @@ def schemas(graph: Graph, root: Path) -> list[Check]:
     every schema it reaches is valid. A `format` that validation cannot check warns."""
     from jsonschema import validators
 
-    from orchestrator.schemas import LOCK, schema_library
+    from orchestrator.schemas import SchemaCache, schema_library
 
     by_schema: dict[str, list[str]] = {}
     for artifact in graph.artifacts.values():
@@ -453,8 +453,9 @@ def schemas(graph: Graph, root: Path) -> list[Check]:
     broken: dict[Path, tuple[str, str]] = {}  # a reached schema -> why, schema
     unchecked: dict[str, set[str]] = {}  # format validation skips -> the files using it
     files: set[Path] = set()  # every schema file reached
-    with LOCK:
-        library = schema_library(root, graph.schema_dirs)
+    cache = SchemaCache()
+    with cache.lock:
+        library = schema_library(root, graph.schema_dirs, cache)
         for rel, ids in by_schema.items():
             owners = f"artifact{'s' if len(ids) > 1 else ''} {', '.join(ids)}"
             problem = _schema_file(library, rel, owners)
