@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -86,6 +87,13 @@ def reference_project(tmp_path: Path) -> Project:
     (root / "pipeline").mkdir(parents=True)
     shutil.copy(REFERENCE, root / "pipeline" / "stage-graph.json")
     return Project(root)
+
+
+def pytest_configure(config):
+    """A suite started in the background of a script (`make test &`) inherits SIGINT
+    ignored, and so would every runner the tests start and interrupt: Python's own
+    handler again (a handler, unlike an ignored signal, is not inherited by exec)."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True)
