@@ -76,11 +76,16 @@ def _console_writer(prefix: str | None, before_output: Callable[[], None] | None
                 write(marker + bytes(pending) + b"\n")
                 pending.clear()
             return
-        pending.extend(data)
-        *lines, rest = bytes(pending).split(b"\n")
-        pending[:] = rest
-        if lines:
-            write(b"".join(marker + line + b"\n" for line in lines))
+        end = data.rfind(b"\n")
+        if end < 0:  # the line goes on: keep it, copying only the new bytes
+            pending.extend(data)
+            return
+        lines = data[:end].split(b"\n")
+        if pending:
+            lines[0] = bytes(pending) + lines[0]
+            pending.clear()
+        pending.extend(data[end + 1:])
+        write(b"".join(marker + line + b"\n" for line in lines))
 
     return write_lines
 
