@@ -153,14 +153,17 @@ def run_process(argv: tuple[str, ...] | list[str], env: dict[str, str], cwd, log
                 break
             if stream_masker is not None:
                 chunk = stream_masker.feed(chunk)
+                if not chunk:  # all held back: may be the start of a secret
+                    continue
             log.write(chunk)
             log.flush()  # readable as it comes (`pipeline logs --follow --stage`)
             console(chunk)
         if stream_masker is not None:
             tail = stream_masker.flush()
-            log.write(tail)
-            console(tail)
-        console(b"")
+            if tail:
+                log.write(tail)
+                console(tail)
+        console(b"")  # the end: the console's last, unterminated line
         status, usage = _wait(proc, deadline)
         if status is None:  # closed its output but kept running past the deadline
             timed_out = True
