@@ -1,10 +1,11 @@
 """Copying a stage's output costs time linear in its size: a very long line under
-`--jobs 2` (whose console lines are prefixed with the stage id). Each run is a real
-`pipeline run` given a generous time limit: the quadratic copies these tests guard
-against took minutes."""
+`--jobs 2` (whose console lines are prefixed with the stage id), and a lot of output
+masked for a long declared secret. Each run is a real `pipeline run` given a generous
+time limit: the quadratic copies these tests guard against took minutes."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -70,3 +71,14 @@ def test_a_line_of_60_mb_without_a_newline_under_jobs_2(tmp_path):
     start = text.index(b"[big] 0123")
     end = text.index(b"last \n", start)
     assert end - start == len("[big] ") + size and text.count(b"[big] ") == 1
+
+
+def test_20_mb_of_output_masked_for_a_64_kib_secret(tmp_path):
+    size = 20_000_000
+    secret = base64.b64encode(os.urandom(48 * 1024)).decode()  # 64 KiB of base64 text
+    root = big_project(tmp_path / "secret", size, "lines")
+    run(root, env={"BIG_SECRET": secret})
+    log = stage_log(root).read_bytes()
+    assert secret.encode() not in log and secret[:1000].encode() not in log
+    assert log.startswith(b"first ***\n0123") and log.endswith(b"last ***")
+    assert b" middle ***0123" in log

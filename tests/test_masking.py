@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 import random
+import subprocess
+import sys
 
 import pytest
 
@@ -224,3 +226,24 @@ def test_a_shorter_secret_waits_while_a_longer_one_may_still_match():
     assert stream.feed(b"h!") == b"***!"
     assert stream.feed(b"abcd") == b""
     assert stream.flush() == b"***"
+
+
+def test_long_secrets_stream_in_linear_time():
+    """A 64 KiB secret over 10 MB of output, and a secret of one repeated byte but one
+    against output of that byte (the worst case for following a form across chunks):
+    the masker used to look at its whole tail again at every position (minutes)."""
+    code = (
+        "import os, random, string\n"
+        "from orchestrator.masking import Masker, StreamMasker\n"
+        "rng = random.Random(1)\n"
+        "secret = ''.join(rng.choice(string.ascii_letters) for _ in range(65536))\n"
+        "cases = [(secret, os.urandom(5_000_000) + secret.encode() + bytes(5_000_000)),\n"
+        "         ('a' * 32768 + 'b' + 'a' * 32767, b'a' * 1_000_000)]\n"
+        "for value, data in cases:\n"
+        "    masker = Masker([value])\n"
+        "    for size in (65536, 1000):\n"
+        "        stream = StreamMasker(masker)\n"
+        "        out = b''.join(stream.feed(data[i:i + size])\n"
+        "                       for i in range(0, len(data), size)) + stream.flush()\n"
+        "        assert out == masker.mask_bytes(data)\n")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
