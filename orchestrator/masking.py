@@ -1,37 +1,119 @@
-"""Hide secret values in output, logs and records, the way CI systems mask secrets.
+"""Hide secret values in output, logs, records and state, the way CI systems mask secrets.
 
-Every occurrence of a secret becomes `***`. Values shorter than four characters are not
-masked (hiding every `1` or `yes` would wreck the output and protect nothing), nor are
-values made only of whitespace. Matching is leftmost-first and, at one position, longest
-secret first: with the secrets `hunter22` and `hunter2`, `hunter22` is hidden whole. Where
-two different secrets overlap only partly (`abcd` then `cdef` in `abcdef`), the first one
-is masked and the second one's tail stays visible (`***ef`).
+Every occurrence of a secret, or of one of the forms a program commonly prints it in,
+becomes `***`:
 
-Bytes are matched against the secrets' UTF-8 encoding only; a secret that a program
-prints in another encoding or escaped (JSON `\\n`, URL-encoded) is not recognised.
+- the value itself (matched as UTF-8 in a stage's output);
+- each line of a multi-line value on its own (and the line without its indentation);
+- its base64 encoding, standard and URL-safe, at each of the three alignments it can
+  have inside a longer base64 text (`user:secret` encoded whole): the characters that
+  depend on the secret's bytes alone are hidden, as GitHub Actions' runner does;
+- its URL encodings: percent-encoded with every reserved character encoded, with `/`
+  kept, with `+` for a space, as JavaScript's encodeURIComponent and encodeURI leave
+  it, each with upper- and lower-case hex digits;
+- its escaped forms: JSON string escapes (`multi\\nline`, `\\u00e9`, `\\"`), Python's
+  repr, ascii and unicode_escape, backslash-escaped double quotes, HTML escapes.
 
-Time is linear in the text masked, whatever the secrets' lengths: each secret is found
-with a short probe (`bytes.find`), and `StreamMasker` follows every secret across chunks
-with a Knuth-Morris-Pratt state, so no byte is examined again as output keeps coming.
+A form shorter than four characters is not masked (hiding every `1` or `yes` would wreck
+the output and protect nothing), nor one made only of whitespace: a secret shorter than
+four characters, a line of a multi-line secret shorter than four, and the base64 form of
+a four-byte secret at one of its three alignments (two characters) stay visible.
+
+Not masked, because they cannot be recognised from the value alone: a secret transformed
+any other way (hashed, encrypted, reversed, hex, base32, double-encoded, compressed), a
+secret split across two outputs (half in one line, half in another), cut short (only
+the first part printed), or interleaved with other characters (a base64 text wrapped
+across lines, a terminal's colour codes inside it). docs/reliability.md lists them all.
+
+Matching is leftmost-first and, at one position, longest form first: with the secrets
+`hunter22` and `hunter2`, `hunter22` is hidden whole. Where two different forms overlap
+only partly (`abcd` then `cdef` in `abcdef`), the first one is masked and the second
+one's tail stays visible (`***ef`).
+
+Time is linear in the text masked, whatever the secrets' lengths: each form is found with
+a short probe (`bytes.find`), and `StreamMasker` follows every form across chunks with a
+Knuth-Morris-Pratt state, so no byte is examined again as output keeps coming.
 """
 
 from __future__ import annotations
 
+import base64
 import heapq
+import html
+import json
 import re
 from array import array
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Callable
+from urllib.parse import quote, quote_plus
 
 MIN_LENGTH = 4
 MASK = "***"
 _MASK_BYTES = MASK.encode()
 _PROBE = 16  # a form is looked for by its first _PROBE characters, then compared whole
 
+_URL_KEPT = ("", "/", "!~*'()", ";,/?:@&=+$#!~*'()")  # quote's `safe`: ours, JS's
+_PERCENT = re.compile(r"%[0-9A-F]{2}")
+
 
 def maskable(text: str) -> bool:
-    """Whether a value is long and varied enough to be masked."""
+    """Whether a value (or a form of it) is long and varied enough to be masked."""
     return len(text) >= MIN_LENGTH and not text.isspace()
+
+
+def derived_forms(secret: str) -> set[str]:
+    """`secret` and every form of it that is masked (see the module docstring)."""
+    pieces = [secret]
+    if "\n" in secret or "\r" in secret:
+        for line in re.split(r"\r\n|\r|\n", secret):
+            pieces += [line, line.strip()]
+    forms: set[str] = set()
+    for piece in pieces:
+        if maskable(piece):
+            forms.add(piece)
+            forms.update(_escaped(piece))
+    forms.update(_base64_forms(secret))
+    return {form for form in forms if maskable(form)}
+
+
+def _escaped(piece: str) -> list[str]:
+    makers: list[Callable[[str], str]] = [
+        lambda s: json.dumps(s)[1:-1],
+        lambda s: json.dumps(s, ensure_ascii=False)[1:-1],
+        lambda s: repr(s)[1:-1],
+        lambda s: ascii(s)[1:-1],
+        lambda s: s.encode("unicode_escape").decode("ascii"),
+        lambda s: s.replace('"', '\\"'),
+        html.escape,
+        lambda s: html.escape(s, quote=False),
+        lambda s: quote_plus(s, safe="", errors="surrogateescape"),
+        *[(lambda s, kept=kept: quote(s, safe=kept, errors="surrogateescape"))
+          for kept in _URL_KEPT],
+    ]
+    forms = []
+    for make in makers:
+        try:
+            form = make(piece)
+        except (UnicodeError, ValueError):
+            continue
+        forms.append(form)
+        if "%" in form:
+            forms.append(_PERCENT.sub(lambda m: m.group().lower(), form))
+    return forms
+
+
+def _base64_forms(secret: str) -> list[str]:
+    """The base64 characters that come from the secret's bytes alone, in each of the
+    three alignments: starting 0, 1 or 2 bytes into the secret, so that what follows
+    begins a group of three bytes; the last character, which mixes in the next byte,
+    and the padding are left out."""
+    raw = _utf8(secret)
+    forms = []
+    for offset in range(3):
+        part = raw[offset:]
+        whole = base64.b64encode(part).decode("ascii")[:len(part) * 8 // 6]
+        forms += [whole, whole.replace("+", "-").replace("/", "_")]
+    return forms
 
 
 def _utf8(text: str) -> bytes:
@@ -110,12 +192,14 @@ def _probe_regex(probes: set, kind: type) -> re.Pattern:
 
 
 class Masker:
-    """Masks a fixed set of secret values in text, bytes and JSON-like data."""
+    """Masks a fixed set of secret values, and their forms, in text, bytes and JSON-like
+    data."""
 
     def __init__(self, secrets: Iterable[str] = ()):
         kept = {s for s in secrets if maskable(s)}
         self.secrets: tuple[str, ...] = _longest_first(kept)
-        self.forms: tuple[str, ...] = self.secrets  # what is looked for
+        forms = set().union(*(derived_forms(s) for s in kept)) if kept else set()
+        self.forms: tuple[str, ...] = _longest_first(forms)
         self.encoded: tuple[bytes, ...] = _longest_first(_utf8(f) for f in self.forms)
         self.longest = len(self.encoded[0]) if self.encoded else 0
         self._text = _Forms(self.forms, MASK) if self.forms else None
@@ -130,13 +214,13 @@ class Masker:
         return f"Masker({len(self.secrets)} secrets)"
 
     def mask_text(self, text: str) -> str:
-        """`text` with every secret replaced by `***`."""
+        """`text` with every secret (and form of one) replaced by `***`."""
         if self._text is None:
             return text
         return self._text.apply(text)
 
     def mask_bytes(self, data: bytes) -> bytes:
-        """`data` with every secret's UTF-8 encoding replaced by `***`."""
+        """`data` with every secret's (and form's) UTF-8 encoding replaced by `***`."""
         if self._bytes is None:
             return data
         return self._bytes.apply(data)
