@@ -1,7 +1,8 @@
 """Copying a stage's output costs time linear in its size: a very long line under
 `--jobs 2` (whose console lines are prefixed with the stage id), and a lot of output
 masked for a long declared secret. Each run is a real `pipeline run` given a generous
-time limit: the quadratic copies these tests guard against took minutes."""
+time limit: the quadratic copies these tests guard against took minutes (see
+`python -m benchmarks` for the times themselves)."""
 
 from __future__ import annotations
 
