@@ -155,6 +155,7 @@ def run_doit(tasks: list, task_names: list[str], reporter: Any,
 
 # what doit's state compares and no secret can be: digests and the times we store
 _KEPT = re.compile(r"[0-9a-f]{32,128}|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
+_KEPT_ENTRIES = ("deps:", "checker:")  # doit's: its file dependencies, its checker
 
 
 def masking_codec(masker: Any) -> type | None:
@@ -163,9 +164,10 @@ def masking_codec(masker: Any) -> type | None:
     dump, `flush_state` or `save_values`. None without secrets.
 
     What the state compares is kept as it is: the keys (file paths, variable names,
-    doit's own), doit's list of file dependencies, digests and times. None of them comes
-    from a secret, and a masked one would never match again: its stage would run every
-    time (a secret `source` would mask `data/source.txt`, or chance a digest)."""
+    doit's own), doit's list of file dependencies and its checker's name, digests and
+    times. None of them comes from a secret, and a masked one would never match again:
+    its stage would run every time (a secret `source` would mask `data/source.txt`, or
+    chance a digest)."""
     if not masker:
         return None
     from doit.dependency import JSONCodec
@@ -174,7 +176,7 @@ def masking_codec(masker: Any) -> type | None:
         if isinstance(value, str):
             return value if _KEPT.fullmatch(value) else masker.mask_text(value)
         if isinstance(value, dict):
-            return {key: item if key == "deps:" else masked(item)
+            return {key: item if key in _KEPT_ENTRIES else masked(item)
                     for key, item in value.items()}
         if isinstance(value, (list, tuple)):
             return [masked(item) for item in value]

@@ -170,13 +170,15 @@ def test_the_state_keeps_what_it_compares(project):
     assert project.pipeline("run").code == 0
     digest = state_rows(project)["extract"]["data/source.txt"][-1]
     graph = project.graph()
-    graph["stages"][0]["environment"] = [{"name": "A_WORD"}, {"name": "A_DIGEST_PART"}]
+    graph["stages"][0]["environment"] = [{"name": name} for name in
+                                         ("A_WORD", "A_DIGEST_PART", "A_CLASS_NAME")]
     project.write_graph(graph)
-    env = {"A_WORD": "source", "A_DIGEST_PART": digest[20:32]}
+    env = {"A_WORD": "source", "A_DIGEST_PART": digest[20:32], "A_CLASS_NAME": "Checker"}
     result = project.pipeline("run", "--force", env=env)
     assert result.code == 0, result.text
     extract = state_rows(project)["extract"]
     assert extract["data/source.txt"][-1] == digest and "data/source.txt" in extract["deps:"]
+    assert extract["checker:"] == "ContentChecker"
     again = project.pipeline("run", env=env)
     assert "0 ran, 3 up to date" in again.out, again.out
 
