@@ -3,7 +3,8 @@
 Every stage copies one small file to the next with `cp`. In a *chain* stage i reads what
 stage i-1 wrote; in a *fan-out* one root stage writes a file that every other stage reads.
 Each project keeps its source file in `data/s0.txt`; everything else under `data/` is an
-output, so `clean_outputs` brings a project back to its fresh state.
+output, so `clean_outputs` brings a project back to its fresh state. An *output* project
+has one stage that prints a lot (see `write_output_project`).
 """
 
 from __future__ import annotations
@@ -136,6 +137,39 @@ def write_directory_projects(directory: Path, files: int) -> tuple[Path, Path]:
         (root / "dodo.py").write_text("from orchestrator.dodo import *  # noqa: F401,F403\n")
         projects.append(root)
     return projects[0], projects[1]
+
+
+# A stage printing SIZE bytes: 64 KiB blocks ending in a newline (`lines`) or not
+# (`line`: one line of SIZE bytes); with OUTPUT_SECRET set, the value first and last.
+PRINTER = """import os, sys
+out, size, lines = sys.stdout.buffer, int(sys.argv[1]), sys.argv[2] == "lines"
+secret = os.environ.get("OUTPUT_SECRET", "").encode()
+block = b"0123456789abcdef" * 4095 + (b"0123456789abcde\\n" if lines else b"0123456789abcdef")
+out.write(secret + b"\\n" if secret else b"")
+for _ in range(size // len(block)):
+    out.write(block)
+out.write(secret)
+"""
+SECRET_VARIABLE = "OUTPUT_SECRET"
+
+
+def write_output_project(directory: Path, size: int, lines: bool) -> None:
+    """One stage printing `size` bytes, in lines or as one line without a newline; it
+    declares OUTPUT_SECRET, whose value (when set) the run masks."""
+    _fresh(directory)
+    (directory / "stages").mkdir()
+    (directory / "stages" / "printer.py").write_text(PRINTER)
+    graph = {
+        "pipelines": [{"id": "all", "stages": ["print"]}],
+        "artifacts": [],
+        "stages": [{"id": "print",
+                    "command": {"executable": "python3",
+                                "args": ["stages/printer.py", str(size),
+                                         "lines" if lines else "line"]},
+                    "environment": [{"name": SECRET_VARIABLE, "required": False}]}],
+    }
+    (directory / "pipeline").mkdir()
+    (directory / "pipeline" / "stage-graph.json").write_text(json.dumps(graph, indent=1))
 
 
 def copy_bundled_graph(repo: Path, directory: Path) -> Path:

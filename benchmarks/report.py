@@ -188,6 +188,43 @@ def machine() -> list[str]:
             f"- python: {platform.python_implementation()} {platform.python_version()}"]
 
 
+OUTPUT_RATIO_LIMIT = 3.0  # prefixing lines, or masking a long secret, costs at most this
+
+
+def render_output(rows: list[Row], quick: bool) -> tuple[list[str], list[str]]:
+    """The long-output rows side by side (--jobs 1 and 2; without and with a secret), and
+    the verdict: each second run at most OUTPUT_RATIO_LIMIT times its first. Copies
+    quadratic in the output made them 50 to 150 times slower (issue 14)."""
+    found = [r for r in rows if r.group == "output"]
+    if not found:
+        return [], []
+    table, parts, met = [], [], True
+    for first, second in zip(found[::2], found[1::2]):
+        a, b = first.cells["pipeline"].value, second.cells["pipeline"].value
+        ratio = b / a if a and b is not None else None
+        shown = "" if ratio is None else f"{ratio:.2f}×"
+        table.append(f"| {first.size} | {first.measure} | {cell_text(first, 'pipeline')} | "
+                     f"{second.measure} | {cell_text(second, 'pipeline')} | {shown} |")
+        met = met and ratio is not None and ratio <= OUTPUT_RATIO_LIMIT
+        parts.append(f"{first.size}: {shown or 'not measured'}")
+    status = "met" if met else "not met"
+    if quick:
+        status, parts = "not measured", ["only small outputs (quick run)"] + parts
+    verdict = (f"- **{status}**: copying a stage's output is linear: a long line under "
+               f"--jobs 2, and output masked for a {found[-1].measure.split(', ')[-1]}, "
+               f"each at most {OUTPUT_RATIO_LIMIT:g}× the same output at --jobs 1 or "
+               f"without the secret — {'; '.join(parts)}")
+    lines = ["## Long output (issue 14)", "",
+             "One stage printing a lot: one line without a newline, at --jobs 1 and at "
+             "--jobs 2 (where each console line is prefixed with the stage id); and lines, "
+             "without and with a declared secret, whose value the stage prints first and "
+             "last (every form of it is masked in the console and the stage log). Each "
+             "pair alternates its runs.", "",
+             "| output | first | time | second | time | second ÷ first |",
+             "|---|---|---|---|---|---|", *table, "", verdict, ""]
+    return lines, [verdict]
+
+
 NOOP_SLOWDOWN_LIMIT = 1.10  # a change may make no-op runs at most 10% slower
 
 
@@ -226,6 +263,7 @@ def render_doc(rows: list[Row], options: Options, failures: list[str],
     """The whole of docs/performance.md, and the target lines also printed to the terminal."""
     verdicts = judge(rows)
     change_lines, change_verdict = render_change(baseline_rows or [], options.baseline)
+    output_lines, output_verdict = render_output(rows, options.quick)
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     target_lines = [f"- **{status}**: {target} — {evidence}"
                     for target, status, evidence in verdicts]
@@ -279,6 +317,9 @@ def render_doc(rows: list[Row], options: Options, failures: list[str],
         "directory artifact of 10,000 small files; the row is the difference of their no-op "
         "run medians. The next row times `orchestrator.digest.artifact_digest` on that "
         "directory in-process, in a fresh interpreter each time (empty digest cache).",
+        "- **output**: `pipeline run` of one stage printing a 40 MB line without a newline "
+        "(at `--jobs 1` and `--jobs 2`), and 10 MB in lines (without and with a declared "
+        "64 KiB secret); see the long-output section below.",
         "",
         "Every command is a fresh subprocess of the project's interpreter "
         "(`python -m orchestrator`, `python -m doit`); times are wall-clock medians, ratios "
@@ -292,8 +333,9 @@ def render_doc(rows: list[Row], options: Options, failures: list[str],
         "",
         *target_lines,
         "",
+        *output_lines,
         *change_lines,
     ]
     if failures:
         lines += ["## Failed commands", "", *[f"- {f}" for f in failures], ""]
-    return "\n".join(lines), target_lines + change_verdict
+    return "\n".join(lines), target_lines + output_verdict + change_verdict

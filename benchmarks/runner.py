@@ -61,6 +61,13 @@ class Options:
     dir_files: int
     command: str
     baseline: str | None = None  # a git revision whose no-op runs are timed side by side
+    # a stage's output: bytes of one line without a newline (timed under --jobs 1 and 2),
+    # and bytes in lines (timed without and with a declared secret of SECRET_BYTES)
+    line_bytes: int = 40_000_000
+    output_bytes: int = 10_000_000
+
+
+SECRET_BYTES = 65536
 
 
 def _int_list(text: str) -> list[int]:
@@ -111,7 +118,8 @@ def parse_args(argv: list[str]) -> Options:
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "performance.md",
                         help="where to write the report (default docs/performance.md)")
     parser.add_argument("--quick", action="store_true",
-                        help="smoke run: 10 stages, one repeat, a directory of 100 files")
+                        help="smoke run: 10 stages, one repeat, a directory of 100 files, "
+                             "a 4 MB line and 1 MB of output")
     parser.add_argument("--timeout", type=float, default=600.0,
                         help="seconds one command may take before it counts as failed")
     parser.add_argument("--baseline", metavar="REV",
@@ -123,7 +131,7 @@ def parse_args(argv: list[str]) -> Options:
     command = "python -m benchmarks" + "".join(f" {shlex.quote(a)}" for a in argv)
     if args.quick:
         return Options([10], args.shapes, 1, 1, args.out, True, args.timeout, 100, command,
-                       args.baseline)
+                       args.baseline, line_bytes=4_000_000, output_bytes=1_000_000)
     return Options(args.sizes, args.shapes, args.repeat, min(args.large_repeat, args.repeat),
                    args.out, False, args.timeout, 10_000, command, args.baseline)
 
@@ -280,6 +288,41 @@ class Bench:
         direct.cells["pipeline"] = self.direct_digest(tree / "data" / "tree", repeat)
         self.rows += [diff, direct]
 
+    def output_rows(self) -> None:
+        """A stage printing one long line without a newline, under --jobs 1 and --jobs 2
+        (whose console lines are prefixed with the stage id), and one printing many lines,
+        without and with a long declared secret to mask: each pair timed alternately, so
+        that load on the machine falls on both alike."""
+        import random
+        import string
+
+        pipe = [self.py, "-m", "orchestrator", "run"]
+        rng = random.Random(14)
+        secret = "".join(rng.choice(string.ascii_letters + string.digits)
+                         for _ in range(SECRET_BYTES))
+        line, lines = self.options.line_bytes, self.options.output_bytes
+        pairs = (
+            (f"{line / 1e6:g} MB line", False, line,
+             (("full run, --jobs 1", pipe, self.env),
+              ("full run, --jobs 2", pipe + ["--jobs", "2"], self.env))),
+            (f"{lines / 1e6:g} MB in lines", True, lines,
+             (("full run, no secret", pipe, self.env),
+              (f"full run, {SECRET_BYTES // 1024} KiB secret", pipe,
+               dict(self.env, **{generate.SECRET_VARIABLE: secret})))),
+        )
+        for size_text, in_lines, size, variants in pairs:
+            root = self.work / f"output-{'lines' if in_lines else 'line'}"
+            generate.write_output_project(root, size, in_lines)
+            rows = [Row("output", size_text, measure, "s", repeats=self.options.repeat)
+                    for measure, _, _ in variants]
+            self.progress(f"output: {size_text}")
+            for _ in range(self.options.repeat):
+                for row, (_, argv, env) in zip(rows, variants):
+                    self.sample(row.cells.setdefault("pipeline", Cell()), argv, root,
+                                before=lambda r=root: generate.clean_outputs(r), env=env)
+            self.rows += rows
+            generate.clean_outputs(root)
+
     def against_baseline(self, group: str, size: str, root: Path, write) -> None:
         """No-op runs of this code (in `root`, up to date) and of --baseline's (in a copy
         of the project it brought up to date itself: state formats may differ),
@@ -328,6 +371,7 @@ class Bench:
             for size in self.options.sizes:
                 self.shape_size(shape, size)
         self.project_rows()
+        self.output_rows()
         return self.rows
 
 

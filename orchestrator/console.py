@@ -171,6 +171,8 @@ class Console:
         self.out.flush()
 
     def error(self, text: str) -> None:
+        if self.masker:
+            text = self.masker.mask_text(text)
         self.out.flush()
         self.err.write(text + "\n")
         self.err.flush()

@@ -3,10 +3,10 @@
 Elsewhere the package uses only what doit documents: Task objects (`compile`), `uptodate`
 callables (`compile.StageFreshness`), the reporter interface (`reporter`), python-actions
 returning `TaskFailed` (`stage_action`), a `check_file_uptodate` checker class
-(`digest.ContentChecker`), and, here, `TaskLoader2`, `DoitMain` and a registered
-`BACKEND` plugin. `pipeline run` and `doit run` (through `orchestrator.dodo`) share
-`DOIT_CONFIG_BASE`: the same DB file, backend and checker, so what one built is up to
-date for the other.
+(`digest.ContentChecker`), and, here, `TaskLoader2`, `DoitMain`, a registered
+`BACKEND` plugin and a `codec_cls` (`masking_codec`: secrets never reach `.doit.db`).
+`pipeline run` and `doit run` (through `orchestrator.dodo`) share `DOIT_CONFIG_BASE`:
+the same DB file, backend and checker, so what one built is up to date for the other.
 
 Private uses, each for a reason, checked against doit 0.36.0 and 0.37.0
 (`tests/test_seam.py` fails when code outside this module reaches into doit):
@@ -40,6 +40,7 @@ Private uses, each for a reason, checked against doit 0.36.0 and 0.37.0
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -155,17 +156,21 @@ def _prefetched_backend():
 
 def run_doit(tasks: list, task_names: list[str], reporter: Any,
              force: bool = False, keep_going: bool = False, jobs: int = 1,
-             checker: type | None = None) -> int:
+             checker: type | None = None, masker: Any = None) -> int:
     """Run `task_names` through doit's own `run` command; return doit's exit code.
 
     `keep_going` is doit's --continue; `jobs` > 1 uses doit's parallel runner with threads
-    (each stage is a subprocess already, and threads need no pickling of the tasks)."""
+    (each stage is a subprocess already, and threads need no pickling of the tasks).
+    With a `masker`, what doit stores is masked (see `masking_codec`)."""
     from doit.cmd_base import TaskLoader2
     from doit.doit_cmd import DoitMain
 
     config = dict(DOIT_CONFIG_BASE, reporter=reporter, backend=PREFETCHED_BACKEND)
     if checker is not None:  # the run's digest cache shared with doit's file_dep checks
         config["check_file_uptodate"] = checker
+    codec = masking_codec(masker)
+    if codec is not None:
+        config["codec_cls"] = codec
 
     class Loader(TaskLoader2):
         def load_doit_config(self) -> dict:
@@ -194,6 +199,42 @@ def is_state_error(exc: BaseException) -> bool:
 def unreadable_states() -> list[str]:
     """The tasks whose saved state the running backend could not decode."""
     return list(getattr(getattr(running_state(), "backend", None), "unreadable", ()))
+
+
+# what doit's state compares and no secret can be: digests and the times we store
+_KEPT = re.compile(r"[0-9a-f]{32,128}|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
+_KEPT_ENTRIES = ("deps:", "checker:")  # doit's: its file dependencies, its checker
+
+
+def masking_codec(masker: Any) -> type | None:
+    """doit's JSON codec, masking secrets in every row written to `.doit.db` (a task's
+    saved values, a failure's message, its result), whichever writes it: doit's own
+    dump, `flush_state` or `save_values`. None without secrets.
+
+    What the state compares is kept as it is: the keys (file paths, variable names,
+    doit's own), doit's list of file dependencies and its checker's name, digests and
+    times. None of them comes from a secret, and a masked one would never match again:
+    its stage would run every time (a secret `source` would mask `data/source.txt`, or
+    chance a digest)."""
+    if not masker:
+        return None
+    from doit.dependency import JSONCodec
+
+    def masked(value: Any) -> Any:
+        if isinstance(value, str):
+            return value if _KEPT.fullmatch(value) else masker.mask_text(value)
+        if isinstance(value, dict):
+            return {key: item if key in _KEPT_ENTRIES else masked(item)
+                    for key, item in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [masked(item) for item in value]
+        return value
+
+    class MaskingCodec(JSONCodec):
+        def encode(self, data):
+            return super().encode(masked(data))
+
+    return MaskingCodec
 
 
 def state_releaser(task_ids=()) -> Callable[[str], None] | None:

@@ -91,11 +91,16 @@ def _console_writer(prefix: str | None, before_output: Callable[[], None] | None
                 write(marker + bytes(pending) + b"\n")
                 pending.clear()
             return
-        pending.extend(data)
-        *lines, rest = bytes(pending).split(b"\n")
-        pending[:] = rest
-        if lines:
-            write(b"".join(marker + line + b"\n" for line in lines))
+        end = data.rfind(b"\n")
+        if end < 0:  # the line goes on: keep it, copying only the new bytes
+            pending.extend(data)
+            return
+        lines = data[:end].split(b"\n")
+        if pending:
+            lines[0] = bytes(pending) + lines[0]
+            pending.clear()
+        pending.extend(data[end + 1:])
+        write(b"".join(marker + line + b"\n" for line in lines))
 
     return write_lines
 
@@ -183,14 +188,17 @@ def run_process(argv: tuple[str, ...] | list[str], env: dict[str, str], cwd, log
                 break
             if stream_masker is not None:
                 chunk = stream_masker.feed(chunk)
+                if not chunk:  # all held back: may be the start of a secret
+                    continue
             log.write(chunk)
             log.flush()  # readable as it comes (`pipeline logs --follow --stage`)
             console(chunk)
         if stream_masker is not None:
             tail = stream_masker.flush()
-            log.write(tail)
-            console(tail)
-        console(b"")
+            if tail:
+                log.write(tail)
+                console(tail)
+        console(b"")  # the end: the console's last, unterminated line
         status, usage = _wait(proc, deadline)
         if status is None:  # closed its output but kept running past the deadline
             timed_out = True

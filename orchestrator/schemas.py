@@ -23,7 +23,7 @@ import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 
 from orchestrator.graph import Artifact
@@ -469,13 +469,17 @@ def schema_library(root: Path, schema_dirs: tuple[str, ...] | list[str],
 
 def validate_artifact(root: Path, artifact: Artifact,
                       schema_dirs: tuple[str, ...] | None = None,
-                      cache: SchemaCache | None = None) -> None:
+                      cache: SchemaCache | None = None,
+                      mask: Callable[[str], str] | None = None) -> None:
     """Raise SchemaProblem unless the artifact's file matches its schema. `schema_dirs`:
     the directories holding the graph's schema files (default: the schema's own);
-    `cache`: the libraries read before (the run's)."""
+    `cache`: the libraries read before (the run's). `mask` hides secrets in the values
+    an error quotes, before a long one is cut short (a secret cut in half could no
+    longer be recognised)."""
     from jsonschema.exceptions import ValidationError
     from referencing.exceptions import NoSuchAnchor, PointerToNowhere, Unresolvable
 
+    mask = mask or (lambda text: text)
     rel = artifact.schema
     cache = SchemaCache() if cache is None else cache
     with cache.lock:
@@ -503,9 +507,10 @@ def validate_artifact(root: Path, artifact: Artifact,
                 (f" (in {library.show(where.file)}: {where.why})" if where else "")
         raise SchemaProblem(f"schema {rel}: cannot resolve $ref{what}") from None
     except (ValidationError, RecursionError) as exc:
-        raise SchemaProblem(f"schema {rel}: {exc}") from None
+        raise SchemaProblem(f"schema {rel}: {mask(str(exc))}") from None
     if errors:
-        shown = "; ".join(f"{e.json_path}: {_short(e.message)}" for e in errors[:MAX_ERRORS])
+        shown = "; ".join(f"{e.json_path}: {_short(mask(e.message))}"
+                          for e in errors[:MAX_ERRORS])
         more = f" (and {len(errors) - MAX_ERRORS} more)" if len(errors) > MAX_ERRORS else ""
         raise SchemaProblem(f"does not match schema {rel}: {shown}{more}")
 

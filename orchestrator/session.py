@@ -169,7 +169,8 @@ class RunSession:
 
         code = run_doit(self.tasks(plan.selected), list(plan.selected), reporter,
                         force=plan.force, keep_going=self.options.keep_going,
-                        jobs=self.options.jobs, checker=self.digests.checker_class())
+                        jobs=self.options.jobs, checker=self.digests.checker_class(),
+                        masker=self.masker)
         if reporter.internal_error:
             return EXIT_INTERNAL  # a bug of ours, said in one line
         if reporter.any_stage_failed or reporter.errors:
@@ -208,10 +209,14 @@ class RunSession:
     def doit_config(self) -> dict[str, Any]:
         """DOIT_CONFIG for a repository's dodo.py: the shared configuration, this
         session's reporter (which claims the lock when doit starts) and checker."""
-        from orchestrator.engine import DOIT_CONFIG_BASE
+        from orchestrator.engine import DOIT_CONFIG_BASE, masking_codec
 
-        return dict(DOIT_CONFIG_BASE, reporter=self.reporter,
-                    check_file_uptodate=self.digests.checker_class())
+        config = dict(DOIT_CONFIG_BASE, reporter=self.reporter,
+                      check_file_uptodate=self.digests.checker_class())
+        codec = masking_codec(self.masker)
+        if codec is not None:  # secrets never reach .doit.db
+            config["codec_cls"] = codec
+        return config
 
     def claim_for_stage(self) -> str | None:
         """Plain doit is about to run a stage: hold the lock first, whatever reporter doit

@@ -258,9 +258,11 @@ class StageAction:
                 raise _Failed(f"stage '{self.stage.id}' did not produce "
                               f"{artifact.display_path} (artifact {artifact.id})")
             if artifact.schema and not artifact.is_directory:
+                masker = self.settings.masker
                 try:
                     validate_artifact(self.root, artifact, self.graph.schema_dirs,
-                                      self.settings.schemas)
+                                      self.settings.schemas,
+                                      mask=masker.mask_text if masker else None)
                 except SchemaProblem as problem:
                     raise _Failed(f"artifact '{artifact.id}' ({artifact.path}) {problem}") \
                         from None

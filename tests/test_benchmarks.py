@@ -76,6 +76,22 @@ def test_quick_run_writes_every_row_and_the_targets(tmp_path):
         assert VALUE.match(project[measure]["pipeline"]), project[measure]
     assert VALUE.match(project["start-up (--version)"]["raw doit"])
 
+    # the long-output shapes (issue 14), each beside its counterpart
+    output = [(r["stages"], r["measure"]) for r in rows if r["shape"] == "output"]
+    assert output == [("4 MB line", "full run, --jobs 1"), ("4 MB line", "full run, --jobs 2"),
+                      ("1 MB in lines", "full run, no secret"),
+                      ("1 MB in lines", "full run, 64 KiB secret")]
+    for row in rows:
+        if row["shape"] == "output":
+            assert VALUE.match(row["pipeline"]), row
+    side_by_side = parse_table(section(doc, "Long output (issue 14)"))
+    assert [(r["output"], r["first"], r["second"]) for r in side_by_side] == [
+        ("4 MB line", "full run, --jobs 1", "full run, --jobs 2"),
+        ("1 MB in lines", "full run, no secret", "full run, 64 KiB secret")]
+    for row in side_by_side:
+        assert re.match(r"^\d+\.\d\d×$", row["second ÷ first"]), row
+    assert "- **not measured**: copying a stage's output is linear" in doc  # quick: small
+
     targets = [line for line in section(doc, "Targets (issue 7)").splitlines() if line]
     assert len(targets) == 9
     for line in targets:
@@ -159,3 +175,25 @@ def test_the_baseline_verdict_judges_large_graphs_and_the_bundled_pipeline():
     _, [verdict] = render_change([row("chain", "10,000", 1.0, 1.2)], "abc")
     assert verdict.startswith("- **not met**") and "worst +20%" in verdict
     assert render_change([], "abc") == ([], [])
+
+
+def test_the_output_verdict_tells_linear_from_quadratic():
+    from benchmarks.report import render_output
+    from benchmarks.runner import Cell, Row
+
+    def rows(jobs_1, jobs_2, plain, secret):
+        return [Row("output", size, measure, "s", {"pipeline": Cell([value])})
+                for size, measure, value in (
+                    ("40 MB line", "full run, --jobs 1", jobs_1),
+                    ("40 MB line", "full run, --jobs 2", jobs_2),
+                    ("10 MB in lines", "full run, no secret", plain),
+                    ("10 MB in lines", "full run, 64 KiB secret", secret))]
+
+    lines, [verdict] = render_output(rows(0.3, 0.45, 0.3, 0.42), quick=False)
+    assert verdict.startswith("- **met**") and "40 MB line: 1.50×" in verdict
+    assert "| 40 MB line | full run, --jobs 1 | 300 ms | full run, --jobs 2 | 450 ms | 1.50× |" \
+        in lines
+    # what the issue measured: 22 s against 0.14 s, 17 s against 0.3 s
+    _, [verdict] = render_output(rows(0.14, 22.0, 0.3, 17.0), quick=False)
+    assert verdict.startswith("- **not met**") and "10 MB in lines: 56.67×" in verdict
+    assert render_output([], quick=False) == ([], [])

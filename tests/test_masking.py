@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import html
 import itertools
+import json
 import random
+import re
+import subprocess
+import sys
+from urllib.parse import quote, quote_plus
 
 import pytest
 
@@ -224,3 +231,104 @@ def test_a_shorter_secret_waits_while_a_longer_one_may_still_match():
     assert stream.feed(b"h!") == b"***!"
     assert stream.feed(b"abcd") == b""
     assert stream.flush() == b"***"
+
+
+# -- the forms a secret is printed in --------------------------------------------------
+
+
+def test_base64_forms_are_masked_at_every_alignment_in_both_alphabets():
+    secret = "s3cr3t~~~??value"
+    masker = Masker([secret])
+    raw = secret.encode()
+    # 16 bytes: 21 characters from the secret alone, then one from its last bits
+    assert masker.mask_text(base64.b64encode(raw).decode()) == "***Q=="
+    assert masker.mask_text(base64.urlsafe_b64encode(raw).decode()) == "***Q=="
+    assert masker.mask_text(base64.b64encode(raw).decode().rstrip("=")) == "***Q"
+    for head in (b"", b"u:", b"us:", b"usr:", b"user:"):
+        for encode in (base64.b64encode, base64.urlsafe_b64encode):
+            text = encode(head + raw + b":more-after-it").decode()
+            masked = masker.mask_text(text)
+            before, after = masked.split("***")
+            # what stays shares its base64 characters with the bytes around the secret
+            assert len(before) <= len(encode(head).decode()) + 4, (head, masked)
+            assert len(after) <= len(encode(b":more-after-it").decode()) + 4, (head, masked)
+
+
+def test_url_encoded_json_escaped_and_repr_forms_are_masked():
+    secret = 'p@ss w0rd/"x"é'
+    masker = Masker([secret])
+    for text in (quote(secret, safe=""), quote(secret), quote_plus(secret),
+                 quote(secret, safe="!~*'()"),
+                 re.sub("%..", lambda m: m.group().lower(), quote(secret, safe="")),
+                 json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1],
+                 repr(secret)[1:-1], ascii(secret)[1:-1], html.escape(secret),
+                 secret.replace('"', '\\"')):
+        assert masker.mask_text(f"<{text}>") == "<***>", text
+        assert masker.mask_bytes(f"<{text}>".encode()) == b"<***>", text
+
+
+def test_each_line_of_a_multi_line_secret_and_its_escaped_form():
+    secret = "-----BEGIN KEY-----\n  MIIBVwIBADANBg\nok\n-----END KEY-----"
+    masker = Masker([secret])
+    assert masker.mask_text(secret) == "***"
+    assert masker.mask_text(repr(secret)) == "'***'"
+    assert masker.mask_text(json.dumps({"key": secret})) == '{"key": "***"}'
+    # each line alone, indented or not; a line shorter than four characters is not
+    assert masker.mask_text("got MIIBVwIBADANBg here") == "got *** here"
+    assert masker.mask_text("  MIIBVwIBADANBg") == "***"
+    assert masker.mask_text("-----END KEY-----\nok\n") == "***\nok\n"
+    assert masker.mask_text(secret.replace("\n", "\r\n")) == "***\r\n***\r\nok\r\n***"
+
+
+def test_short_forms_are_not_masked():
+    # a four-byte secret: base64 at one alignment is two characters, not masked
+    masker = Masker(["abcd"])
+    assert set(masker.forms) == {"abcd", "YWJjZ", "YmNk"}  # not "Y2", from "cd"
+    encoded = " ".join(base64.b64encode(b).decode() for b in (b"abcd", b"xxabcd", b"xabcd"))
+    assert masker.mask_text(encoded) == "***A== eHhh*** eGFiY2Q="
+
+
+def test_derived_forms_stream_like_the_whole():
+    rng = random.Random(14)
+    for _ in range(300):
+        alphabet = rng.choice(["ab", "ab\n", 'a b/+"é', "xy=%"])
+        secrets = ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 30)))
+                   for _ in range(rng.randint(1, 3))]
+        masker = Masker(secrets)
+        forms = list(masker.encoded) or [b"x"]
+        parts = []
+        for _ in range(rng.randint(0, 10)):
+            form = rng.choice(forms)
+            cut = rng.randint(0, len(form))
+            parts.append(rng.choice([form, form[:cut], form[cut:],
+                                     rng.choice(alphabet).encode() * rng.randint(1, 5)]))
+        data = b"".join(parts)
+        whole = masker.mask_bytes(data)
+        expected = re.sub(b"|".join(re.escape(f) for f in masker.encoded), b"***", data) \
+            if masker.encoded else data
+        assert whole == expected, (secrets, data)
+        for _ in range(5):
+            bounds = sorted({0, len(data), *(rng.randint(0, len(data)) for _ in range(4))})
+            chunks = [data[a:b] for a, b in zip(bounds, bounds[1:])]
+            assert streamed(masker, chunks) == whole, (secrets, chunks)
+
+
+def test_long_secrets_stream_in_linear_time():
+    """A 64 KiB secret over 10 MB of output, and a secret of one repeated byte but one
+    against output of that byte (the worst case for following a form across chunks):
+    the masker used to look at its whole tail again at every position (minutes)."""
+    code = (
+        "import os, random, string\n"
+        "from orchestrator.masking import Masker, StreamMasker\n"
+        "rng = random.Random(1)\n"
+        "secret = ''.join(rng.choice(string.ascii_letters) for _ in range(65536))\n"
+        "cases = [(secret, os.urandom(5_000_000) + secret.encode() + bytes(5_000_000)),\n"
+        "         ('a' * 32768 + 'b' + 'a' * 32767, b'a' * 1_000_000)]\n"
+        "for value, data in cases:\n"
+        "    masker = Masker([value])\n"
+        "    for size in (65536, 1000):\n"
+        "        stream = StreamMasker(masker)\n"
+        "        out = b''.join(stream.feed(data[i:i + size])\n"
+        "                       for i in range(0, len(data), size)) + stream.flush()\n"
+        "        assert out == masker.mask_bytes(data)\n")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
