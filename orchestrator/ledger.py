@@ -149,6 +149,15 @@ def _json_chunks(data: Any):
     yield "]}"
 
 
+# what the runner itself writes into records and events, never masked: a short
+# declared value (`2026`, `run`) would otherwise turn `startedAt` into `***-11-28...` or
+# a run id into another, and the record would no longer be recognised as ours. None of
+# them comes from a secret: ids are the graph's, times and statuses the runner's.
+RUNNER_MADE = frozenset({"runId", "pid", "status", "startedAt", "finishedAt", "durationMs",
+                         "ts", "event", "id", "stageId", "pipelineId", "fingerprint",
+                         "logPath", "exitCode", "attempt"})
+
+
 class _StageEntry:
     """A run record's entry for one stage, used as its `__dict__`: CPython stores the
     attribute dicts of one class with shared keys, at less than half the size of a plain
@@ -234,7 +243,7 @@ class RunLedger:
                 "options": self.options,
                 "stages": list(self._stages.values()),
             }
-            return self.masker.mask_obj(self.record) if self.masker else self.record
+            return self.masker.mask_obj(self.record, RUNNER_MADE) if self.masker else self.record
 
         self.run_id = new_run_id(self.runs_dir, label or pipeline_id or "run", moment,
                                  first_record)
@@ -337,7 +346,7 @@ class RunLedger:
         line = {"ts": ts, "runId": self.run_id, "event": name, "stageId": stage_id,
                 "status": status, "durationMs": duration_ms, "artifacts": artifacts or []}
         if self.masker:
-            line = self.masker.mask_obj(line)
+            line = self.masker.mask_obj(line, RUNNER_MADE)
         self._events.write(_encode_line(line) + "\n")
         # flushed at once when something happens; a burst of up-to-date stages is
         # flushed at most every 0.2 s (the record and run-finished flush the rest)
@@ -356,7 +365,7 @@ class RunLedger:
         now = time.monotonic()
         if not force and now - self._last_write < self._write_interval:
             return
-        record = self.masker.mask_obj(self.record) if self.masker else self.record
+        record = self.masker.mask_obj(self.record, RUNNER_MADE) if self.masker else self.record
         try:
             write_json_atomic(self.record_path, record)
         except OSError as exc:

@@ -239,26 +239,29 @@ class Masker:
             self._stream = (probes, self._bytes.probe, starts, [None] * len(probes))
         return self._stream
 
-    def mask_obj(self, obj: Any) -> Any:
+    def mask_obj(self, obj: Any, keep: frozenset[str] = frozenset()) -> Any:
         """A copy of JSON-like data (dicts, lists, tuples, strings) with strings masked.
 
         Dict keys are masked too (a secret can end up in a path used as a key); numbers,
-        booleans and None are returned as they are. Without secrets, `obj` itself.
+        booleans and None are returned as they are; so are the values of the keys in
+        `keep`, at any depth (what the runner itself made: ids, times, statuses, which a
+        short secret such as `2026` must not turn into `***-11-28`). Without secrets,
+        `obj` itself.
         """
         if self._text is None:
             return obj
-        return self._walk(obj)
+        return self._walk(obj, keep)
 
-    def _walk(self, obj: Any) -> Any:
+    def _walk(self, obj: Any, keep: frozenset[str]) -> Any:
         if isinstance(obj, str):
             return self._text.apply(obj)
         if isinstance(obj, dict):
-            return {(self._walk(k) if isinstance(k, str) else k): self._walk(v)
-                    for k, v in obj.items()}
+            return {k if k in keep else (self._walk(k, keep) if isinstance(k, str) else k):
+                    v if k in keep else self._walk(v, keep) for k, v in obj.items()}
         if isinstance(obj, list):
-            return [self._walk(v) for v in obj]
+            return [self._walk(v, keep) for v in obj]
         if isinstance(obj, tuple):
-            return tuple(self._walk(v) for v in obj)
+            return tuple(self._walk(v, keep) for v in obj)
         return obj
 
 

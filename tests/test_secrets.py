@@ -209,3 +209,28 @@ def test_a_secret_printed_in_pieces_stays_on_its_prefixed_line(project):
                               env={"API_TOKEN": "s3cr3t-token-value"})
     assert result.code == 0, result.text
     assert "\n[extract] token is *** (printed slowly)\n" in result.out, result.out
+
+
+def test_a_short_secret_does_not_disfigure_what_the_runner_writes(project):
+    """A declared value such as a year is masked in what stages print, not in the run
+    ids, times and statuses the runner itself writes: its records stay readable."""
+    graph = project.graph()
+    graph["stages"][0]["environment"] = [{"name": "RELEASE_YEAR"}]
+    graph["stages"][0]["command"] = {"executable": "python3", "args": [
+        "-c", "import os; print('year', os.environ['RELEASE_YEAR'])"]}
+    graph["stages"][0]["outputs"] = []
+    project.write_graph(graph)
+    year = str(__import__("datetime").datetime.now().year)
+    result = project.pipeline("run", "--to", "extract", env={"RELEASE_YEAR": year})
+    assert result.code == 0, result.text
+    assert "year ***" in result.out
+    record = project.last_record()
+    assert record["startedAt"].startswith(year) and record["runId"].startswith(year)
+    entry = record["stages"][0]
+    assert entry["status"] == "succeeded" and entry["startedAt"].startswith(year)
+    assert "year ***" in project.path(entry["logPath"]).read_text()
+    events = project.events(record)
+    assert all(e["ts"].startswith(year) and e["runId"] == record["runId"] for e in events)
+    listing = project.pipeline("logs")
+    assert record["runId"] in listing.out and "unreadable" not in listing.out
+    assert project.pipeline("logs", "--latest").code == 0
