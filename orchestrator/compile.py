@@ -259,7 +259,10 @@ def _younger_than(values: dict[str, Any], max_age: float | None) -> bool:
 
 def freshness_of(task) -> StageFreshness | None:
     """The StageFreshness among a doit Task's uptodate checks (None for other tasks)."""
-    return next((u for u in uptodate_checks(task) if isinstance(u, StageFreshness)), None)
+    for check in uptodate_checks(task):
+        if type(check) is StageFreshness:
+            return check
+    return None
 
 
 def imported_modules(graph: Graph, stage: Stage, scripts: list[str], scanner) -> list[str]:

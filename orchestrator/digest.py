@@ -50,7 +50,9 @@ class DigestCache:
     def __init__(self, cache_file: str | None = None):
         self.cache_file = cache_file
         self._used: dict[tuple, str] = {}
-        self._saved: dict[tuple, str] = {}
+        # path -> [mtime_ns, size, inode, ctime_ns, digest] as a previous run saved it,
+        # checked only when looked up (a no-op run of 10,000 stages looks up each once)
+        self._saved: dict[str, list] = {}
         self._added = False
         self.read: list[str] = []  # the files this cache had to read, in order
 
@@ -63,7 +65,10 @@ class DigestCache:
         cached = self._used.get(key)
         if cached is not None:
             return cached
-        cached = self._saved.pop(key, None)
+        saved = self._saved.pop(key[0], None)
+        cached = saved[4] if type(saved) is list and len(saved) == 5 and \
+            saved[0] == key[1] and saved[1] == key[2] and saved[2] == key[3] and \
+            saved[3] == key[4] and type(saved[4]) is str else None
         if cached is None:
             self._added = True
             self.read.append(os.fspath(path))
@@ -97,13 +102,8 @@ class DigestCache:
                 saved = json.load(f)
         except (OSError, ValueError, RecursionError):
             return
-        if not isinstance(saved, list):
-            return
-        for item in saved:  # [path, mtime_ns, size, inode, ctime_ns, digest]
-            if isinstance(item, list) and len(item) == 6 and isinstance(item[0], str) \
-                    and isinstance(item[5], str) \
-                    and all(type(n) is int for n in item[1:5]):
-                self._saved[tuple(item[:5])] = item[5]  # one in _used has the same digest
+        if isinstance(saved, dict):  # {path: [mtime_ns, size, inode, ctime_ns, digest]}
+            self._saved = saved  # each entry is checked when it is looked up
 
     def save(self) -> None:
         """Keep the digests this run used, for the next run; best effort."""
@@ -119,8 +119,8 @@ class DigestCache:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
                          | os.O_CLOEXEC, 0o644)
             with open(fd, "w", encoding="utf-8") as f:
-                json.dump([[*key, digest] for key, digest in self._used.items()], f,
-                          separators=(",", ":"))
+                json.dump({key[0]: [*key[1:], digest] for key, digest in self._used.items()},
+                          f, separators=(",", ":"))
             os.replace(tmp, self.cache_file)
             self._added = False
         except OSError:

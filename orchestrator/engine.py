@@ -326,9 +326,9 @@ def drop_action_instances(task) -> None:
         task._action_instances = None
 
 
-def uptodate_checks(task) -> Iterator[Any]:
+def uptodate_checks(task) -> list[Any]:
     """The `uptodate` callables of a built Task."""
-    return (check for check, _, _ in task.uptodate)
+    return [entry[0] for entry in task.uptodate]
 
 
 @lru_cache(maxsize=None)

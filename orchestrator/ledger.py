@@ -253,7 +253,7 @@ class RunLedger:
         self._events = open(open_new_or_append(self.events_path), "a", encoding="utf-8")
         self._run_id_json = _encode_line(self.run_id)
         self.event("run-started", status="running")
-        self.write_record(force=True)
+        self._last_write = time.monotonic()  # the claim wrote the record: the first write
 
     @staticmethod
     def _stage_entry(sid: str, status: str, reason: str | None) -> dict[str, Any]:
