@@ -150,33 +150,42 @@ def _decode_hook(h) -> Hook:
 _STAGE_FIELDS = tuple(f.name for f in fields(Stage))
 
 
-def _cached_artifacts(stage: Stage) -> frozenset[str]:
+def _cached_artifacts(ins: tuple, outs: tuple) -> frozenset[str]:
     """Stage.cache_artifacts, computed as it does (one shared empty set for most)."""
-    if not stage.inputs or not stage.outputs:
+    if not ins or not outs:
         return _NO_ARTIFACTS
-    both = {i.artifact for i in stage.inputs if i.artifact} & \
-        {o.artifact for o in stage.outputs}
+    both = {i.artifact for i in ins if i.artifact} & {o.artifact for o in outs}
     return frozenset(both) if both else _NO_ARTIFACTS
 _new = object.__new__
 
 
 def _decode_stage(r) -> Stage:
+    """A stage from its line: its fourteen fields, its script candidates and its command
+    digest (the last two are taken by `_decode`)."""
     (sid, command, index, name, description, depends, inputs, outputs, environment,
-     effects, hooks, timeout, retries, retry_delay) = r
+     effects, hooks, timeout, retries, retry_delay, _scripts, digest) = r
     if type(index) is not int or type(retries) is not int:
         raise TypeError("not a stage")
     # made as copy and pickle make a frozen dataclass (its __init__ sets each of the
     # fourteen fields through object.__setattr__: half of loading 10,000 stages)
     stage = _new(Stage)
-    stage.__dict__.update(zip(_STAGE_FIELDS, (
-        intern(sid), _decode_command(command), index, name, description, _strings(depends),
-        tuple(Input(intern(a) if a else a, o, k, u, m) for a, o, k, u, m in inputs),
-        tuple(Output(intern(a), o) for a, o in outputs),
-        tuple(EnvVar(n, q, d) for n, q, d in environment),
-        tuple(SideEffect(t, d, m) for t, d, m in effects),
+    ins = tuple([Input(intern(a) if a else a, o, k, u, m) for a, o, k, u, m in inputs])
+    outs = tuple([Output(intern(a), o) for a, o in outputs])
+    fields_ = stage.__dict__
+    fields_.update(zip(_STAGE_FIELDS, (
+        intern(sid), _decode_command(command), index, name, description,
+        _strings(depends) if depends else (), ins, outs,
+        tuple([EnvVar(n, q, d) for n, q, d in environment]) if environment else (),
+        tuple([SideEffect(t, d, m) for t, d, m in effects]) if effects else (),
         NO_HOOKS if hooks is None else Hooks(*(tuple(map(_decode_hook, moment))
                                                for moment in hooks)),
         timeout, retries, retry_delay)))
+    # derived once when the graph validated: a digest of the command (a JSON dump and a
+    # sha256 each, a fifth of a 10,000-stage no-op run), and what is cheap to derive
+    fields_["command_digest"] = intern(digest)
+    fields_["external_inputs"] = tuple([i for i in ins if i.artifact is None]) \
+        if any(i.artifact is None for i in ins) else ()
+    fields_["cache_artifacts"] = _cached_artifacts(ins, outs)
     return stage
 
 
@@ -198,15 +207,9 @@ def _decode(body: bytes, key: str, path: Path, root: Path, shown: str) -> Graph:
         if text[end] != "\n":
             raise ValueError("not a line of ours")
         row, end = scan(text, end + 1)
-        stage = _decode_stage(row[:-2])
+        stage = _decode_stage(row)
         stages[stage.id] = stage
-        scripts[stage.id] = _strings(row[-2])
-        # derived once when the graph validated: a digest of the command (a JSON dump and
-        # a sha256 each, a fifth of a 10,000-stage no-op run), and what is cheap to derive
-        derived = stage.__dict__
-        derived["command_digest"] = intern(row[-1])
-        derived["external_inputs"] = tuple(i for i in stage.inputs if i.artifact is None)
-        derived["cache_artifacts"] = _cached_artifacts(stage)
+        scripts[stage.id] = _strings(row[-2]) if row[-2] else ()
     if len(stages) != header["stages"]:
         raise ValueError("a truncated cache")
     graph = Graph(path=path, root=root, display=shown, pipelines=pipelines, stages=stages,
