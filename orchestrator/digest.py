@@ -107,21 +107,15 @@ class DigestCache:
 
     def save(self) -> None:
         """Keep the digests this run used, for the next run; best effort."""
-        import json
+        from orchestrator.files import replace_with_json
 
         if self.cache_file is None:
             return
         try:
             if not self._added and os.path.exists(self.cache_file):
                 return
-            os.makedirs(os.path.dirname(self.cache_file), exist_ok=True)
-            tmp = f"{self.cache_file}.{os.getpid()}.tmp"
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
-                         | os.O_CLOEXEC, 0o644)
-            with open(fd, "w", encoding="utf-8") as f:
-                json.dump({key[0]: [*key[1:], digest] for key, digest in self._used.items()},
-                          f, separators=(",", ":"))
-            os.replace(tmp, self.cache_file)
+            replace_with_json(self.cache_file, {key[0]: [*key[1:], digest]
+                                                for key, digest in self._used.items()})
             self._added = False
         except OSError:
             pass
@@ -147,7 +141,7 @@ class Ignore:
 
     def __init__(self, patterns: tuple[str, ...] = ()):
         self.names: list[str] = []
-        self.dir_names: list[str] = list(VCS_DIRS)
+        self.dir_names: list[str] = []  # VCS_DIRS are checked first, by name
         self.paths: list[str] = []
         self.dir_paths: list[str] = []
         for pattern in patterns:

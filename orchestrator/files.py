@@ -31,3 +31,26 @@ def read_regular_file(path: str | os.PathLike) -> bytes:
     finally:
         if fd >= 0:
             os.close(fd)
+
+
+def replace_with_json(path: str, data) -> None:
+    """Replace the cache file at `path` with `data` as compact JSON: written under a
+    temporary name (never through a symbolic link) and renamed over it, which replaces a
+    link rather than its target. On failure (a full disk) nothing is left behind and the
+    OSError is raised."""
+    import json
+
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = f"{path}.{os.getpid()}.tmp"
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC,
+                     0o644)
+        with open(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, separators=(",", ":"))
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise

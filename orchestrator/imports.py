@@ -193,7 +193,7 @@ def _package_main(folder: str) -> str | None:
     return None
 
 
-def _resolve_node(path: str, specs: list[str], root: str) -> list[str]:
+def _resolve_node(path: str, specs: list[str]) -> list[str]:
     folder = os.path.dirname(path)
     found = []
     for spec in specs:
@@ -234,15 +234,11 @@ class ImportScanner:
         """Keep what was read for the next run; best effort (a cache)."""
         if not self._added or self.cache_file is None:
             return
+        from orchestrator.files import replace_with_json
+
         try:
-            os.makedirs(os.path.dirname(self.cache_file), exist_ok=True)
-            tmp = f"{self.cache_file}.{os.getpid()}.tmp"
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
-                         | os.O_CLOEXEC, 0o644)
-            with open(fd, "w", encoding="utf-8") as f:
-                json.dump({"version": _CACHE_VERSION, "files": self._by_digest}, f,
-                          separators=(",", ":"))
-            os.replace(tmp, self.cache_file)
+            replace_with_json(self.cache_file,
+                              {"version": _CACHE_VERSION, "files": self._by_digest})
             self._added = False
         except OSError:
             pass
@@ -288,7 +284,7 @@ class ImportScanner:
                 if not specs:
                     continue
                 targets = (_resolve_python(path, specs, bases) if kind == "py"
-                           else _resolve_node(path, specs, root))
+                           else _resolve_node(path, specs))
                 for target in targets:
                     target = os.path.normpath(target)
                     if target in seen or not target.startswith(prefix):
