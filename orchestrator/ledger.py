@@ -209,6 +209,11 @@ class RunLedger:
         return self.run_id is not None
 
     @property
+    def any_warnings(self) -> bool:
+        """Did a stage of this run end with a warning (an input changed while it ran)?"""
+        return any(entry["warnings"] for entry in self._stages.values())
+
+    @property
     def record_path(self) -> Path:
         return self.runs_dir / f"{self.run_id}.json"
 
@@ -223,8 +228,9 @@ class RunLedger:
             return str(path)
 
     def start(self, pipeline_id: str | None, stages: list[tuple[str, str, str | None]],
-              label: str | None = None) -> None:
-        """Open the run: `stages` lists (id, status, reason) for every stage of the plan."""
+              label: str | None = None, extra: dict[str, Any] | None = None) -> None:
+        """Open the run: `stages` lists (id, status, reason) for every stage of the plan;
+        `extra`: more fields of the record (before `stages`, which stays last)."""
         moment = utc_now()
         self._t0 = time.monotonic()
         for sid, status, reason in stages:
@@ -241,6 +247,7 @@ class RunLedger:
                 "finishedAt": None,
                 "durationMs": None,
                 "options": self.options,
+                **(extra or {}),
                 "stages": list(self._stages.values()),
             }
             return self.masker.mask_obj(self.record, RUNNER_MADE) if self.masker else self.record

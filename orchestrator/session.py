@@ -56,6 +56,8 @@ class RunOptions:
     log_level: str = "info"
     json_logs: bool = False
     global_options: tuple[str, ...] = ()  # `-C DIR`, `-g FILE` as given (rerun hints)
+    # the selection's fast-path stamp (fastpath.py), written when the run allows it
+    fast_path_key: str | None = None
 
     @property
     def entry_point(self) -> str:
@@ -167,10 +169,13 @@ class RunSession:
             return EXIT_OK
         from orchestrator.engine import run_doit
 
-        code = run_doit(self.tasks(plan.selected), list(plan.selected), reporter,
+        tasks = self.tasks(plan.selected)
+        code = run_doit(tasks, list(plan.selected), reporter,
                         force=plan.force, keep_going=self.options.keep_going,
                         jobs=self.options.jobs, checker=self.digests.checker_class(),
                         masker=self.masker)
+        if self.options.fast_path_key is not None:
+            self._write_stamp(tasks, code == 0)
         if reporter.internal_error:
             return EXIT_INTERNAL  # a bug of ours, said in one line
         if reporter.any_stage_failed or reporter.errors:
@@ -179,6 +184,58 @@ class RunSession:
             return EXIT_OK
         # doit refused before running (it printed why) or a non-stage task failed
         return EXIT_USAGE if not self.ledger.started else EXIT_STAGE_FAILED
+
+    # -- the fast path's stamp --------------------------------------------------------
+
+    def _write_stamp(self, tasks: list, succeeded: bool) -> None:
+        """After the run: the selection's stamp (fastpath.py) when every selected stage
+        ended succeeded or up to date and none must always run; else none."""
+        from orchestrator import fastpath
+
+        root, key = str(self.root), self.options.fast_path_key
+        stamp = self._stamp(tasks) if succeeded else None
+        fastpath.write_stamp(root, key, stamp)
+
+    def _stamp(self, tasks: list) -> dict | None:
+        from orchestrator import fastpath
+        from orchestrator.compile import freshness_of
+
+        reporter, plan = self.reporter, self.plan
+        counts = reporter.counts
+        if (reporter.any_stage_failed or reporter.errors or reporter.internal_error
+                or self.ledger.write_error or self.ledger.any_warnings
+                or counts["succeeded"] + counts["up-to-date"] != len(plan.selected)):
+            return None
+        graph, builder = self.graph, fastpath.StampBuilder(str(self.root))
+        files, candidates = builder.followed, graph.script_candidates
+        for task in tasks:
+            freshness = freshness_of(task)
+            if freshness is None:
+                continue
+            stage = freshness.stage
+            if not stage.inputs:
+                return None  # always runs
+            for max_age in (*(i.max_age for i in stage.external_inputs),
+                            *(e.max_age for e in freshness.outside_world)):
+                finished = reporter.finished_at.get(stage.id)
+                if max_age is None or finished is None:
+                    return None  # always runs
+                builder.expires_at(_epoch(finished) + max_age)
+            files.update(dict.fromkeys(task.file_dep))
+            for artifact in freshness.tracked_inputs:
+                _cover(builder, artifact)
+            for artifact, _optional in freshness.outputs:
+                _cover(builder, artifact)
+            files.update(dict.fromkeys(candidates[stage.id]))
+            if stage.environment:
+                builder.env_names.update(v.name for v in stage.environment)
+        if self.options.env_file:
+            builder.file(os.path.abspath(self.options.env_file))
+        selection = self.options.selection
+        head = {"pipelineId": plan.pipeline_id, "label": self.options.label,
+                "stages": len(plan.selected),
+                "selection": selection.as_options() if selection is not None else {}}
+        return builder.build(str(self.graph.path), graph.display, os.environ, head)
 
     # -- compiled tasks, for either entry point --------------------------------------
 
@@ -238,6 +295,19 @@ class RunSession:
         except UsageError as exc:
             self.console.error(f"error: {exc}")
             raise SystemExit(2) from None
+
+
+def _cover(builder, artifact) -> None:
+    if artifact.is_directory:
+        builder.tree(artifact.path, artifact.ignore)
+    else:
+        builder.file(artifact.path)
+
+
+def _epoch(moment: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(moment.replace("Z", "+00:00")).timestamp()
 
 
 def secret_masker(graph: Graph, environ: Mapping[str, str], file_values: Mapping[str, str]):

@@ -231,6 +231,10 @@ def show_run(record: dict, console: Console, options: list[str]) -> None:
     console.line(fit(f"  pipeline {pipeline}, started {when(record.get('startedAt'))} UTC, "
                      f"took {duration}, graph {record.get('graphPath')}"), "note")
     stages = [s for s in record.get("stages") or [] if isinstance(s, dict)]
+    fast = record.get("fastPath")
+    if not stages and isinstance(fast, dict) and fast.get("reason"):
+        console.line(fit(f"  ↷ {fast['reason']}"), "skip")
+        return
     if not stages:
         console.line("  (no stages recorded)", "note")
         return

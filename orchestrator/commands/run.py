@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING
 
 from orchestrator.console import Console
 from orchestrator.errors import EXIT_OK, UsageError
-from orchestrator.plan import Plan, make_selection, plan_pipeline, plan_stage
 from orchestrator.session import RunOptions, RunSession
 
 if TYPE_CHECKING:
     from orchestrator.graph import Graph
+    from orchestrator.plan import Plan
 
 
 def register(commands) -> None:
@@ -133,6 +134,22 @@ def _add_timeout(parser) -> None:
 
 
 def run_pipeline(ctx, args) -> int:
+    key = _fast_path_key(ctx, args)
+    options = RunOptions(
+        command="run", label=args.pipeline, force=args.force,
+        since=args.since, keep_going=args.continue_on_error, jobs=args.jobs,
+        timeout=args.timeout, env_file=args.env_file, wait=args.wait,
+        log_level=args.log_level, json_logs=args.json_logs,
+        global_options=ctx.global_options, fast_path_key=key)
+    if key is not None:
+        from orchestrator import fastpath
+
+        console = Console(level=args.log_level, json_events=args.json_logs)
+        code = fastpath.take(ctx.root, key, options.as_record(), args.wait, console)
+        if code is not None:
+            return code
+    from orchestrator.plan import make_selection, plan_pipeline
+
     ctx.write_cache = not args.dry_run
     graph = ctx.graph
     pipeline = graph.pipeline(args.pipeline) if args.pipeline else graph.default_pipeline()
@@ -146,13 +163,21 @@ def run_pipeline(ctx, args) -> int:
                           _with(file_values))
     if args.dry_run:
         return show_plan(graph, plan, _with(file_values))
-    options = RunOptions(
-        command="run", label=pipeline.id, selection=selection, force=args.force,
-        since=args.since, keep_going=args.continue_on_error, jobs=args.jobs,
-        timeout=args.timeout, env_file=args.env_file, wait=args.wait,
-        log_level=args.log_level, json_logs=args.json_logs,
-        global_options=ctx.global_options)
+    options = dataclasses.replace(options, label=pipeline.id, selection=selection)
     return RunSession(graph, options, plan, file_values=file_values).run()
+
+
+def _fast_path_key(ctx, args) -> str | None:
+    """The key of the selection's fast-path stamp (fastpath.py); None when this run
+    cannot take the fast path: forced, dry, --since, or showing doit's decisions."""
+    if args.force or args.dry_run or args.since or args.log_level == "debug":
+        return None
+    from orchestrator import fastpath
+    from orchestrator.paths import DEFAULT_GRAPH
+
+    graph_path = str(ctx.graph_path or (ctx.root / DEFAULT_GRAPH).absolute())
+    return fastpath.selection_key(graph_path, args.pipeline, args.only, args.skip,
+                                  args.start, args.stop, args.env_file)
 
 
 def _with(file_values: dict[str, str]) -> dict[str, str]:
@@ -174,6 +199,8 @@ def _since_record(root, since: str) -> dict:
 
 
 def run_stage(ctx, args) -> int:
+    from orchestrator.plan import plan_stage
+
     ctx.write_cache = not args.dry_run
     graph = ctx.graph
     plan = plan_stage(graph, args.stage)

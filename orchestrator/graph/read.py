@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from orchestrator import paths
 from orchestrator.errors import GraphError
 from orchestrator.graph import cache as graph_cache
 from orchestrator.graph.model import (
@@ -31,7 +32,7 @@ from orchestrator.graph.model import (
 )
 from orchestrator.graph.validate import SCHEMA_FILE, validate
 
-DEFAULT_GRAPH = Path("pipeline") / "stage-graph.json"
+DEFAULT_GRAPH = Path(paths.DEFAULT_GRAPH)
 # A YAML file can expand (through aliases) into far more data than it holds; past this
 # many values it is refused instead of being walked.
 MAX_VALUES = 1_000_000
