@@ -294,6 +294,17 @@ def _files_unchanged(fd: int, data: dict) -> bool:
     return True
 
 
+def _prune(root, keep, run_id: str) -> None:
+    from orchestrator.errors import UsageError
+    from orchestrator.ledger import keep_settings, prune_runs
+
+    try:
+        runs, days = keep_settings(*keep)
+        prune_runs(root, runs, days, protect=run_id)
+    except (OSError, UsageError, TypeError, ValueError):
+        pass
+
+
 # -- taking it -----------------------------------------------------------------------
 
 
@@ -326,6 +337,7 @@ def take(root, key: str, options: dict, wait: bool, console) -> int | None:
         if ledger.write_error:
             console.error(f"error: {ledger.write_error}")
             return 1
+        _prune(root, stamp["keep"], ledger.run_id)
         if not console.json_events:
             from orchestrator.console import seconds
 

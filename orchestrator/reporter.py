@@ -358,6 +358,7 @@ class PipelineReporter:
             self.console.error(f"error: {self.ledger.write_error}")
         self.session.digests.save()
         if self.session.options.entry_point == "doit":
+            self.session.prune()
             self.session.release()  # plain doit: the reporter took it
         if not self.ledger.started:
             return

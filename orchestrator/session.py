@@ -147,9 +147,21 @@ class RunSession:
         run has ended."""
         try:
             self.claim(wait=self.options.wait)
-            return self._run_claimed()
+            code = self._run_claimed()
+            self.prune()
+            return code
         finally:
             self.release()
+
+    def prune(self) -> None:
+        """Remove old runs' records (ledger.prune_runs), this one aside; best effort."""
+        from orchestrator.ledger import keep_settings, prune_runs
+
+        try:
+            runs, days = keep_settings(self.graph.keep_runs, self.graph.keep_days)
+            prune_runs(self.root, runs, days, protect=self.ledger.run_id)
+        except (OSError, UsageError):
+            pass
 
     def _run_claimed(self) -> int:
         from orchestrator.plan import missing_inputs
@@ -233,7 +245,7 @@ class RunSession:
             builder.file(os.path.abspath(self.options.env_file))
         selection = self.options.selection
         head = {"pipelineId": plan.pipeline_id, "label": self.options.label,
-                "stages": len(plan.selected),
+                "stages": len(plan.selected), "keep": [graph.keep_runs, graph.keep_days],
                 "selection": selection.as_options() if selection is not None else {}}
         return builder.build(str(self.graph.path), graph.display, os.environ, head)
 

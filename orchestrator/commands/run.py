@@ -134,6 +134,9 @@ def _add_timeout(parser) -> None:
 
 
 def run_pipeline(ctx, args) -> int:
+    from orchestrator.ledger import keep_settings
+
+    keep_settings()  # a malformed $PIPELINE_KEEP_RUNS is refused before anything runs
     key = _fast_path_key(ctx, args)
     options = RunOptions(
         command="run", label=args.pipeline, force=args.force,
@@ -199,8 +202,10 @@ def _since_record(root, since: str) -> dict:
 
 
 def run_stage(ctx, args) -> int:
+    from orchestrator.ledger import keep_settings
     from orchestrator.plan import plan_stage
 
+    keep_settings()
     ctx.write_cache = not args.dry_run
     graph = ctx.graph
     plan = plan_stage(graph, args.stage)

@@ -172,6 +172,9 @@ class Graph:
     artifacts: dict[str, Artifact]
     version: str | None = None
     default_pipeline_id: str | None = None
+    # `keepRuns`: how many recorded runs, and how many days of them, pruning keeps
+    keep_runs: int | None = None
+    keep_days: float | None = None
 
     def default_pipeline(self) -> Pipeline:
         """`defaultPipeline`, else `full-refresh`, else the only pipeline."""

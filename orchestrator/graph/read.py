@@ -282,4 +282,6 @@ def _freeze(data: dict, path: Path, root: Path, shown: str) -> Graph:
                  for p in data["pipelines"]}
     return Graph(path=path, root=root, display=shown, pipelines=pipelines, stages=stages,
                  artifacts=artifacts, version=data.get("version"),
-                 default_pipeline_id=data.get("defaultPipeline"))
+                 default_pipeline_id=data.get("defaultPipeline"),
+                 keep_runs=(data.get("keepRuns") or {}).get("count"),
+                 keep_days=(data.get("keepRuns") or {}).get("days"))
