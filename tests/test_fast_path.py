@@ -197,8 +197,14 @@ def test_each_selection_has_its_own_stamp_and_forced_or_dry_runs_never_use_one(t
     before = ran(project)
     forced = project.pipeline("run", "--force")
     assert FAST not in forced.out and ran(project)["first"] == before["first"] + 1
+    time.sleep(0.1)
+    assert FAST in project.pipeline("run").out  # a forced run leaves a stamp
+    assert FAST not in project.pipeline("run", "--log-level", "debug").out
     dry = project.pipeline("run", "--dry-run")
     assert FAST not in dry.out and "Plan for" in dry.out
+    full = project.pipeline("run", "--no-fast-path")
+    assert FAST not in full.out and "0 ran, 2 up to date" in full.out, full.text
+    assert FAST in project.pipeline("run").out  # the stamp it wrote holds
 
 
 def test_a_stage_that_always_runs_gets_no_stamp_and_max_age_bounds_it(tmp_path):

@@ -36,6 +36,9 @@ def register(commands) -> None:
                           "works), and everything downstream of it")
     run.add_argument("--continue-on-error", action="store_true",
                      help="after a failure, keep running the stages that do not depend on it")
+    run.add_argument("--no-fast-path", action="store_true",
+                     help="decide stage by stage even when nothing changed since the last "
+                          "run (the fast path's stamp is written anew)")
     run.add_argument("-j", "--jobs", type=_positive_int, default=1, metavar="N",
                      help="run up to N independent stages at once (default 1)")
     _add_shared_options(run)
@@ -144,7 +147,7 @@ def run_pipeline(ctx, args) -> int:
         timeout=args.timeout, env_file=args.env_file, wait=args.wait,
         log_level=args.log_level, json_logs=args.json_logs,
         global_options=ctx.global_options, fast_path_key=key)
-    if key is not None:
+    if key is not None and not (args.no_fast_path or args.force or args.log_level == "debug"):
         from orchestrator import fastpath
 
         console = Console(level=args.log_level, json_events=args.json_logs)
@@ -171,9 +174,9 @@ def run_pipeline(ctx, args) -> int:
 
 
 def _fast_path_key(ctx, args) -> str | None:
-    """The key of the selection's fast-path stamp (fastpath.py); None when this run
-    cannot take the fast path: forced, dry, --since, or showing doit's decisions."""
-    if args.force or args.dry_run or args.since or args.log_level == "debug":
+    """The key of the selection's fast-path stamp (fastpath.py); None for a run that
+    neither takes the fast path nor writes a stamp (--dry-run, --since)."""
+    if args.dry_run or args.since:
         return None
     from orchestrator import fastpath
     from orchestrator.paths import DEFAULT_GRAPH
