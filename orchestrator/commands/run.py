@@ -84,12 +84,18 @@ def _positive_seconds(text: str) -> float:
 def _add_output_options(parser) -> None:
     from orchestrator.console import LOG_LEVELS
 
-    parser.add_argument("--log-level", choices=LOG_LEVELS, default="info",
+    parser.add_argument("--log-level", choices=LOG_LEVELS, default="info", type=_log_level,
                         help="info: stream stage output (default); warn: only a failing "
                              "stage's last lines; error: only failures; debug: also commands "
                              "and doit's decisions")
     parser.add_argument("--json-logs", action="store_true",
                         help="print the run's JSONL events instead of human lines")
+
+
+def _log_level(text: str) -> str:
+    """`--log-level` in any case, `warning` for `warn` (as Python's logging spells it)."""
+    level = text.strip().lower()
+    return "warn" if level == "warning" else level
 
 
 def _add_env_file(parser) -> None:
@@ -135,6 +141,8 @@ def _add_timeout(parser) -> None:
 def run_pipeline(ctx, args) -> int:
     ctx.write_cache = not args.dry_run
     graph = ctx.graph
+    if args.pipeline and args.pipeline not in graph.pipelines and args.pipeline in graph.stages:
+        raise UsageError(_stage_not_pipeline(ctx, graph, args.pipeline))
     pipeline = graph.pipeline(args.pipeline) if args.pipeline else graph.default_pipeline()
     selection = make_selection(args.only, args.skip, args.start, args.stop)
     plan = plan_pipeline(graph, pipeline, selection, force=args.force)
@@ -153,6 +161,27 @@ def run_pipeline(ctx, args) -> int:
         log_level=args.log_level, json_logs=args.json_logs,
         global_options=ctx.global_options)
     return RunSession(graph, options, plan, file_values=file_values).run()
+
+
+def _stage_not_pipeline(ctx, graph: Graph, stage_id: str) -> str:
+    """`pipeline run STAGE`: say it is a stage, and how to run it alone or in its
+    pipeline (the default one when it lists the stage, else the first that does)."""
+    from orchestrator.console import pipeline_command
+
+    alone = pipeline_command(ctx.global_options, "run-stage", stage_id)
+    message = f"'{stage_id}' is a stage, not a pipeline: run it alone with '{alone}'"
+    listing = [p.id for p in graph.pipelines.values() if stage_id in p.stages]
+    try:
+        default = graph.default_pipeline().id
+    except UsageError:
+        default = None
+    if default in listing:
+        only = pipeline_command(ctx.global_options, "run", "--only", stage_id)
+    elif listing:
+        only = pipeline_command(ctx.global_options, "run", listing[0], "--only", stage_id)
+    else:
+        return message + " (no pipeline lists it)"
+    return f"{message}, or in its pipeline with '{only}'"
 
 
 def _with(file_values: dict[str, str]) -> dict[str, str]:

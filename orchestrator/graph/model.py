@@ -188,8 +188,10 @@ class Graph:
         try:
             return self.pipelines[pipeline_id]
         except KeyError:
+            known = ", ".join(self.pipelines) or "none"
             raise UsageError(f"unknown pipeline '{pipeline_id}'"
-                             f"{did_you_mean(pipeline_id, self.pipelines)}") from None
+                             f"{did_you_mean(pipeline_id, self.pipelines)}; "
+                             f"the pipelines are: {known}") from None
 
     def stage(self, stage_id: str) -> Stage:
         try:
