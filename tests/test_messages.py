@@ -102,6 +102,7 @@ def test_hints_offer_run_stage_only_where_it_can_start(project):
     refused = project.pipeline("run", "--from", "transform")
     assert refused.code == 1
     assert hints(refused.text) == ["pipeline run full-refresh --to transform"]
+    assert hints(project.pipeline("logs", "--latest").text) == hints(refused.text)
     # the hint works as printed
     again = project.pipeline(*shlex.split(hints(refused.text)[0])[1:])
     assert again.code == 0, again.text
