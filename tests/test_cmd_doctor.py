@@ -136,7 +136,7 @@ def test_missing_required_variable_is_named_and_its_value_never_printed(project)
     result = project.pipeline("doctor")
     assert result.code == 1
     out = unwrapped(result.out)
-    assert "✖ environment DOCTOR_TEST_TOKEN: required variable not set (needed by stage " \
+    assert "✖ environment DOCTOR_TEST_TOKEN: required variable not set or empty (needed by stage " \
            "publish)" in out
     assert "fix: export DOCTOR_TEST_TOKEN=..." in out
 

@@ -15,6 +15,7 @@ import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from orchestrator.commands._environment import add_env_file, env_file_values, stage_environ
 from orchestrator.console import Console, wrap
 from orchestrator.errors import EXIT_OK, EXIT_STAGE_FAILED
 from orchestrator.graph import Command, Graph, script_path
@@ -46,12 +47,14 @@ def register(commands) -> None:
                        "schemas, environment, run directory, saved state")
     parser.add_argument("--json", action="store_true",
                         help='print {"ok", "checks": [...]} as one JSON document')
+    add_env_file(parser)
     parser.set_defaults(handler=doctor)
 
 
 def doctor(ctx, args) -> int:
     graph = ctx.graph  # a broken graph is exit 2 with the usual lines, like every command
-    checks = run_checks(graph, ctx.root)
+    environ = stage_environ(env_file_values(args.env_file))
+    checks = run_checks(graph, ctx.root, environ)
     ok = all(c.ok or c.level == "warning" for c in checks)
     console = Console()
     if args.json:
@@ -77,7 +80,10 @@ def show(console: Console, checks: list[Check]) -> None:
     console.line(summary, "fail" if failed else "ok")
 
 
-def run_checks(graph: Graph, root: Path) -> list[Check]:
+def run_checks(graph: Graph, root: Path, environ: dict[str, str] | None = None
+               ) -> list[Check]:
+    """Every check; `environ` is the stages' environment (default: ours)."""
+    environ = dict(os.environ) if environ is None else environ
     commands = list(stage_commands(graph))
     runtimes = {_runtime(cmd) for _, cmd in commands}
     checks = [runner_python()]
@@ -97,7 +103,7 @@ def run_checks(graph: Graph, root: Path) -> list[Check]:
     checks.extend(executables(commands, root))
     checks.extend(scripts(graph, commands, root))
     checks.extend(schemas(graph, root))
-    checks.extend(environment(graph))
+    checks.extend(environment(graph, environ))
     checks.append(runs_writable(root))
     checks.append(state_readable(root))
     return checks
@@ -551,21 +557,24 @@ def unchecked_formats(unchecked: dict[str, set[str]]) -> list[Check]:
     return checks
 
 
-def environment(graph: Graph) -> list[Check]:
+def environment(graph: Graph, environ: dict[str, str]) -> list[Check]:
     """Required variables are set. Only names are printed, never values."""
     required: dict[str, list[str]] = {}
     for stage in graph.stages.values():
         for var in stage.environment:
             if var.required:
                 required.setdefault(var.name, []).append(stage.id)
-    missing = [name for name in required if name not in os.environ]
+    # as a run judges it: set and not empty, after --env-file
+    missing = [name for name in required if not environ.get(name)]
     if not missing:
         detail = f"{len(required)} required variable(s) set" if required \
             else "no stage requires a variable"
         return [Check("environment", True, detail)]
     return [Check(f"environment {name}", False,
-                  f"required variable not set (needed by {stages_text(required[name])})",
-                  f"export {name}=... before running the pipeline")
+                  f"required variable not set or empty (needed by "
+                  f"{stages_text(required[name])})",
+                  f"export {name}=... before running the pipeline, or set it in the "
+                  f"--env-file you run with")
             for name in missing]
 
 

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from orchestrator.commands._environment import (
+    add_env_file,
+    env_file_values,
+    refuse_missing_required,
+    stage_environ,
+)
 from orchestrator.console import Console
 from orchestrator.errors import EXIT_OK, UsageError
 from orchestrator.plan import Plan, make_selection, plan_pipeline, plan_stage
@@ -54,7 +60,7 @@ def _add_shared_options(parser) -> None:
     _add_timeout(parser)
     _add_output_options(parser)
     _add_wait(parser)
-    _add_env_file(parser)
+    add_env_file(parser)
 
 
 def _positive_int(text: str) -> int:
@@ -98,31 +104,12 @@ def _log_level(text: str) -> str:
     return "warn" if level == "warning" else level
 
 
-def _add_env_file(parser) -> None:
-    parser.add_argument("--env-file", metavar="PATH",
-                        help="load variables for the stages from a dotenv file (variables "
-                             "already set in the environment win); their values are masked")
-
-
-def _environment(graph: Graph, stage_ids, env_file: str | None, check: bool
-                 ) -> dict[str, str]:
+def _environment(graph: Graph, stage_ids, env_file: str | None) -> dict[str, str]:
     """The --env-file values (those the environment lacks are added for the stages), after
-    refusing unset required variables (all named, before anything starts)."""
-    import os
-
-    file_values: dict[str, str] = {}
-    if env_file:
-        from orchestrator.envfile import load_env_file
-
-        file_values = load_env_file(env_file, os.environ, shown=env_file)
-    if check:
-        environ = {**file_values, **os.environ}
-        missing = [f"{v.name} (stage {sid})" for sid in stage_ids
-                   for v in graph.stages[sid].environment
-                   if v.required and not environ.get(v.name)]
-        if missing:
-            raise UsageError("required environment variable not set or empty: "
-                             + ", ".join(missing))
+    refusing unset required variables (all named, before anything starts; a dry run
+    refuses them too: the real run would not start)."""
+    file_values = env_file_values(env_file)
+    refuse_missing_required(graph, stage_ids, stage_environ(file_values))
     return file_values
 
 
@@ -146,14 +133,14 @@ def run_pipeline(ctx, args) -> int:
     pipeline = graph.pipeline(args.pipeline) if args.pipeline else graph.default_pipeline()
     selection = make_selection(args.only, args.skip, args.start, args.stop)
     plan = plan_pipeline(graph, pipeline, selection, force=args.force)
-    file_values = _environment(graph, plan.selected, args.env_file, check=not args.dry_run)
+    file_values = _environment(graph, plan.selected, args.env_file)
     if args.since:
         from orchestrator.status import since_plan
 
         plan = since_plan(graph, plan, _since_record(ctx.root, args.since),
-                          _with(file_values))
+                          stage_environ(file_values))
     if args.dry_run:
-        return show_plan(graph, plan, _with(file_values))
+        return show_plan(graph, plan, stage_environ(file_values))
     options = RunOptions(
         command="run", label=pipeline.id, selection=selection, force=args.force,
         since=args.since, keep_going=args.continue_on_error, jobs=args.jobs,
@@ -184,13 +171,6 @@ def _stage_not_pipeline(ctx, graph: Graph, stage_id: str) -> str:
     return f"{message}, or in its pipeline with '{only}'"
 
 
-def _with(file_values: dict[str, str]) -> dict[str, str]:
-    """The stages' environment: ours, and the --env-file values it lacks."""
-    import os
-
-    return {**file_values, **os.environ}
-
-
 def _since_record(root, since: str) -> dict:
     from orchestrator.ledger import read_run_record, resolve_run
 
@@ -206,9 +186,9 @@ def run_stage(ctx, args) -> int:
     ctx.write_cache = not args.dry_run
     graph = ctx.graph
     plan = plan_stage(graph, args.stage)
-    file_values = _environment(graph, plan.selected, args.env_file, check=not args.dry_run)
+    file_values = _environment(graph, plan.selected, args.env_file)
     if args.dry_run:
-        return show_plan(graph, plan, _with(file_values))
+        return show_plan(graph, plan, stage_environ(file_values))
     options = RunOptions(
         command="run-stage", label=args.stage, stage=args.stage, force=True,
         timeout=args.timeout, env_file=args.env_file, wait=args.wait,
