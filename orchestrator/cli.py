@@ -55,6 +55,7 @@ class Context:
         self.global_options = global_options
         self._graph = None
         self.write_cache = False  # set by commands that run stages (they write anyway)
+        self.warn_misspelled = True  # `check` reports misspelled fields as findings instead
 
     @property
     def graph(self):
@@ -63,6 +64,9 @@ class Context:
 
             self._graph = load_graph(resolve_graph_path(self.root, self.graph_path), self.root,
                                      write_cache=self.write_cache)
+            if self.warn_misspelled:  # once per command, on stderr: stdout may be JSON
+                for line in self._graph.misspelling_lines():
+                    print(f"pipeline: warning: {line}", file=sys.stderr)
         return self._graph
 
 

@@ -123,7 +123,8 @@ def _encode(graph: Graph, key: str) -> bytes:
                              list(a.ignore)] for a in graph.artifacts.values()],
               "pipelines": [[p.id, list(p.stages), p.description]
                             for p in graph.pipelines.values()],
-              "stages": len(graph.stages)}
+              "stages": len(graph.stages),
+              "misspelled": [list(m) for m in graph.misspelled]}
     scripts = graph.script_candidates
     lines = [_dumps(header)]
     lines += [_dumps([*_stage(s), list(scripts[s.id]), s.command_digest])
@@ -214,7 +215,8 @@ def _decode(body: bytes, key: str, path: Path, root: Path, shown: str) -> Graph:
         raise ValueError("a truncated cache")
     graph = Graph(path=path, root=root, display=shown, pipelines=pipelines, stages=stages,
                   artifacts=artifacts, version=header["version"],
-                  default_pipeline_id=header["defaultPipeline"])
+                  default_pipeline_id=header["defaultPipeline"],
+                  misspelled=tuple(tuple(map(str, m)) for m in header["misspelled"]))
     graph.__dict__["script_candidates"] = scripts  # a cached property, computed before
     return graph
 

@@ -172,6 +172,18 @@ class Graph:
     artifacts: dict[str, Artifact]
     version: str | None = None
     default_pipeline_id: str | None = None
+    # (place, unknown field, the known field it is close to): warned at load, by `check`
+    misspelled: tuple[tuple[str, str, str], ...] = ()
+
+    def misspelling_lines(self, most: int = 3) -> list[str]:
+        """One line per misspelled field, `FILE: PLACE: unknown field (did you mean ...)`,
+        the first `most` of them, then one line counting the rest."""
+        lines = [f"{self.display}: {place}: unknown field (did you mean '{known}'?)"
+                 for place, _key, known in self.misspelled[:most]]
+        if len(self.misspelled) > most:
+            lines.append(f"{self.display}: {len(self.misspelled) - most} more unknown "
+                         f"field(s) like these ('pipeline check' lists them all)")
+        return lines
 
     def default_pipeline(self) -> Pipeline:
         """`defaultPipeline`, else `full-refresh`, else the only pipeline."""
