@@ -36,6 +36,7 @@ def register(commands) -> None:
                      help="run every selected stage even when up to date")
     run.add_argument("--dry-run", action="store_true",
                      help="print what would run and why; execute nothing")
+    _add_json(run)
     run.add_argument("--since", metavar="RUN_ID",
                      help="run only what changed since that recorded run (a unique prefix "
                           "works), and everything downstream of it")
@@ -51,8 +52,20 @@ def register(commands) -> None:
     stage.add_argument("stage", metavar="STAGE", help="stage id")
     stage.add_argument("--dry-run", action="store_true",
                        help="print what would run; execute nothing")
+    _add_json(stage)
     _add_shared_options(stage)
     stage.set_defaults(handler=run_stage)
+
+
+def _add_json(parser) -> None:
+    parser.add_argument("--json", action="store_true",
+                        help="with --dry-run: print the plan as one JSON document")
+
+
+def _refuse_json_without_dry_run(args) -> None:
+    if args.json and not args.dry_run:
+        raise UsageError("--json is for --dry-run (the plan as JSON); a run's events as "
+                         "JSON lines are --json-logs")
 
 
 def _add_shared_options(parser) -> None:
@@ -126,6 +139,7 @@ def _add_timeout(parser) -> None:
 
 
 def run_pipeline(ctx, args) -> int:
+    _refuse_json_without_dry_run(args)
     ctx.write_cache = not args.dry_run
     graph = ctx.graph
     if args.pipeline and args.pipeline not in graph.pipelines and args.pipeline in graph.stages:
@@ -140,7 +154,7 @@ def run_pipeline(ctx, args) -> int:
         plan = since_plan(graph, plan, _since_record(ctx.root, args.since),
                           stage_environ(file_values))
     if args.dry_run:
-        return show_plan(graph, plan, stage_environ(file_values))
+        return show_plan(graph, plan, stage_environ(file_values), as_json=args.json)
     options = RunOptions(
         command="run", label=pipeline.id, selection=selection, force=args.force,
         since=args.since, keep_going=args.continue_on_error, jobs=args.jobs,
@@ -183,12 +197,13 @@ def _since_record(root, since: str) -> dict:
 
 
 def run_stage(ctx, args) -> int:
+    _refuse_json_without_dry_run(args)
     ctx.write_cache = not args.dry_run
     graph = ctx.graph
     plan = plan_stage(graph, args.stage)
     file_values = _environment(graph, plan.selected, args.env_file)
     if args.dry_run:
-        return show_plan(graph, plan, stage_environ(file_values))
+        return show_plan(graph, plan, stage_environ(file_values), as_json=args.json)
     options = RunOptions(
         command="run-stage", label=args.stage, stage=args.stage, force=True,
         timeout=args.timeout, env_file=args.env_file, wait=args.wait,
@@ -197,11 +212,27 @@ def run_stage(ctx, args) -> int:
     return RunSession(graph, options, plan, file_values=file_values).run()
 
 
-def show_plan(graph: Graph, plan: Plan, environ=None) -> int:
-    """--dry-run: each stage `run`, `may run`, `up to date` or `skipped`, with its reason."""
+# a dry run's status -> its `action` in JSON
+_ACTIONS = {"run": "run", "up to date": "up-to-date", "may run": "may-run", "skipped": "skipped"}
+
+
+def show_plan(graph: Graph, plan: Plan, environ=None, as_json: bool = False) -> int:
+    """--dry-run: each stage `run`, `may run`, `up to date` or `skipped`, with its reason;
+    with `as_json`, one document whose stages are `status --json`'s, plus `action`."""
+    from orchestrator.commands.status import last_run, stage_reason
     from orchestrator.status import plan_statuses
 
     console = Console()
+    if as_json:
+        statuses = plan_statuses(graph, plan, environ)
+        console.json({"pipeline": plan.pipeline_id,
+                      "stage": None if plan.pipeline_id else plan.selected[0],
+                      "force": plan.force, "stages": [
+                          {"id": st.id, "upToDate": st.status == "up to date",
+                           "reason": stage_reason(st.status, st.reason),
+                           "lastRun": last_run(st.values), "action": _ACTIONS[st.status]}
+                          for st in statuses]})
+        return EXIT_OK
     title = f"pipeline '{plan.pipeline_id}'" if plan.pipeline_id else f"stage '{plan.selected[0]}'"
     console.line(f"Plan for {title} (dry run, nothing is executed):")
     statuses = plan_statuses(graph, plan, environ)
