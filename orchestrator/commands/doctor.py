@@ -18,7 +18,13 @@ from pathlib import Path
 from orchestrator.commands._environment import add_env_file, env_file_values, stage_environ
 from orchestrator.console import Console, wrap
 from orchestrator.errors import EXIT_OK, EXIT_STAGE_FAILED
-from orchestrator.graph import Command, Graph, script_path
+from orchestrator.graph import (
+    Command,
+    Graph,
+    interpreter_program,
+    missing_script,
+    script_path,
+)
 from orchestrator.paths import RUNS_DIR, STATE_DB
 from orchestrator.semver import Range, parse_range
 
@@ -28,8 +34,6 @@ VERSION_TIMEOUT = 10  # seconds: a version query that hangs is a failed check, n
 PACKAGE_JSON = "package.json"  # at the project root: its engines.node says which Node
 # An argument without a "/" is taken for a script only with one of these extensions, so
 # that values such as "1.5" or "example.com" are not reported as missing files.
-SCRIPT_SUFFIXES = {".js", ".mjs", ".cjs", ".ts", ".mts", ".py", ".sh", ".bash", ".rb", ".pl"}
-_SUFFIX = re.compile(r"\.[A-Za-z][A-Za-z0-9]{0,9}$")
 
 
 @dataclass
@@ -267,38 +271,12 @@ def _release(version: tuple[int, ...]) -> tuple[int, int, int]:
     return (tuple(version) + (0, 0, 0))[:3]  # type: ignore[return-value]
 
 
-# node's options that take their value as the next argument
-NODE_OPTIONS_WITH_VALUE = {"-r", "--require", "--import", "--loader", "--experimental-loader",
-                           "-C", "--conditions", "--input-type", "--env-file", "--title",
-                           "--disable-warning", "--watch-path", "--inspect-port"}
 NODE_LOADER_OPTIONS = ("-r", "--require", "--import", "--loader", "--experimental-loader")
-NODE_EVAL_OPTIONS = ("-e", "--eval", "-p", "--print")
 TYPESCRIPT_SUFFIXES = (".ts", ".mts", ".cts")
 STRIP_FLAG = "--experimental-strip-types"  # since Node.js 22.6
 TRANSFORM_FLAG = "--experimental-transform-types"  # since Node.js 22.7
 FLAG_SINCE = {STRIP_FLAG: (22, 6, 0), TRANSFORM_FLAG: (22, 7, 0)}
 NO_STRIP_FLAGS = ("--no-experimental-strip-types", "--no-strip-types")
-
-
-def node_script(args: tuple[str, ...] | list[str]) -> tuple[list[str], str | None]:
-    """(node's own options, the script) of a node command's arguments; the script is
-    None when there is none (`-e CODE`, or only options)."""
-    options: list[str] = []
-    i = 0
-    while i < len(args):
-        arg = args[i]
-        if arg == "--":
-            return options, args[i + 1] if i + 1 < len(args) else None
-        if not arg.startswith("-") or arg == "-":
-            return options, arg
-        options.append(arg)
-        if arg in NODE_EVAL_OPTIONS:
-            return options, None
-        if arg in NODE_OPTIONS_WITH_VALUE and i + 1 < len(args):
-            options.append(args[i + 1])
-            i += 1
-        i += 1
-    return options, None
 
 
 def strips_types_by_default(version: tuple[int, int, int]) -> bool:
@@ -339,7 +317,7 @@ def typescript(commands: list[tuple[str, Command]],
     for who, cmd in commands:
         if _runtime(cmd) != "node":
             continue
-        options, script = node_script(cmd.args)
+        options, script = interpreter_program(cmd)
         if not script or not script.lower().endswith(TYPESCRIPT_SUFFIXES):
             continue
         version, where = found.get(cmd.executable, (None, ""))
@@ -402,25 +380,12 @@ def executables(commands: list[tuple[str, Command]], root: Path) -> list[Check]:
     return checks
 
 
-def looks_like_script(arg: str) -> bool:
-    """Whether an argument that names no file was meant as a script: a project-relative
-    file path with an extension, e.g. `scripts/x.js`. (Values such as "1.5",
-    "example.com" or a URL name no file either, and are not reported.)"""
-    if not arg or arg.startswith(("-", "/")) or "://" in arg or "=" in arg:
-        return False
-    if any(ch.isspace() for ch in arg) or not _SUFFIX.search(arg):
-        return False
-    if "/" not in arg and os.path.splitext(arg)[1].lower() not in SCRIPT_SUFFIXES:
-        return False
-    norm = os.path.normpath(arg)
-    return not (norm.startswith("..") or norm == ".")
-
-
 def scripts(graph: Graph, commands: list[tuple[str, Command]], root: Path) -> list[Check]:
     """The scripts the commands name exist: an argument that can be a script
     (`script_path`, the rule a run fingerprints scripts by) and names a file is one; one
-    that names no file is reported missing when it looks like a script. A path-like
-    executable is left to the `executables` check."""
+    that names no file is missing only when it is the program the command's interpreter
+    runs (`missing_script`): any other is data, never a failure. A path-like executable
+    is left to the `executables` check."""
     present: set[str] = set()
     missing: dict[str, list[str]] = {}
     is_file: dict[str, bool] = {}  # each path asked once, however many commands name it
@@ -433,7 +398,7 @@ def scripts(graph: Graph, commands: list[tuple[str, Command]], root: Path) -> li
                 is_file[rel] = (root / rel).is_file()
             if is_file[rel]:
                 present.add(rel)
-            elif looks_like_script(arg):
+            elif missing_script(cmd, root, graph.artifact_paths, rel):
                 missing.setdefault(rel, []).append(who)
     if not missing:
         return [Check("scripts", True, f"{len(present)} script file(s) present")]
