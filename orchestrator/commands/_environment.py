@@ -1,5 +1,6 @@
-"""`--env-file`, shared by the commands that judge the stages' environment: `run`,
-`run-stage` (also with `--dry-run`), `status`, `describe` and `doctor`."""
+"""`--env-file` and `--python`, shared by the commands that judge the stages'
+environment: `run`, `run-stage` (also with `--dry-run`), `status`, `describe` and
+`doctor`."""
 
 from __future__ import annotations
 
@@ -16,6 +17,10 @@ def add_env_file(parser) -> None:
     parser.add_argument("--env-file", metavar="PATH",
                         help="load variables for the stages from a dotenv file (variables "
                              "already set in the environment win); their values are masked")
+    parser.add_argument("--python", metavar="PATH",
+                        help="the interpreter of python3/python stages, relative to the "
+                             "root (a virtualenv folder works too); sets PIPELINE_PYTHON, "
+                             "over the graph's \"python\"")
 
 
 def env_file_values(env_file: str | None) -> dict[str, str]:
@@ -27,9 +32,18 @@ def env_file_values(env_file: str | None) -> dict[str, str]:
     return load_env_file(env_file, os.environ, shown=env_file)
 
 
-def stage_environ(file_values: dict[str, str]) -> dict[str, str]:
-    """The stages' environment: ours, and the --env-file values it lacks."""
-    return {**file_values, **os.environ}
+def stage_environ(file_values: dict[str, str], python: str | None = None
+                  ) -> dict[str, str]:
+    """The stages' environment: ours, and the --env-file values it lacks; `--python`
+    sets PIPELINE_PYTHON in it."""
+    environ = {**file_values, **os.environ}
+    if python is not None:
+        from orchestrator.runtimes import PYTHON_VARIABLE
+
+        if not python.strip():
+            raise UsageError("--python: empty path")
+        environ[PYTHON_VARIABLE] = python
+    return environ
 
 
 def refuse_missing_required(graph: Graph, stage_ids: Iterable[str],

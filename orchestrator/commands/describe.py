@@ -259,7 +259,7 @@ SHOW = {"stage": show_stage, "pipeline": show_pipeline, "artifact": show_artifac
 def describe(ctx, args) -> int:
     graph = ctx.graph
     kinds = kinds_of(graph, args.id)
-    environ = stage_environ(env_file_values(args.env_file))
+    environ = stage_environ(env_file_values(args.env_file), args.python)
     data = {kind: stage_data(graph, args.id, environ) if kind == "stage"
             else BUILDERS[kind](graph, args.id) for kind in kinds}
     console = Console()

@@ -21,11 +21,13 @@ from orchestrator.errors import EXIT_OK, EXIT_STAGE_FAILED
 from orchestrator.graph import (
     Command,
     Graph,
+    Stage,
     interpreter_program,
     missing_script,
     script_path,
 )
 from orchestrator.paths import RUNS_DIR, STATE_DB
+from orchestrator.runtimes import PYTHON_EXECUTABLES, Interpreter
 from orchestrator.semver import Range, parse_range
 
 MIN_PYTHON = (3, 10)
@@ -57,7 +59,7 @@ def register(commands) -> None:
 
 def doctor(ctx, args) -> int:
     graph = ctx.graph  # a broken graph is exit 2 with the usual lines, like every command
-    environ = stage_environ(env_file_values(args.env_file))
+    environ = stage_environ(env_file_values(args.env_file), args.python)
     checks = run_checks(graph, ctx.root, environ)
     ok = all(c.ok or c.level == "warning" for c in checks)
     console = Console()
@@ -88,12 +90,33 @@ def run_checks(graph: Graph, root: Path, environ: dict[str, str] | None = None
                ) -> list[Check]:
     """Every check; `environ` is the stages' environment (default: ours)."""
     environ = dict(os.environ) if environ is None else environ
+    from orchestrator.runtimes import stage_interpreter, uses_python_on_path
+
     commands = list(stage_commands(graph))
     runtimes = {_runtime(cmd) for _, cmd in commands}
     checks = [runner_python()]
+    # the Python commands whose interpreter is configured ("python", --python), by path
+    configured: dict[str, tuple[Interpreter, list[str]]] = {}
+    by_default: list[tuple[str, Command]] = []
+    for stage in graph.stages.values():
+        interpreter = stage_interpreter(graph, stage, root, environ)
+        for who, cmd in stage_commands(graph, stage):
+            if not uses_python_on_path(cmd):
+                continue
+            if interpreter is None:
+                by_default.append((who, cmd))
+            else:
+                configured.setdefault(interpreter.path, (interpreter, []))[1].append(who)
     if "python" in runtimes:
-        for name in sorted({cmd.executable for _, cmd in commands if _runtime(cmd) == "python"}):
+        for name in sorted({cmd.executable for _, cmd in commands if _runtime(cmd) == "python"
+                            and (cmd.executable not in PYTHON_EXECUTABLES
+                                 or (_, cmd) in by_default)}):
             checks.append(stage_python(name, root))
+        checks.extend(configured_python(interpreter, who, root)
+                      for interpreter, who in configured.values())
+    # an executable a configured interpreter replaces need not be on PATH
+    configured_commands = [(who, cmd) for who, cmd in commands if uses_python_on_path(cmd)
+                           and (who, cmd) not in by_default]
     if "node" in runtimes:
         engines, problem = node_engines(root)
         found = {}
@@ -104,7 +127,7 @@ def run_checks(graph: Graph, root: Path, environ: dict[str, str] | None = None
             checks.append(problem)
         checks.extend(typescript(commands, found))
     checks.append(git_present(graph, root))
-    checks.extend(executables(commands, root))
+    checks.extend(executables([c for c in commands if c not in configured_commands], root))
     checks.extend(scripts(graph, commands, root))
     checks.extend(schemas(graph, root))
     checks.extend(environment(graph, environ))
@@ -113,9 +136,10 @@ def run_checks(graph: Graph, root: Path, environ: dict[str, str] | None = None
     return checks
 
 
-def stage_commands(graph: Graph):
-    """(who, command) for every stage command and every hook command; `who` names it."""
-    for stage in graph.stages.values():
+def stage_commands(graph: Graph, only: Stage | None = None):
+    """(who, command) for every stage command and every hook command (of the stage
+    `only`, when given); `who` names it."""
+    for stage in graph.stages.values() if only is None else (only,):
         yield stage.id, stage.command
         for moment, hooks in (("before", stage.hooks.before), ("after", stage.hooks.after),
                               ("onFailure", stage.hooks.on_failure)):
@@ -155,11 +179,13 @@ def runner_python() -> Check:
 
 
 def query_version(executable: str, root: Path) -> tuple[tuple[int, ...] | None, str]:
-    """(version, where) from `EXECUTABLE --version`, or (None, why not)."""
-    from orchestrator.runtimes import ExecutableNotFound, resolve_executable
+    """(version, where) from `EXECUTABLE --version`, or (None, why not). `python3` and
+    `python` are looked up as a stage's are: the runner's own virtualenv skipped."""
+    from orchestrator.runtimes import ExecutableNotFound, resolve_executable, resolve_python
 
     try:
-        path = resolve_executable(executable, root)
+        path = (resolve_python(executable, root) if executable in PYTHON_EXECUTABLES
+                else resolve_executable(executable, root))
     except ExecutableNotFound as exc:
         return None, str(exc)
     try:
@@ -218,6 +244,29 @@ def stage_python(executable: str, root: Path) -> Check:
         f"install Python {want} or newer and put '{executable}' on PATH "
         f"(stages use it, not the pipeline's own interpreter)",
         f"put a Python {want} or newer first on PATH as '{executable}'")
+
+
+def configured_python(interpreter: Interpreter, who: list[str], root: Path) -> Check:
+    """The interpreter the graph's `python` (or --python / PIPELINE_PYTHON) chose for
+    some Python stages: it runs, and is at least MIN_PYTHON."""
+    from orchestrator.runtimes import PYTHON_VARIABLE
+
+    want = _version_text(MIN_PYTHON)
+    if interpreter.source == PYTHON_VARIABLE:
+        source, fix = f"--python / {PYTHON_VARIABLE}", f"--python or {PYTHON_VARIABLE}"
+    else:
+        source = f"\"python\" of the {interpreter.source}"
+        fix = source
+    if os.path.isfile(interpreter.path) and os.access(interpreter.path, os.X_OK):
+        version, where = query_version(interpreter.path, root)
+    else:
+        version, where = None, f"{interpreter.path}: not found or not executable"
+    check = _version_check(
+        f"python for stages ({interpreter.setting})", version, where, MIN_PYTHON,
+        f"create the virtualenv (python3 -m venv DIR) or fix {fix}",
+        f"point {fix} at a Python {want} or newer")
+    check.detail += f" ({source}; used by {stages_text(who)})"
+    return check
 
 
 def node_engines(root: Path) -> tuple[Range | None, Check | None]:
@@ -359,7 +408,7 @@ def git_present(graph: Graph, root: Path) -> Check:
 
 def executables(commands: list[tuple[str, Command]], root: Path) -> list[Check]:
     """One check per distinct executable, naming the stages that use it."""
-    from orchestrator.runtimes import ExecutableNotFound, resolve_executable
+    from orchestrator.runtimes import ExecutableNotFound, resolve_executable, resolve_python
 
     users: dict[str, list[str]] = {}
     for who, cmd in commands:
@@ -369,7 +418,8 @@ def executables(commands: list[tuple[str, Command]], root: Path) -> list[Check]:
         name = f"executable {executable}"
         used_by = stages_text(who)
         try:
-            path = resolve_executable(executable, root)
+            path = (resolve_python(executable, root) if executable in PYTHON_EXECUTABLES
+                    else resolve_executable(executable, root))
         except ExecutableNotFound as exc:
             where = "in the project" if "/" in executable else "on PATH"
             checks.append(Check(name, False, f"{exc} (used by {used_by})",

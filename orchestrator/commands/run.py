@@ -138,8 +138,21 @@ def _add_timeout(parser) -> None:
                              "wins)")
 
 
+def _refuse_missing_python(ctx, args) -> None:
+    """`--python PATH` naming no interpreter is a usage error, before anything runs."""
+    if args.python is None:
+        return
+    from orchestrator.runtimes import interpreter_path, is_executable_file
+
+    path = interpreter_path(args.python, ctx.root)
+    if not is_executable_file(path):
+        raise UsageError(f"--python {args.python}: no executable interpreter at {path} "
+                         f"(a relative path is taken from the project root)")
+
+
 def run_pipeline(ctx, args) -> int:
     _refuse_json_without_dry_run(args)
+    _refuse_missing_python(ctx, args)
     ctx.write_cache = not args.dry_run
     graph = ctx.graph
     if args.pipeline and args.pipeline not in graph.pipelines and args.pipeline in graph.stages:
@@ -152,16 +165,18 @@ def run_pipeline(ctx, args) -> int:
         from orchestrator.status import since_plan
 
         plan = since_plan(graph, plan, _since_record(ctx.root, args.since),
-                          stage_environ(file_values))
+                          stage_environ(file_values, args.python))
     if args.dry_run:
-        return show_plan(graph, plan, stage_environ(file_values), as_json=args.json)
+        return show_plan(graph, plan, stage_environ(file_values, args.python),
+                         as_json=args.json)
     options = RunOptions(
         command="run", label=pipeline.id, selection=selection, force=args.force,
         since=args.since, keep_going=args.continue_on_error, jobs=args.jobs,
         timeout=args.timeout, env_file=args.env_file, wait=args.wait,
         log_level=args.log_level, json_logs=args.json_logs,
         global_options=ctx.global_options)
-    return RunSession(graph, options, plan, file_values=file_values).run()
+    return RunSession(graph, options, plan, environ=_runner_environ(args),
+                      file_values=file_values).run()
 
 
 def _stage_not_pipeline(ctx, graph: Graph, stage_id: str) -> str:
@@ -185,6 +200,12 @@ def _stage_not_pipeline(ctx, graph: Graph, stage_id: str) -> str:
     return f"{message}, or in its pipeline with '{only}'"
 
 
+def _runner_environ(args) -> dict[str, str] | None:
+    """The environment the run's stages start from: ours, with PIPELINE_PYTHON set by
+    --python (None: ours as it is)."""
+    return stage_environ({}, args.python) if args.python is not None else None
+
+
 def _since_record(root, since: str) -> dict:
     from orchestrator.ledger import read_run_record, resolve_run
 
@@ -198,18 +219,21 @@ def _since_record(root, since: str) -> dict:
 
 def run_stage(ctx, args) -> int:
     _refuse_json_without_dry_run(args)
+    _refuse_missing_python(ctx, args)
     ctx.write_cache = not args.dry_run
     graph = ctx.graph
     plan = plan_stage(graph, args.stage)
     file_values = _environment(graph, plan.selected, args.env_file)
     if args.dry_run:
-        return show_plan(graph, plan, stage_environ(file_values), as_json=args.json)
+        return show_plan(graph, plan, stage_environ(file_values, args.python),
+                         as_json=args.json)
     options = RunOptions(
         command="run-stage", label=args.stage, stage=args.stage, force=True,
         timeout=args.timeout, env_file=args.env_file, wait=args.wait,
         log_level=args.log_level, json_logs=args.json_logs,
         global_options=ctx.global_options)
-    return RunSession(graph, options, plan, file_values=file_values).run()
+    return RunSession(graph, options, plan, environ=_runner_environ(args),
+                      file_values=file_values).run()
 
 
 # a dry run's status -> its `action` in JSON

@@ -47,7 +47,7 @@ def show_status(ctx, args) -> int:
 
     graph = ctx.graph
     pipeline = graph.pipeline(args.pipeline) if args.pipeline else graph.default_pipeline()
-    environ = stage_environ(env_file_values(args.env_file))
+    environ = stage_environ(env_file_values(args.env_file), args.python)
     statuses = plan_statuses(graph, plan_pipeline(graph, pipeline), environ)  # runs nothing
     console = Console()
     if args.json:

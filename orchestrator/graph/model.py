@@ -135,6 +135,7 @@ class Stage:
     timeout: float | None = None  # seconds; None: the run's --timeout, if any
     retries: int = 0  # extra attempts after a failure
     retry_delay: float = 1.0  # seconds before the first retry; doubles after each
+    python: str | None = None  # its python3/python commands' interpreter (a path)
 
     @cached_property  # asked for per check of every stage; the stage never changes
     def cache_artifacts(self) -> frozenset[str]:
@@ -172,6 +173,7 @@ class Graph:
     artifacts: dict[str, Artifact]
     version: str | None = None
     default_pipeline_id: str | None = None
+    python: str | None = None  # the Python stages' interpreter (a path), unless theirs
     # (place, unknown field, the known field it is close to): warned at load, by `check`
     misspelled: tuple[tuple[str, str, str], ...] = ()
 

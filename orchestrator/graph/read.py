@@ -87,7 +87,7 @@ def load_graph(path: Path, root: Path | None = None, cache: bool = True,
 
 
 # bump when the frozen classes change shape (the cache holds their field values in order)
-_CACHE_FORMAT = "9"
+_CACHE_FORMAT = "10"
 
 
 def _cache_key(raw: bytes, path: Path, root: Path, shown: str) -> str:
@@ -279,10 +279,11 @@ def _freeze(data: dict, path: Path, root: Path, shown: str) -> Graph:
             if hooks else NO_HOOKS,
             timeout=s.get("timeout"), retries=s.get("retries", 0),
             retry_delay=s.get("retryDelay", _DEFAULT_RETRY_DELAY),
+            python=s.get("python"),
         )
     pipelines = {p["id"]: Pipeline(p["id"], tuple(map(intern, p["stages"])),
                                    p.get("description", ""))
                  for p in data["pipelines"]}
     return Graph(path=path, root=root, display=shown, pipelines=pipelines, stages=stages,
                  artifacts=artifacts, version=data.get("version"),
-                 default_pipeline_id=data.get("defaultPipeline"))
+                 default_pipeline_id=data.get("defaultPipeline"), python=data.get("python"))
