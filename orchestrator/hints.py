@@ -29,18 +29,23 @@ _DOIT_OPTIONS_WITH_VALUE = ("-f", "--file", "-d", "--dir", "--db-file", "--backe
 _DOIT_FLAGS = ("-k", "--seek-file")
 
 
-def inputs_present(graph: Graph, stage_id: str, root: Path) -> bool:
-    """Does every required input artifact of the stage exist now (a cache it also
-    writes excepted)? Then `run-stage` can start it."""
+def missing_inputs(graph: Graph, stage_id: str, root: Path) -> list[str]:
+    """The required input artifacts of the stage that do not exist now (a cache it also
+    writes excepted): with none, `run-stage` can start it."""
     stage = graph.stages[stage_id]
+    missing = []
     for inp in stage.inputs:
         if inp.is_external or inp.optional or inp.artifact in stage.cache_artifacts:
             continue
         artifact = graph.artifacts[inp.artifact]
         path = root / artifact.path
         if not (path.is_dir() if artifact.is_directory else path.is_file()):
-            return False
-    return True
+            missing.append(artifact.id)
+    return missing
+
+
+def inputs_present(graph: Graph, stage_id: str, root: Path) -> bool:
+    return not missing_inputs(graph, stage_id, root)
 
 
 def pipeline_of(graph: Graph, stage_id: str, pipeline_id: str | None) -> str | None:
@@ -64,19 +69,24 @@ def rerun_hints(graph: Graph, stage_id: str, pipeline_id: str | None,
     """The commands to show under a failed (or refused) stage; see the module doc."""
     if entry_point == "doit":
         return [doit_command(argv if argv is not None else sys.argv[1:], stage_id)]
-    if inputs_present(graph, stage_id, graph.root):
+    missing = missing_inputs(graph, stage_id, graph.root)
+    if not missing:
         hints = [pipeline_command(global_options, "run-stage", stage_id)]
         if pipeline_id:
             hints.append(pipeline_command(global_options, "run", pipeline_id, "--from",
                                           stage_id))
         return hints
+    writers = {artifact: [w for w in graph.writers(artifact) if w != stage_id]
+               for artifact in missing}
     pipeline = pipeline_of(graph, stage_id, pipeline_id)
-    if pipeline is not None:
+    if pipeline is not None and all(set(ws) & set(graph.pipelines[pipeline].stages)
+                                    for ws in writers.values()):
+        # the pipeline writes every missing input before the stage
         return [pipeline_command(global_options, "run", pipeline, "--to", stage_id)]
-    # in no pipeline: run the stages that write its inputs, where they can start
-    writers = sorted({w for inp in graph.stages[stage_id].inputs if inp.artifact
-                      for w in graph.writers(inp.artifact) if w != stage_id})
-    return [pipeline_command(global_options, "run-stage", w) for w in writers
+    # else: run the stages that write its inputs, where they can start (none: the
+    # files must come from elsewhere, and no command would help)
+    return [pipeline_command(global_options, "run-stage", w)
+            for w in sorted({w for ws in writers.values() for w in ws})
             if inputs_present(graph, w, graph.root)]
 
 

@@ -117,3 +117,15 @@ def test_hints_under_plain_doit_are_doit_commands_that_work(project):
     again = project.doit(*shlex.split(hints(failed.text)[0])[1:])
     assert again.code == 0, again.text
     assert project.counts() == {"extract": 1, "transform": 2}
+
+
+def test_a_missing_input_written_outside_the_pipeline_hints_its_writer(project):
+    graph = project.graph()
+    graph["pipelines"].append({"id": "late", "stages": ["transform", "publish"]})
+    project.write_graph(graph)
+    refused = project.pipeline("run", "late")
+    assert refused.code == 1
+    # `run late --to transform` would stop on the same input: extract writes it
+    assert hints(refused.text) == ["pipeline run-stage extract"]
+    assert project.pipeline(*shlex.split(hints(refused.text)[0])[1:]).code == 0
+    assert project.pipeline("run", "late").code == 0
