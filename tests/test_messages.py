@@ -53,6 +53,12 @@ def test_run_given_a_stage_says_how_to_run_a_stage(project):
         "or in its pipeline with 'pipeline run again --only extract-again'")
 
 
+def test_run_stage_given_a_pipeline_says_how_to_run_it(project):
+    assert one_error(project.pipeline("run-stage", "full-refresh")) == (
+        "pipeline: error: 'full-refresh' is a pipeline, not a stage: run it with "
+        "'pipeline run full-refresh'")
+
+
 def test_an_unknown_command_gets_did_you_mean(project):
     assert one_error(project.pipeline("rn")) == (
         f"pipeline: error: unknown command 'rn' (did you mean 'run'?); the commands are: "

@@ -222,6 +222,11 @@ def run_stage(ctx, args) -> int:
     _refuse_missing_python(ctx, args)
     ctx.write_cache = not args.dry_run
     graph = ctx.graph
+    if args.stage not in graph.stages and args.stage in graph.pipelines:
+        from orchestrator.console import pipeline_command
+
+        raise UsageError(f"'{args.stage}' is a pipeline, not a stage: run it with "
+                         f"'{pipeline_command(ctx.global_options, 'run', args.stage)}'")
     plan = plan_stage(graph, args.stage)
     file_values = _environment(graph, plan.selected, args.env_file)
     if args.dry_run:
