@@ -50,11 +50,13 @@ _READ = 1 << 20
 
 
 def selection_key(graph_path: str, pipeline: str | None, only: list[str], skip: list[str],
-                  start: str | None, stop: str | None, env_file: str | None) -> str:
-    """Which stamp a `pipeline run` may use: what it selects, and how."""
+                  start: str | None, stop: str | None, env_file: str | None,
+                  python: str | None = None) -> str:
+    """Which stamp a `pipeline run` may use: what it selects, and how (`python`: the
+    interpreter --python names, as a path)."""
     text = json.dumps([FORMAT, __version__, graph_path, pipeline, sorted(only),
                        sorted(skip), start, stop,
-                       os.path.abspath(env_file) if env_file else None])
+                       os.path.abspath(env_file) if env_file else None, python])
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
@@ -323,6 +325,8 @@ def take(root, key: str, options: dict, wait: bool, console) -> int | None:
         if stamp is None:
             return None
         mark_abandoned_runs(root)
+        for line in stamp["graphWarnings"]:  # what loading the graph would have said
+            console.error(f"pipeline: warning: {line}")
         count = stamp["stages"]
         reason = f"all {count} stages up to date (fast path: nothing they read has changed)"
         selection = stamp["selection"]

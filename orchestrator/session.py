@@ -111,7 +111,7 @@ class RunSession:
             masker=self.masker, executor=self.executor, environ=self.environ,
             before_output=self.console.end_live, digests=self.digests,
             before_stage=self.claim_for_stage if options.entry_point == "doit" else None)
-        self.lock = RunLock(self.root)
+        self.lock = RunLock(self.root, can_wait=options.entry_point != "doit")
         self._claimed = False
         self._claiming = threading.Lock()  # doit's worker threads start stages at once
         self.ledger = RunLedger(self.root, graph.display, options.as_record(),
@@ -246,6 +246,7 @@ class RunSession:
         selection = self.options.selection
         head = {"pipelineId": plan.pipeline_id, "label": self.options.label,
                 "stages": len(plan.selected), "keep": [graph.keep_runs, graph.keep_days],
+                "graphWarnings": graph.misspelling_lines(),
                 "selection": selection.as_options() if selection is not None else {}}
         return builder.build(str(self.graph.path), graph.display, os.environ, head)
 
