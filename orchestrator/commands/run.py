@@ -55,6 +55,9 @@ def _add_shared_options(parser) -> None:
     _add_output_options(parser)
     _add_wait(parser)
     _add_env_file(parser)
+    parser.add_argument("--no-summary", action="store_true",
+                        help="do not append the run's Markdown report to the file "
+                             "GITHUB_STEP_SUMMARY names (GitHub Actions' job summary)")
 
 
 def _positive_int(text: str) -> int:
@@ -151,8 +154,22 @@ def run_pipeline(ctx, args) -> int:
         since=args.since, keep_going=args.continue_on_error, jobs=args.jobs,
         timeout=args.timeout, env_file=args.env_file, wait=args.wait,
         log_level=args.log_level, json_logs=args.json_logs,
-        global_options=ctx.global_options)
-    return RunSession(graph, options, plan, file_values=file_values).run()
+        global_options=ctx.global_options, argv=ctx.argv)
+    return _run_with_summary(ctx, args, RunSession(graph, options, plan,
+                                                   file_values=file_values))
+
+
+def _run_with_summary(ctx, args, session: RunSession) -> int:
+    """Run the session; then, on GitHub Actions (GITHUB_STEP_SUMMARY set) and without
+    --no-summary, append its Markdown report to the job summary: also when the run
+    failed or was interrupted, which is when the summary is read."""
+    try:
+        return session.run()
+    finally:
+        if not args.no_summary and session.ledger.started:
+            from orchestrator.commands.report import append_step_summary
+
+            append_step_summary(ctx, session.ledger.run_id)
 
 
 def _with(file_values: dict[str, str]) -> dict[str, str]:
@@ -184,8 +201,9 @@ def run_stage(ctx, args) -> int:
         command="run-stage", label=args.stage, stage=args.stage, force=True,
         timeout=args.timeout, env_file=args.env_file, wait=args.wait,
         log_level=args.log_level, json_logs=args.json_logs,
-        global_options=ctx.global_options)
-    return RunSession(graph, options, plan, file_values=file_values).run()
+        global_options=ctx.global_options, argv=ctx.argv)
+    return _run_with_summary(ctx, args, RunSession(graph, options, plan,
+                                                   file_values=file_values))
 
 
 def show_plan(graph: Graph, plan: Plan, environ=None) -> int:
