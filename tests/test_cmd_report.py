@@ -131,7 +131,8 @@ def test_a_secret_printed_by_a_failing_stage_stays_masked(project, tmp_path):
     graph = project.graph()
     graph["stages"][0]["environment"] = [{"name": "API_TOKEN", "required": False}]
     graph["stages"][0]["command"] = {"executable": "python3", "args": [
-        "-c", "import os, sys; print('token=' + os.environ['API_TOKEN']); sys.exit(4)"]}
+        "-c", "import os, sys; print('token=' + os.environ['API_TOKEN']); "
+              "print('<img src=x onerror=alert(1)> | ``` </pre>'); sys.exit(4)"]}
     project.write_graph(graph)
     summary = tmp_path / "summary.md"
     env = {"API_TOKEN": secret, "GITHUB_STEP_SUMMARY": str(summary)}
@@ -142,17 +143,21 @@ def test_a_secret_printed_by_a_failing_stage_stays_masked(project, tmp_path):
         assert secret not in text
         assert "token=***" in text
         assert "exit code 4" in text
+    # what a stage prints is text, never markup: escaped in HTML, fenced in Markdown
+    assert "<img" not in html and "&lt;img src=x onerror=alert(1)&gt; | ``` &lt;/pre&gt;" in html
+    assert "\n````text\ntoken=***\n<img src=x onerror=alert(1)> | ``` </pre>\n````\n" in md
 
 
 # -- runs in progress, interrupted, and from before the report -------------------------
 
 
-def test_a_run_in_progress_and_then_interrupted(project):
+def test_a_run_in_progress_and_then_interrupted(project, tmp_path):
     graph = project.graph()
     graph["stages"][1]["command"] = {"executable": "python3", "args": [
         "-c", "import time; print('working', flush=True); time.sleep(30)"]}
     project.write_graph(graph)
-    env = {k: v for k, v in os.environ.items() if k != "GITHUB_STEP_SUMMARY"}
+    summary = tmp_path / "summary.md"
+    env = {**os.environ, "GITHUB_STEP_SUMMARY": str(summary)}
     runner = subprocess.Popen([sys.executable, "-m", "orchestrator", "run"],
                               cwd=project.root, env=env, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL, start_new_session=True)
@@ -179,6 +184,9 @@ def test_a_run_in_progress_and_then_interrupted(project):
     assert project.last_record()["status"] == "interrupted"
     assert bars(text) == {"extract": "st-succeeded", "transform": "st-failed"}
     assert "badge st-interrupted" in text
+    # the interrupted run still wrote its job summary
+    assert summary.read_text().startswith("### ⚠️ full-refresh: interrupted")
+    assert "| ❌ | transform | failed |" in summary.read_text()
 
 
 def test_records_written_before_the_report_and_killed_runs(project):
@@ -289,6 +297,17 @@ def test_a_thousand_stage_report_stays_under_two_megabytes(project):
 
 
 # -- bad input ---------------------------------------------------------------------------
+
+
+def test_output_is_relative_to_where_the_command_started(project, tmp_path):
+    assert project.pipeline("run").code == 0
+    result = project.pipeline("-C", project.root.name, "report", "-o", "here.html",
+                              cwd=project.root.parent)
+    assert result.code == 0, result.text
+    assert (project.root.parent / "here.html").is_file()
+    assert not project.path("here.html").exists()
+    result = project.pipeline("report", "-o", "-")
+    assert result.code == 0 and result.out.startswith("<!doctype html>")
 
 
 def test_bad_input_is_one_line_and_exit_2(project, tmp_path):
