@@ -71,6 +71,7 @@ class RunReport:
     graph_note: str | None
     failures: list[Failure] = field(default_factory=list)
     generated_at: datetime | None = None
+    runner_gone: bool = False  # `running`, but the process that wrote it is gone
 
     @property
     def status(self) -> str:

@@ -142,6 +142,10 @@ def header(report: RunReport) -> list[str]:
             ("Graph", f"<code>{h(record.get('graphPath') or '?')}</code>")]
     if isinstance(error, str) and error:
         rows.append(("Error", h(error)))
+    if report.runner_gone:
+        rows.append(("Note", f"still marked running, but its process (pid "
+                             f"{h(record.get('pid'))}) is gone: it was killed, or the machine "
+                             f"restarted; the next run marks it interrupted"))
     return [f"<header><h1>{h(report.pipeline)} "
             f"<span class=\"badge {status_class(report.status)}\">{h(report.status)}</span>"
             f"</h1><dl class=\"head\">"

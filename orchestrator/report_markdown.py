@@ -55,6 +55,9 @@ def render(report: RunReport) -> str:
            f"Run `{report.run_id}`, started {cell(record.get('startedAt') or '?')}, "
            f"took {duration}; {cell(counts or 'no stages recorded')}.",
            "", f"`{report.command_line.replace('`', '')}`", ""]
+    if report.runner_gone:
+        out[3:3] = ["", f"Still marked running, but its process (pid {cell(record.get('pid'))}) "
+                        f"is gone: the next run marks it interrupted."]
     out += stage_rows(report)
     out += failure_blocks(report)
     regressions = report.regressions()

@@ -217,6 +217,13 @@ def test_records_written_before_the_report_and_killed_runs(project):
     assert "unknown (at least 0.5s)" in text
     md = markdown(project, f".pipeline-runs/{dead['runId']}.json")
     assert "### ⚠️ full-refresh: interrupted" in md
+    # still `running`, its process long gone (killed -9, or a restart): said so
+    gone = dict(dead, runId="20260101T000002.000Z_full-refresh", status="running",
+                startedAt="2026-01-01T00:00:02.000Z", pid=2 ** 22 + 7)
+    (runs / f"{gone['runId']}.json").write_text(json.dumps(gone))
+    text = report_html(project, "--latest")
+    assert f"its process (pid {gone['pid']}) is gone" in text
+    assert "is gone: the next run marks it interrupted" in markdown(project)
 
 
 def test_a_broken_graph_is_a_note_and_the_records_still_report(project):

@@ -41,14 +41,16 @@ def register(commands) -> None:
 def build(ctx, run_id: str, runs: int | None = None, draw: bool = True):
     """The RunReport of `run_id` (UsageError when its record does not read); `draw`:
     load the graph to draw it (the Markdown has no drawing)."""
-    from orchestrator.commands.logs import hint_options, load_record
+    from orchestrator.commands.logs import hint_options, load_record, runner_alive
     from orchestrator.report import DEFAULT_RUNS, gather, load_drawing, stages_of
 
     record = load_record(ctx.root, run_id)
-    return gather(ctx.root, record, DEFAULT_RUNS if runs is None else runs,
-                  graph_drawing=load_drawing(ctx, record, stages_of(record)) if draw
-                  else (None, None),
-                  hint_options=hint_options(ctx, record))
+    report = gather(ctx.root, record, DEFAULT_RUNS if runs is None else runs,
+                    graph_drawing=load_drawing(ctx, record, stages_of(record)) if draw
+                    else (None, None),
+                    hint_options=hint_options(ctx, record))
+    report.runner_gone = record.get("status") == "running" and not runner_alive(record)
+    return report
 
 
 def make_report(ctx, args) -> int:
