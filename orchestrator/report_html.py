@@ -19,7 +19,8 @@ from orchestrator.report import STATUSES, RunReport
 from orchestrator.trends import REGRESSION_MIN_MEDIAN_MS, REGRESSION_RATIO, number
 
 LANE_H = 22  # timeline: height of a lane
-TIMELINE_W = 1000  # timeline: width of the drawing (user units; it scales to the page)
+TIMELINE_MIN_W = 640  # timeline: narrowest drawing (px); a phone scrolls it sideways
+MIN_BAR_PCT = 0.2  # timeline: a bar is at least this wide (% of the drawing)
 NODE_W, NODE_H, GAP_X, GAP_Y = 150, 26, 16, 44  # graph: node box and gaps
 LABEL_CHARS = 22  # graph: a node shows this many characters of its id
 SPARK_W, SPARK_H = 120, 24
@@ -165,28 +166,33 @@ def tick_step(length_ms: float, ticks: int = 8) -> float:
 
 
 def timeline(report: RunReport, anchors: dict[str, str]) -> list[str]:
+    """One bar per stage that started. Horizontal positions are percentages of the
+    drawing's width and heights are pixels, so the drawing fills the page without
+    stretching its text; each bar is a nested <svg>, which clips its label to the bar."""
     out = ["<section id=\"timeline\"><h2>Timeline</h2>"]
     if not report.spans:
         out.append("<p class=\"note\">No stage started in this run "
                    "(all up to date, skipped, or the run stopped first).</p></section>")
         return out
     length = max(report.length_ms, 1.0)
-    scale = TIMELINE_W / length
+    scale = 100 / length  # ms -> % of the width
     top = 16
     height = top + report.lanes * LANE_H + 4
     out.append(f"<p class=\"note\">{len(report.spans)} stage(s) ran on {report.lanes} "
                f"lane(s) (stages side by side ran at the same time). Hover a bar for its "
                f"details; select it to jump to its row.</p>")
     out.append(f"<div class=\"scroll\"><svg id=\"timeline-svg\" role=\"img\" "
-               f"aria-label=\"timeline of the run\" viewBox=\"0 0 {TIMELINE_W} {height}\" "
-               f"width=\"100%\" style=\"min-width:600px\" preserveAspectRatio=\"none\" "
+               f"aria-label=\"timeline of the run\" width=\"100%\" height=\"{height}\" "
+               f"style=\"min-width:{TIMELINE_MIN_W}px\" "
                f"xmlns=\"http://www.w3.org/2000/svg\"><g class=\"axis\">")
     step = tick_step(length)
     at = 0.0
     while at <= length + 1e-9:
         x = at * scale
-        out.append(f"<line x1=\"{x:.1f}\" y1=\"{top - 3}\" x2=\"{x:.1f}\" y2=\"{height}\"/>"
-                   f"<text x=\"{x + 2:.1f}\" y=\"10\">{h(seconds(at))}</text>")
+        anchor = " text-anchor=\"end\"" if x > 90 else ""
+        out.append(f"<line x1=\"{x:.2f}%\" y1=\"{top - 3}\" x2=\"{x:.2f}%\" y2=\"{height}\"/>"
+                   f"<text x=\"{x:.2f}%\" dx=\"{-2 if anchor else 2}\" y=\"10\"{anchor}>"
+                   f"{h(seconds(at))}</text>")
         at += step
     out.append("</g>")
     by_id = {s["id"]: s for s in report.stages}
@@ -194,24 +200,22 @@ def timeline(report: RunReport, anchors: dict[str, str]) -> list[str]:
         stage = by_id.get(span.stage_id, {})
         status = stage.get("status")
         x = span.start_ms * scale
-        w = max(2.0, (span.end_ms - span.start_ms) * scale)
+        w = max(MIN_BAR_PCT, (span.end_ms - span.start_ms) * scale)
         y = top + span.lane * LANE_H
         tip = tooltip(stage, span.end_ms - span.start_ms, span.open_ended)
         cls = f"bar {status_class(status)}" + (" open" if span.open_ended else "")
         piece = (f"<a href=\"#{anchors.get(span.stage_id, '')}\" class=\"{cls}\" "
                  f"data-stage=\"{h(span.stage_id)}\"><title>{h(tip)}</title>"
-                 f"<rect class=\"b\" x=\"{x:.1f}\" y=\"{y}\" width=\"{w:.1f}\" "
-                 f"height=\"{LANE_H - 4}\"/>")
+                 f"<svg x=\"{x:.3f}%\" y=\"{y}\" width=\"{w:.3f}%\" height=\"{LANE_H - 4}\">"
+                 f"<rect class=\"b\" width=\"100%\" height=\"100%\"/>")
+        whole = max(span.end_ms - span.start_ms, 1e-9)
         for s_start, s_end, kind in span.segments:
-            piece += (f"<rect class=\"seg {kind}\" x=\"{s_start * scale:.1f}\" y=\"{y}\" "
-                      f"width=\"{max(1.0, (s_end - s_start) * scale):.1f}\" "
-                      f"height=\"{LANE_H - 4}\"/>")
-        fits = int(w / 6.2) - 1
-        if fits >= 4:
-            label = span.stage_id if len(span.stage_id) <= fits else \
-                span.stage_id[:fits - 1] + "…"
-            piece += f"<text x=\"{x + 3:.1f}\" y=\"{y + 13}\">{h(label)}</text>"
-        out.append(piece + "</a>")
+            piece += (f"<rect class=\"seg {kind}\" "
+                      f"x=\"{(s_start - span.start_ms) / whole * 100:.2f}%\" "
+                      f"width=\"{max(0.5, (s_end - s_start) / whole * 100):.2f}%\" "
+                      f"height=\"100%\"/>")
+        piece += f"<text x=\"3\" y=\"13\">{h(span.stage_id)}</text></svg></a>"
+        out.append(piece)
     out.append("</svg></div></section>")
     return out
 
