@@ -28,6 +28,7 @@ from typing import Any
 
 from orchestrator.ledger import parse_started
 
+LANE_SLACK_MS = 2.0  # a stage's start and duration are each rounded to the ms (see below)
 REGRESSION_RATIO = 1.5  # the last run is more than 50% slower than the median...
 REGRESSION_MIN_MEDIAN_MS = 500  # ... and the median is over 0.5 s
 RAN = ("succeeded", "failed")
@@ -188,14 +189,17 @@ def stage_spans(record: dict, now: datetime | None = None) -> list[Span]:
 
 def assign_lanes(spans: list[Span]) -> int:
     """Put each span, in order of start, on the lowest lane free when it starts; the
-    number of lanes used. A lane is free at the moment its last span ended."""
+    number of lanes used. A lane is free at the moment its last span ended, give or take
+    LANE_SLACK_MS: a record's start times and durations are rounded to the millisecond
+    each, so a stage that started as another ended may seem to overlap it by one or two,
+    and `-j 2` would show a third lane."""
     import heapq
 
     lane_ends: list[float] = []  # end of each lane's last span, by lane
     free: list[int] = []  # lanes free now (heap)
     busy: list[tuple[float, int]] = []  # (end, lane) of the lanes in use (heap)
     for span in sorted(spans, key=lambda s: (s.start_ms, s.end_ms)):
-        while busy and busy[0][0] <= span.start_ms:
+        while busy and busy[0][0] <= span.start_ms + LANE_SLACK_MS:
             heapq.heappush(free, heapq.heappop(busy)[1])
         lane = heapq.heappop(free) if free else len(lane_ends)
         if lane == len(lane_ends):

@@ -109,25 +109,32 @@ def test_history_orders_stages_like_the_newest_run_and_reads_damaged_entries():
 # -- lanes -----------------------------------------------------------------------------
 
 
-def spans(*pairs):
-    return [Span(f"s{i}", start, end) for i, (start, end) in enumerate(pairs)]
+def spans(*pairs, unit: float = 1):
+    return [Span(f"s{i}", start * unit, end * unit) for i, (start, end) in enumerate(pairs)]
 
 
 def test_lanes_put_overlapping_stages_side_by_side_and_reuse_free_lanes():
-    items = spans((0, 10), (0, 5), (5, 8), (10, 20), (6, 12))  # not in order of start
+    items = spans((0, 10), (0, 5), (5, 8), (10, 20), (6, 12), unit=100)  # not in order
     assert assign_lanes(items) == 3
     # taken in order of start, then end: (0,5) first; (10,20) takes the lowest free lane
     assert [s.lane for s in items] == [1, 0, 0, 0, 2]
 
 
 def test_one_job_is_one_lane_even_when_a_stage_starts_as_the_last_ends():
-    items = spans((0, 10), (10, 20), (20, 30))
+    items = spans((0, 10), (10, 20), (20, 30), unit=100)
     assert assign_lanes(items) == 1
     assert [s.lane for s in items] == [0, 0, 0]
 
 
+def test_rounding_to_the_millisecond_does_not_open_a_lane():
+    # started 1 ms before the other "ended": the record's rounding, not parallelism
+    items = spans((0, 100), (99, 200), (201, 300))
+    assert assign_lanes(items) == 1
+    assert assign_lanes(spans((0, 100), (97, 200))) == 2
+
+
 def test_a_freed_lower_lane_is_taken_before_a_higher_one():
-    items = spans((0, 10), (1, 3), (2, 9), (4, 6))
+    items = spans((0, 10), (1, 3), (2, 9), (4, 6), unit=100)
     assert assign_lanes(items) == 3
     assert [s.lane for s in items] == [0, 1, 2, 1]
 
