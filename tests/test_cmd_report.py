@@ -148,6 +148,24 @@ def test_a_secret_printed_by_a_failing_stage_stays_masked(project, tmp_path):
     assert "\n````text\ntoken=***\n<img src=x onerror=alert(1)> | ``` </pre>\n````\n" in md
 
 
+def test_a_retried_stage_shows_its_attempts_as_segments(project):
+    graph = project.graph()
+    graph["stages"][0].update(retries=2, retryDelay=0.05, command={
+        "executable": "python3", "args": ["-c", (
+            "import os, sys, time\n"  # fails twice, then succeeds
+            "os.makedirs('tries', exist_ok=True); n = len(os.listdir('tries'))\n"
+            "open(f'tries/{n}', 'w').close(); time.sleep(0.05)\n"
+            "sys.exit(0 if n == 2 else 5)")]},
+        outputs=[])
+    graph["stages"][1]["inputs"] = []
+    project.write_graph(graph)
+    assert project.pipeline("run", "--only", "extract").code == 0
+    page = Page(report_html(project))
+    kinds = [a["class"] for a in page.having("seg")]
+    assert kinds == ["seg failed-attempt", "seg failed-attempt", "seg attempt"]
+    assert "3 attempts: failed" in report_html(project)
+
+
 # -- runs in progress, interrupted, and from before the report -------------------------
 
 
