@@ -56,6 +56,7 @@ class RunOptions:
     log_level: str = "info"
     json_logs: bool = False
     global_options: tuple[str, ...] = ()  # `-C DIR`, `-g FILE` as given (rerun hints)
+    argv: tuple[str, ...] = ()  # the command line after `pipeline` (the report shows it)
 
     @property
     def entry_point(self) -> str:
@@ -66,6 +67,8 @@ class RunOptions:
         head = {"command": self.command, "entryPoint": self.entry_point}
         if self.command == "doit run":
             return head
+        if self.argv:  # masked with the rest of the record
+            head["argv"] = ["pipeline", *self.argv]
         output = {"logLevel": self.log_level, "jsonLogs": self.json_logs}
         if self.command == "run-stage":
             return {**head, "stage": self.stage, "force": True, "dryRun": False,

@@ -10,13 +10,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 
 SHAPE_MEASURES = ("full run", "no-op run", "dry run", "list", "status", "check", "history",
-                  "peak RSS")
+                  "report", "peak RSS")
 # Which tools each per-shape measure has a value for; the others show "–".
 TOOLS = {"full run": ("pipeline", "raw doit", "make"),
          "no-op run": ("pipeline", "raw doit", "make"),
          "dry run": ("pipeline", "make"), "list": ("pipeline", "raw doit"),
          "status": ("pipeline",), "check": ("pipeline",), "history": ("pipeline",),
-         "peak RSS": ("pipeline", "raw doit", "make")}
+         "report": ("pipeline",), "peak RSS": ("pipeline", "raw doit", "make")}
 PROJECT_MEASURES = ("start-up (--version)", "list", "no-op run", "no-op minus 1-stage no-op",
                     "artifact_digest, cold process")
 VALUE = re.compile(r"^-?\d+(\.\d+)? (ms|s|MiB)$")

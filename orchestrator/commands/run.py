@@ -74,6 +74,9 @@ def _add_shared_options(parser) -> None:
     _add_output_options(parser)
     _add_wait(parser)
     add_env_file(parser)
+    parser.add_argument("--no-summary", action="store_true",
+                        help="do not append the run's Markdown report to the file "
+                             "GITHUB_STEP_SUMMARY names (GitHub Actions' job summary)")
 
 
 def _positive_int(text: str) -> int:
@@ -174,9 +177,23 @@ def run_pipeline(ctx, args) -> int:
         since=args.since, keep_going=args.continue_on_error, jobs=args.jobs,
         timeout=args.timeout, env_file=args.env_file, wait=args.wait,
         log_level=args.log_level, json_logs=args.json_logs,
-        global_options=ctx.global_options)
-    return RunSession(graph, options, plan, environ=_runner_environ(args),
-                      file_values=file_values).run()
+        global_options=ctx.global_options, argv=ctx.argv)
+    return _run_with_summary(ctx, args, RunSession(graph, options, plan,
+                                                   environ=_runner_environ(args),
+                                                   file_values=file_values))
+
+
+def _run_with_summary(ctx, args, session: RunSession) -> int:
+    """Run the session; then, on GitHub Actions (GITHUB_STEP_SUMMARY set) and without
+    --no-summary, append its Markdown report to the job summary: also when the run
+    failed or was interrupted, which is when the summary is read."""
+    try:
+        return session.run()
+    finally:
+        if not args.no_summary and session.ledger.started:
+            from orchestrator.commands.report import append_step_summary
+
+            append_step_summary(ctx, session.ledger.run_id)
 
 
 def _stage_not_pipeline(ctx, graph: Graph, stage_id: str) -> str:
@@ -236,9 +253,10 @@ def run_stage(ctx, args) -> int:
         command="run-stage", label=args.stage, stage=args.stage, force=True,
         timeout=args.timeout, env_file=args.env_file, wait=args.wait,
         log_level=args.log_level, json_logs=args.json_logs,
-        global_options=ctx.global_options)
-    return RunSession(graph, options, plan, environ=_runner_environ(args),
-                      file_values=file_values).run()
+        global_options=ctx.global_options, argv=ctx.argv)
+    return _run_with_summary(ctx, args, RunSession(graph, options, plan,
+                                                   environ=_runner_environ(args),
+                                                   file_values=file_values))
 
 
 # a dry run's status -> its `action` in JSON
