@@ -38,4 +38,4 @@ bench: $(STAMP)
 	$(VENV)/bin/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) .venv-doit* .pipeline-runs .doit.db website modules modules_temp
+	rm -rf $(VENV) .venv-doit* .pipeline-runs .doit.db website modules modules_temp report.html

@@ -403,9 +403,10 @@ def render_doc(rows: list[Row], options: Options, failures: list[str],
         "`pipeline run --jobs 4`, `doit run -n 4 -P thread`, `make -j4`, alternating.",
         "- **dry run**: `pipeline run --dry-run`, `make -n` (doit has none).",
         "- **list**: `pipeline list`, `doit list` (make has none).",
-        "- **status**, **check**, **history**: `pipeline status`, `pipeline check`, "
-        "`pipeline history` after the runs above (no counterpart in doit or make); with "
-        "the other times, they show how each command grows from 1,000 to 10,000 stages.",
+        "- **status**, **check**, **history**, **report**: `pipeline status`, `pipeline "
+        "check`, `pipeline history`, `pipeline report -o report.html` after the runs above "
+        "(no counterpart in doit or make); with the other times, they show how each "
+        "command grows from 1,000 to 10,000 stages.",
         "- **peak RSS**: the largest `ru_maxrss` (from `os.wait4`, so the largest single "
         "process of the tree) over the full and no-op runs (**peak RSS, no-op**: over the "
         "no-op runs alone). Each command is started by a "

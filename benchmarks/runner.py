@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parent.parent
 TOOLS = ("pipeline", "doit", "make")
 # Operations measured per shape and size, in table order.
 OPERATIONS = ("full run", "no-op run", "no-op run, full path", "last output removed",
-              "dry run", "list", "status", "check", "history", "peak RSS",
+              "dry run", "list", "status", "check", "history", "report", "peak RSS",
               "peak RSS, no-op", "record + events of a no-op")
 LARGE = 10_000  # sizes from here on use --large-repeat for full runs
 PARALLEL_DELAY_S = 0.05  # each stage of the parallel row sleeps this long
@@ -206,7 +206,8 @@ class Bench:
                          "dry run": pipe + ["run", "--dry-run"], "list": pipe + ["list"],
                          # commands of our own, timed to show how they grow with the graph
                          "status": pipe + ["status"], "check": pipe + ["check"],
-                         "history": pipe + ["history"]},
+                         "history": pipe + ["history"],
+                         "report": pipe + ["report", "-o", "report.html"]},
             "doit": {"full run": doit + ["run"], "no-op run": doit + ["run"],
                      "last output removed": doit + ["run"], "list": doit + ["list"]},
             "make": {"full run": ["make"], "no-op run": ["make"],

@@ -310,10 +310,11 @@ def _prune(root, keep, run_id: str) -> None:
 # -- taking it -----------------------------------------------------------------------
 
 
-def take(root, key: str, options: dict, wait: bool, console) -> int | None:
+def take(root, key: str, options: dict, wait: bool, console) -> tuple[int, str] | None:
     """`pipeline run` on the fast path: under the run lock, when the selection's stamp
-    still holds, record the run (every stage up to date) and return 0; None when the
-    full path must decide. A run in progress is refused (or waited for) as always."""
+    still holds, record the run (every stage up to date) and return (0, its run id);
+    None when the full path must decide. A run in progress is refused (or waited for)
+    as always."""
     from orchestrator.ledger import RunLedger, mark_abandoned_runs
     from orchestrator.lock import RunLock
 
@@ -340,7 +341,7 @@ def take(root, key: str, options: dict, wait: bool, console) -> int | None:
         ledger.finish("failed" if ledger.write_error else "succeeded")
         if ledger.write_error:
             console.error(f"error: {ledger.write_error}")
-            return 1
+            return 1, ledger.run_id
         _prune(root, stamp["keep"], ledger.run_id)
         if not console.json_events:
             from orchestrator.console import seconds
@@ -350,6 +351,6 @@ def take(root, key: str, options: dict, wait: bool, console) -> int | None:
             console.line(f"{name} succeeded in {took}: 0 ran, {count} up to date (fast "
                          f"path: nothing the stages read has changed). "
                          f"Record: {ledger.relative(ledger.record_path)}", "ok")
-        return 0
+        return 0, ledger.run_id
     finally:
         lock.release()

@@ -58,6 +58,7 @@ class RunOptions:
     global_options: tuple[str, ...] = ()  # `-C DIR`, `-g FILE` as given (rerun hints)
     # the selection's fast-path stamp (fastpath.py), written when the run allows it
     fast_path_key: str | None = None
+    argv: tuple[str, ...] = ()  # the command line after `pipeline` (the report shows it)
 
     @property
     def entry_point(self) -> str:
@@ -68,6 +69,8 @@ class RunOptions:
         head = {"command": self.command, "entryPoint": self.entry_point}
         if self.command == "doit run":
             return head
+        if self.argv:  # masked with the rest of the record
+            head["argv"] = ["pipeline", *self.argv]
         output = {"logLevel": self.log_level, "jsonLogs": self.json_logs}
         if self.command == "run-stage":
             return {**head, "stage": self.stage, "force": True, "dryRun": False,

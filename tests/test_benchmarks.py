@@ -10,7 +10,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 
 SHAPE_MEASURES = ("full run", "no-op run", "no-op run, full path", "last output removed",
-                  "dry run", "list", "status", "check", "history", "peak RSS",
+                  "dry run", "list", "status", "check", "history", "report", "peak RSS",
                   "peak RSS, no-op", "record + events of a no-op")
 # Which tools each per-shape measure has a value for; the others show "–".
 TOOLS = {"full run": ("pipeline", "raw doit", "make"),
@@ -21,7 +21,7 @@ TOOLS = {"full run": ("pipeline", "raw doit", "make"),
          "record + events of a no-op": ("pipeline",),
          "dry run": ("pipeline", "make"), "list": ("pipeline", "raw doit"),
          "status": ("pipeline",), "check": ("pipeline",), "history": ("pipeline",),
-         "peak RSS": ("pipeline", "raw doit", "make")}
+         "report": ("pipeline",), "peak RSS": ("pipeline", "raw doit", "make")}
 PROJECT_MEASURES = ("start-up (--version)", "list", "no-op run", "no-op minus 1-stage no-op",
                     "artifact_digest, cold process")
 VALUE = re.compile(r"^-?\d+(\.\d+)? (ms|s|MiB|KiB)$")

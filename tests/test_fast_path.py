@@ -321,3 +321,18 @@ def test_the_record_of_a_large_no_op_on_the_fast_path_is_small(tmp_path):
     runs = root / ".pipeline-runs"
     assert (runs / f"{record['runId']}.json").stat().st_size < 16 * 1024
     assert (runs / f"{record['runId']}.log").stat().st_size < 16 * 1024
+
+
+def test_a_fast_path_run_writes_the_job_summary_and_reports(tmp_path):
+    project = chain(tmp_path)
+    settled(project)
+    summary = tmp_path / "summary.md"
+    result = project.pipeline("run", env={"GITHUB_STEP_SUMMARY": str(summary)})
+    assert FAST in result.out, result.text
+    assert "2 up-to-date (fast path)" in summary.read_text()
+    quiet = project.pipeline("run", "--no-summary",
+                             env={"GITHUB_STEP_SUMMARY": str(tmp_path / "none.md")})
+    assert FAST in quiet.out and not (tmp_path / "none.md").exists()
+    report = project.pipeline("report", "--latest", "-o", str(tmp_path / "r.html"))
+    assert report.code == 0, report.text
+    assert "up-to-date (fast path)" in (tmp_path / "r.html").read_text()

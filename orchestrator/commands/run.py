@@ -78,6 +78,9 @@ def _add_shared_options(parser) -> None:
     _add_output_options(parser)
     _add_wait(parser)
     add_env_file(parser)
+    parser.add_argument("--no-summary", action="store_true",
+                        help="do not append the run's Markdown report to the file "
+                             "GITHUB_STEP_SUMMARY names (GitHub Actions' job summary)")
 
 
 def _positive_int(text: str) -> int:
@@ -166,13 +169,16 @@ def run_pipeline(ctx, args) -> int:
         since=args.since, keep_going=args.continue_on_error, jobs=args.jobs,
         timeout=args.timeout, env_file=args.env_file, wait=args.wait,
         log_level=args.log_level, json_logs=args.json_logs,
-        global_options=ctx.global_options, fast_path_key=key)
+        global_options=ctx.global_options, argv=ctx.argv, fast_path_key=key)
     if key is not None and not (args.no_fast_path or args.force or args.log_level == "debug"):
         from orchestrator import fastpath
 
         console = Console(level=args.log_level, json_events=args.json_logs)
-        code = fastpath.take(ctx.root, key, options.as_record(), args.wait, console)
-        if code is not None:
+        taken = fastpath.take(ctx.root, key, options.as_record(), args.wait, console)
+        if taken is not None:
+            code, run_id = taken
+            if not args.no_summary:
+                _append_summary(ctx, run_id)
             return code
     from orchestrator.plan import make_selection, plan_pipeline
 
@@ -193,8 +199,31 @@ def run_pipeline(ctx, args) -> int:
         return show_plan(graph, plan, stage_environ(file_values, args.python),
                          as_json=args.json)
     options = dataclasses.replace(options, label=pipeline.id, selection=selection)
-    return RunSession(graph, options, plan, environ=_runner_environ(args),
-                      file_values=file_values).run()
+    return _run_with_summary(ctx, args, RunSession(graph, options, plan,
+                                                   environ=_runner_environ(args),
+                                                   file_values=file_values))
+
+
+def _run_with_summary(ctx, args, session: RunSession) -> int:
+    """Run the session; then, on GitHub Actions (GITHUB_STEP_SUMMARY set) and without
+    --no-summary, append its Markdown report to the job summary: also when the run
+    failed or was interrupted, which is when the summary is read."""
+    try:
+        return session.run()
+    finally:
+        if not args.no_summary and session.ledger.started:
+            _append_summary(ctx, session.ledger.run_id)
+
+
+def _append_summary(ctx, run_id: str | None) -> None:
+    import os
+
+    from orchestrator.commands.report import SUMMARY_VARIABLE
+
+    if os.environ.get(SUMMARY_VARIABLE):
+        from orchestrator.commands.report import append_step_summary
+
+        append_step_summary(ctx, run_id)
 
 
 def _fast_path_key(ctx, args) -> str | None:
@@ -274,9 +303,10 @@ def run_stage(ctx, args) -> int:
         command="run-stage", label=args.stage, stage=args.stage, force=True,
         timeout=args.timeout, env_file=args.env_file, wait=args.wait,
         log_level=args.log_level, json_logs=args.json_logs,
-        global_options=ctx.global_options)
-    return RunSession(graph, options, plan, environ=_runner_environ(args),
-                      file_values=file_values).run()
+        global_options=ctx.global_options, argv=ctx.argv)
+    return _run_with_summary(ctx, args, RunSession(graph, options, plan,
+                                                   environ=_runner_environ(args),
+                                                   file_values=file_values))
 
 
 # a dry run's status -> its `action` in JSON
