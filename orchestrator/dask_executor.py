@@ -79,8 +79,12 @@ def load_security(path: str | None):
 def _quiet_dask_logs(debug: bool) -> None:
     """Dask logs its own warnings (a worker that went away, a slow close) on stderr; the
     run says what they mean in its own lines. With --log-level debug they are kept."""
-    if not debug:
-        logging.getLogger("distributed").setLevel(logging.CRITICAL + 1)
+    if debug:
+        return
+    names = [name for name in logging.root.manager.loggerDict
+             if name == "distributed" or name.startswith("distributed.")]
+    for name in names:  # each may have a level of its own (Dask's logging config)
+        logging.getLogger(name).setLevel(logging.CRITICAL + 1)
 
 
 class DaskExecutor:
@@ -177,8 +181,18 @@ class DaskExecutor:
     def _check_workers(self, client) -> None:
         """Every worker sees the project root, and the graph file with our content."""
         from orchestrator import __version__
-        from orchestrator.dask_remote import probe
+        from orchestrator.dask_remote import probe, version
 
+        try:  # the scheduler unpickles every task: it needs this package as well
+            on_scheduler = client.run_on_scheduler(version)
+        except Exception as exc:
+            raise UsageError(f"the Dask scheduler at {self.address} cannot take stages: "
+                             f"{type(exc).__name__}: {' '.join(str(exc).split())} (install "
+                             f"pipeline-orchestrator where the scheduler runs)") from None
+        if on_scheduler != __version__:
+            raise UsageError(f"the Dask scheduler at {self.address} has "
+                             f"pipeline-orchestrator {on_scheduler}, this machine "
+                             f"{__version__}")
         answers = client.run(probe, self.root, self.graph_path, self.graph_digest, [],
                              on_error="return")
         for address, answer in sorted(answers.items()):
@@ -362,9 +376,9 @@ class DaskExecutor:
                 if future.status == "finished":
                     return _result(future.result())
                 if future.status == "cancelled":
-                    raise ExecutorFailed(f"the Dask scheduler at {self.scheduler_address} "
-                                         f"cancelled it (connection lost?)",
-                                         _who(worker, host))
+                    raise ExecutorFailed(f"lost the Dask scheduler at "
+                                         f"{self.scheduler_address} (or it cancelled the "
+                                         f"task)", _who(worker, host))
                 exc = future.exception()
                 if type(exc).__name__ == "KilledWorker":
                     lost = worker or getattr(exc, "last_worker", None)

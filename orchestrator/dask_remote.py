@@ -131,16 +131,38 @@ def run_stage(token: str, topic: str, argv: list[str], sent_env: dict[str, str],
     running = _Announcing(send, address)
     with _ACTIVE_LOCK:
         _ACTIVE[token] = running
+    finished = threading.Event()
+    from distributed.worker import thread_state  # the task's key, in the task's thread
+
+    threading.Thread(target=_watch, args=(worker, getattr(thread_state, "key", None),
+                                          running, finished), daemon=True).start()
     try:
         result = run_process(argv, env, root, _Sink(send), timeout=timeout, masker=masker,
                              echo=False, running=running)
     except StartFailed as exc:
         return end({"error": f"{exc} (on worker {address})"})
     finally:
+        finished.set()
         with _ACTIVE_LOCK:
             _ACTIVE.pop(token, None)
     return end({"exit_code": result.exit_code, "cpu_seconds": result.cpu_seconds,
                 "peak_rss_kb": result.peak_rss_kb, "timed_out": result.timed_out})
+
+
+def _watch(worker, key, running: Running, finished: threading.Event) -> None:
+    """Nobody waits for the command any more: the run that sent it is gone (its client
+    disconnected, and the scheduler released the task), the task was cancelled, or this
+    worker is closing. End the command's process group (SIGTERM, SIGKILL after the grace
+    period) rather than leave it running unobserved."""
+    while not finished.wait(0.5):
+        task = worker.state.tasks.get(key) if key is not None else None
+        state = getattr(task, "state", None)
+        if state in ("executing", "long-running") and worker.status.name == "running":
+            continue
+        import signal
+
+        running.stop_all(signal.SIGTERM)
+        return
 
 
 def stop_stage(token: str, signum: int, grace: float) -> bool:
@@ -159,6 +181,13 @@ def stop_stage(token: str, signum: int, grace: float) -> bool:
     for proc in procs:
         threading.Thread(target=stop, args=(proc, signum, grace), daemon=True).start()
     return True
+
+
+def version(dask_scheduler=None) -> str:
+    """This package's version where it runs (the scheduler: it unpickles each task)."""
+    from orchestrator import __version__
+
+    return __version__
 
 
 def probe(root: str, graph: str, digest: str, executables: list[str]) -> dict:

@@ -152,8 +152,7 @@ class RunSession:
         """A worker started a stage's command: the console and the record say which."""
         if self.ledger.started:
             self.ledger.record["scheduler"] = self.executor.scheduler_address
-        if self.console.streams_output or self.console.level == "warn":
-            self.console.line(f"  ↳ {stage_id} runs on {address} ({host})", "note")
+        self.console.stage_worker(stage_id, address, host)
 
     # -- the lock ------------------------------------------------------------------
 

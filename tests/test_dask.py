@@ -432,3 +432,25 @@ def test_dask_options_need_the_dask_executor(project):
     result = project.pipeline("run", "--scheduler", "tcp://127.0.0.1:1")
     assert result.code == 2
     assert result.err == "pipeline: error: --scheduler needs --executor dask\n"
+
+
+@pytest.mark.dask
+def test_doctor_checks_the_scheduler_and_each_worker(cluster, project):
+    result = project.pipeline("doctor", "--executor", "dask", "--scheduler", cluster.address)
+    assert result.code == 0, result.text
+    assert f"✔ dask scheduler {cluster.address}: reachable, pipeline-orchestrator" in result.out
+    for worker in cluster.workers(2):
+        line = next(line for line in result.out.splitlines() if worker in line)
+        assert line.startswith(f"✔ dask worker {worker}: {socket.gethostname()}, Python ")
+    assert "node at " in result.out and "python3 at " in " ".join(result.out.split())
+    graph = project.graph()  # a stage needs an executable no worker has
+    graph["stages"][0]["command"]["executable"] = "no-such-tool-4f1c"
+    project.write_graph(graph)
+    missing = project.pipeline("doctor", "--executor", "dask", "--scheduler", cluster.address)
+    assert missing.code == 1
+    assert "not on its PATH: no-such-tool-4f1c" in " ".join(missing.out.split())
+    unreachable = project.pipeline("doctor", "--executor", "dask", "--scheduler",
+                                   "tcp://127.0.0.1:1", "--connect-timeout", "1")
+    assert unreachable.code == 1
+    assert "✖ dask scheduler tcp://127.0.0.1:1: not reachable within 1s" in \
+        " ".join(unreachable.out.split())
