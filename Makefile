@@ -37,7 +37,7 @@ test: $(STAMP) $(STAMP_OLDEST)
 	@$(VENV)/bin/python .ci/matrix.py $(VENV_OLDEST) $(VENV)
 
 bench: $(STAMP)
-	$(VENV)/bin/python -m benchmarks
+	$(VENV)/bin/python -m benchmarks --dask
 
 clean:
 	rm -rf $(VENV) .venv-doit* .pipeline-runs .doit.db website modules modules_temp
