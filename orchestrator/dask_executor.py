@@ -216,7 +216,11 @@ class DaskExecutor:
         self.client = self.cluster = None
         try:
             if client is not None:
+                from orchestrator.dask_remote import forget_topic
+
                 client.unsubscribe_topic(self.topic)
+                if cluster is None:  # a scheduler that stays up after the run
+                    client.run_on_scheduler(forget_topic, self.topic)
                 client.unsubscribe_topic("all")
                 client.close()
             if cluster is not None:

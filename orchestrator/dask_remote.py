@@ -183,6 +183,16 @@ def stop_stage(token: str, signum: int, grace: float) -> bool:
     return True
 
 
+def forget_topic(topic: str, dask_scheduler=None) -> None:
+    """On the scheduler, at the end of a run: drop the events it kept of the run's topic
+    (the stages' output, up to `distributed.admin.low-level-log-length` of them), which a
+    long-lived scheduler would otherwise keep. Dask has no public call for it: its
+    broker's `truncate`, if it has one."""
+    truncate = getattr(getattr(dask_scheduler, "_broker", None), "truncate", None)
+    if truncate is not None:
+        truncate(topic)
+
+
 def version(dask_scheduler=None) -> str:
     """This package's version where it runs (the scheduler: it unpickles each task)."""
     from orchestrator import __version__

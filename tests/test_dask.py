@@ -168,6 +168,12 @@ def test_stages_run_on_the_workers_and_the_records_say_where(cluster, tmp_path):
         assert project.path(f"build/{stage['id']}.txt").read_text() == socket.gethostname()
         assert f"{stage['id']} runs on {stage['worker']['address']}" in result.out
     assert "[s0] hello from s0" in result.out
+    from distributed import Client
+
+    with Client(cluster.address, timeout=30, set_as_default=False) as client:
+        kept = {topic: events for topic, events in client.get_events().items()
+                if topic.startswith("pipeline-output-")}
+    assert not any(kept.values())  # the scheduler keeps no output of the run
     # the second run: everything up to date, nothing sent to the cluster
     again = project.pipeline("run", "--executor", "dask", "--scheduler", cluster.address)
     assert again.code == 0, again.text
@@ -317,6 +323,41 @@ def test_a_worker_lost_mid_stage_fails_the_stage(cluster, tmp_path):
     assert stage["error"] == f"worker lost: {stage['worker']['address']}"
     assert f"doomed failed: {stage['error']}" in out + err
     cluster.workers(2)  # the nanny brought it back, for the tests after this one
+
+
+@pytest.mark.dask
+def test_retries_apply_to_a_worker_lost(cluster, tmp_path):
+    """The first attempt's worker is killed; the second attempt runs on a worker that is
+    there, and the stage succeeds with both attempts recorded."""
+    script = ("import os, pathlib, time\nmark = pathlib.Path('first-attempt')\n"
+              "if not mark.exists():\n"
+              "    mark.write_text(f'{os.getpid()} {os.getppid()}\\n')\n"
+              "    time.sleep(120)\n"
+              "pathlib.Path('build').mkdir(exist_ok=True)\n"
+              "pathlib.Path('build/again.txt').write_text('x')\n")
+    project = write_project(tmp_path / "p", [{"id": "again", "command": py("a.py"),
+                                              "retries": 1, "retryDelay": 0.1}],
+                            {"a.py": script})
+    proc = start_pipeline(project, "run", "--executor", "dask", "--scheduler",
+                          cluster.address)
+    pid = None
+    try:
+        pid, worker_pid = map(int, wait_for(project.path("first-attempt")).split())
+        os.kill(worker_pid, signal.SIGKILL)
+        out, err = proc.communicate(timeout=90)
+    finally:
+        proc.kill()
+        if pid is not None:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    assert proc.returncode == 0, out + err
+    stage = project.last_record()["stages"][0]
+    first, second = stage["attempts"]
+    assert first["status"] == "failed" and first["error"].startswith("worker lost: tcp://")
+    assert second["status"] == "succeeded"
+    cluster.workers(2)
 
 
 @pytest.mark.dask
