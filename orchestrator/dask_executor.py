@@ -159,7 +159,8 @@ class DaskExecutor:
             warnings.simplefilter("ignore")
             cluster = LocalCluster(n_workers=self.jobs, threads_per_worker=1,
                                    processes=True, host="127.0.0.1", dashboard_address=None,
-                                   silence_logs=logging.CRITICAL + 1)
+                                   silence_logs=logging.CRITICAL + 1,
+                                   preload=["orchestrator.dask_local_worker"])
         self.cluster = cluster
         self._attach(Client(cluster, set_as_default=False))
 

@@ -397,6 +397,35 @@ def test_without_a_scheduler_a_local_cluster_runs_the_stages(tmp_path):
 
 
 @pytest.mark.dask
+def test_ctrl_c_at_a_terminal_with_the_local_cluster(tmp_path):
+    """A terminal sends SIGINT to the whole process group, the local cluster's worker
+    processes included: they let it pass, the run stops its stages through them (which
+    get SIGINT: `sleep` ends at once, not after the grace period) and exits 130, with no
+    worker's traceback."""
+    project = write_project(tmp_path / "p", [
+        {"id": name, "command": {"executable": "sh", "args": [
+            "-c", f"echo $$ > pid-{name}.tmp && mv pid-{name}.tmp pid-{name} && "
+                  f"exec sleep 60"]}} for name in ("a", "b")], {})
+    proc = start_pipeline(project, "run", "--executor", "dask", "-j", "2",
+                          env={"PIPELINE_KILL_GRACE": "30", "PIPELINE_DASK_SCHEDULER": ""})
+    try:
+        deadline = time.monotonic() + 60
+        while not all(project.path(f"pid-{n}").exists() for n in "ab"):
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.05)
+        pids = [int(project.path(f"pid-{n}").read_text()) for n in "ab"]
+        interrupted = time.monotonic()
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, out + err
+    assert time.monotonic() - interrupted < 20
+    assert all(gone(pid, 5) for pid in pids)
+    assert "Traceback" not in err and err.strip().splitlines()[-1] == "pipeline: interrupted"
+
+
+@pytest.mark.dask
 def test_the_scheduler_address_comes_from_the_environment(cluster, tmp_path):
     project = write_project(tmp_path / "p", [{"id": "one", "command": py("write.py", "one")}],
                             {"write.py": WRITE})
