@@ -484,6 +484,23 @@ def test_a_worker_that_sees_another_project_is_refused(tmp_path):
     assert not project.path("build").exists()
 
 
+@pytest.mark.dask
+def test_a_bad_security_file_is_exit_2(project, tmp_path):
+    settings = tmp_path / "security.yaml"
+    settings.write_text("tls_ca_file: [\n")
+    for path, says in ((tmp_path / "absent.yaml", "No such file or directory"),
+                       (settings, "not YAML")):
+        result = project.pipeline("run", "--executor", "dask", "--scheduler",
+                                  "tls://127.0.0.1:1", "--scheduler-security", str(path))
+        assert result.code == 2, result.text
+        assert result.err.startswith(f"pipeline: error: --scheduler-security {path}: {says}")
+        assert len(result.err.splitlines()) == 1
+    settings.write_text("no_such_argument: 1\n")
+    result = project.pipeline("run-stage", "extract", "--executor", "dask", "--scheduler",
+                              "tls://127.0.0.1:1", "--scheduler-security", str(settings))
+    assert result.code == 2 and "Unknown parameters: ['no_such_argument']" in result.err
+
+
 def test_without_the_dask_extra_the_error_says_how_to_install_it(project, tmp_path):
     """`distributed` cannot be imported (a package of that name that fails to import
     stands in for it being absent, whatever this virtualenv has)."""
