@@ -19,8 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
-
-from tests.conftest import REPO, Project
+from conftest import REPO, Project
 
 DASK = Path(sys.executable).parent / "dask"
 GRACE = "2"  # PIPELINE_KILL_GRACE, here and on the workers
