@@ -200,7 +200,8 @@ class DaskExecutor:
             if isinstance(answer, BaseException):
                 raise UsageError(f"worker {address} cannot run stages: "
                                  f"{type(answer).__name__}: {answer} (install "
-                                 f"pipeline-orchestrator on the workers)")
+                                 f"pipeline-orchestrator {__version__} on the workers, "
+                                 f"and restart them)")
             if answer["problem"]:
                 raise UsageError(f"worker {address} ({answer['host']}) does not see this "
                                  f"project: {answer['problem']} (the project root must be "

@@ -200,13 +200,23 @@ def version(dask_scheduler=None) -> str:
     return __version__
 
 
-def probe(root: str, graph: str, digest: str, executables: list[str]) -> dict:
+def probe(root: str, graph: str, digest: str, executables: list[str],
+          runtimes: list[str] = ()) -> dict:
     """What `pipeline` needs to know about a worker: its host, Python, this package's
-    version, whether it sees the project, and where it finds each executable."""
+    version, whether it sees the project, where it finds each executable, and the
+    version of each runtime (`doctor`'s `--version` query: (version, where) or (None,
+    why not))."""
     import sys
+    from pathlib import Path
 
     from orchestrator import __version__
 
-    return {"host": socket.gethostname(), "python": sys.version.split()[0],
-            "orchestrator": __version__, "problem": root_problem(root, graph, digest),
-            "executables": {name: shutil.which(name) for name in executables}}
+    answer = {"host": socket.gethostname(), "python": sys.version.split()[0],
+              "orchestrator": __version__, "problem": root_problem(root, graph, digest),
+              "executables": {name: shutil.which(name) for name in executables},
+              "versions": {}}
+    if runtimes and answer["problem"] is None:
+        from orchestrator.commands.doctor import query_version
+
+        answer["versions"] = {name: query_version(name, Path(root)) for name in runtimes}
+    return answer

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -529,6 +530,10 @@ def test_doctor_checks_the_scheduler_and_each_worker(cluster, project):
         line = next(line for line in result.out.splitlines() if worker in line)
         assert line.startswith(f"✔ dask worker {worker}: {socket.gethostname()}, Python ")
     assert "node at " in result.out and "python3 at " in " ".join(result.out.split())
+    for worker in cluster.workers(2):  # the runtimes' versions, queried on each worker
+        assert re.search(rf"^✔ node on {worker}: \d+\.\d+\.\d+ at \S+ on ", result.out, re.M)
+        assert re.search(rf"^✔ python for stages \(python3\) on {worker}: 3\.\d+", result.out,
+                         re.M)
     graph = project.graph()  # a stage needs an executable no worker has
     graph["stages"][0]["command"]["executable"] = "no-such-tool-4f1c"
     project.write_graph(graph)

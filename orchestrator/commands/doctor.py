@@ -153,21 +153,37 @@ def dask_checks(graph: Graph, root: Path, settings: dict) -> list[Check]:
         except Exception:
             return [*checks, Check("dask workers", False, f"none connected after {timeout:g}s",
                                    "start workers: dask worker " + address)]
-        wanted = sorted({cmd.executable for _, cmd in stage_commands(graph)
-                         if "/" not in cmd.executable})
+        commands = list(stage_commands(graph))
+        wanted = sorted({cmd.executable for _, cmd in commands if "/" not in cmd.executable})
+        runtimes = sorted({cmd.executable for _, cmd in commands
+                           if _runtime(cmd) in ("node", "python")})
         answers = client.run(probe, str(root), str(graph.path), file_digest(str(graph.path)),
-                             wanted, on_error="return")
+                             wanted, runtimes, on_error="return")
+    engines = node_engines(root)[0] if any(
+        _runtime(cmd) == "node" for _, cmd in commands) else None
     for worker, answer in sorted(answers.items()):
         checks.append(_worker_check(worker, answer, __version__))
+        if isinstance(answer, BaseException):
+            continue
+        for name, (found, where) in sorted(answer["versions"].items()):
+            found = tuple(found) if found is not None else None
+            where = f"{where} on {answer['host']}" if found is not None else where
+            if os.path.basename(name) == "node":
+                check = node_version(name, found, where, engines)
+            else:
+                check = stage_python(name, root, (found, where))
+            check.name = f"{check.name} on {worker}"
+            checks.append(check)
     return checks
 
 
 def _worker_check(worker: str, answer, own_version: str) -> Check:
     name = f"dask worker {worker}"
     if isinstance(answer, BaseException):
-        return Check(name, False, f"cannot load pipeline-orchestrator: "
+        return Check(name, False, f"cannot run pipeline-orchestrator's probe: "
                      f"{type(answer).__name__}: {answer}",
-                     "install pipeline-orchestrator on the workers")
+                     f"install pipeline-orchestrator {own_version} on the workers, and "
+                     f"restart them (a worker keeps the version it first loaded)")
     detail = (f"{answer['host']}, Python {answer['python']}, pipeline-orchestrator "
               f"{answer['orchestrator']}")
     missing = [exe for exe, where in answer["executables"].items() if where is None]
@@ -266,13 +282,6 @@ def _kill_group(proc: subprocess.Popen) -> None:
     proc.communicate()
 
 
-def _runtime_check(name: str, executable: str, root: Path, minimum: tuple[int, ...],
-                   missing_fix: str, old_fix: str) -> Check:
-    """A runtime stages use: found on PATH, and at least `minimum`."""
-    version, where = query_version(executable, root)
-    return _version_check(name, version, where, minimum, missing_fix, old_fix)
-
-
 def _version_check(name: str, version: tuple[int, ...] | None, where: str,
                    minimum: tuple[int, ...], missing_fix: str, old_fix: str) -> Check:
     """`version` (None: not found, `where` says why) is at least `minimum`."""
@@ -284,10 +293,13 @@ def _version_check(name: str, version: tuple[int, ...] | None, where: str,
     return Check(name, True, f"{_version_text(version)} at {where}")
 
 
-def stage_python(executable: str, root: Path) -> Check:
+def stage_python(executable: str, root: Path, found: tuple | None = None) -> Check:
+    """The Python stages use; `found`: its (version, where) already queried (on a Dask
+    worker), else it is queried here."""
     want = _version_text(MIN_PYTHON)
-    return _runtime_check(
-        f"python for stages ({executable})", executable, root, MIN_PYTHON,
+    version, where = found if found is not None else query_version(executable, root)
+    return _version_check(
+        f"python for stages ({executable})", version, where, MIN_PYTHON,
         f"install Python {want} or newer and put '{executable}' on PATH "
         f"(stages use it, not the pipeline's own interpreter)",
         f"put a Python {want} or newer first on PATH as '{executable}'")
