@@ -297,6 +297,31 @@ def test_sigterm_ends_the_run_with_143(cluster, tmp_path):
 
 
 @pytest.mark.dask
+def test_a_run_killed_outright_leaves_no_command_running_on_the_workers(cluster, tmp_path):
+    """`pipeline` killed with SIGKILL cannot stop anything: the scheduler releases its
+    task when its client goes away, and the worker ends the command nobody waits for."""
+    script = ("import os, time\nopen('pid', 'w').write(f'{os.getpid()}\\n')\n"
+              "time.sleep(120)\n")
+    project = write_project(tmp_path / "p", [{"id": "orphan", "command": py("o.py")}],
+                            {"o.py": script})
+    proc = start_pipeline(project, "run", "--executor", "dask", "--scheduler",
+                          cluster.address)
+    pid = None
+    try:
+        pid = int(wait_for(project.path("pid")))
+        proc.kill()
+        proc.communicate(timeout=30)
+        assert gone(pid, 20)
+    finally:
+        proc.kill()
+        if pid is not None:  # what the test failing would leave behind
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+@pytest.mark.dask
 def test_a_worker_lost_mid_stage_fails_the_stage(cluster, tmp_path):
     script = ("import os, time\nopen('pid', 'w').write(f'{os.getpid()} {os.getppid()}\\n')\n"
               "time.sleep(120)\n")
