@@ -4,9 +4,12 @@
 
 Each VENV is a virtualenv with the project and its test extra installed, each with
 another doit (the Makefile builds them); PYTEST_ARGS (e.g. a test file) go to every
-pytest run. Every part runs, whatever an earlier one
-reported; the last line counts everything, `N passed, N failed` (ruff counts as one
-check), and the exit code is 1 if anything failed.
+pytest run. In a VENV without the `dask` extra (`distributed` not importable), the tests
+marked `dask` are deselected (`-m "not dask"`): they start real Dask clusters, and run
+once, in the VENV that has it (the newest doit's: the Makefile puts it there). Every
+part runs, whatever an earlier one reported; the last line counts everything,
+`N passed, N failed` (ruff counts as one check), and the exit code is 1 if anything
+failed.
 
 The browser test (tests/test_report_browser.py: `pipeline report` in headless Chromium)
 runs only in the last VENV's pass (the newest doit: the report does not touch doit),
@@ -54,11 +57,19 @@ def ruff() -> tuple[str, int, int, int, str]:
     return "ruff check", int(code == 0), int(code != 0), 0, "clean" if code == 0 else "failed"
 
 
+def has_dask(python: Path) -> bool:
+    return subprocess.run([str(python), "-c", "import distributed"],
+                          capture_output=True).returncode == 0
+
+
 def pytest(venv: Path, args: list[str]) -> tuple[str, int, int, int, str]:
     """Run the suite in `venv`: its name, passed, failed (errors too), skipped, and how
     that reads."""
     python = venv / "bin" / "python"
     name = f"pytest, doit {doit_version(python)}"
+    if not has_dask(python):
+        name += ", without the dask tests"
+        args = ["-m", "not dask", *args]
     header(f"{name} ({venv.name})")
     with tempfile.TemporaryDirectory() as tmp:
         junit = Path(tmp) / "junit.xml"

@@ -50,9 +50,10 @@ def ratio_text(row: Row, tool: str) -> str:
 
 
 def table_rows(rows: list[Row]) -> list[tuple[str, ...]]:
+    """The results table's rows (the Dask rows have a section of their own)."""
     return [(row.group, row.size, row.measure, cell_text(row, "pipeline"),
              cell_text(row, "doit"), cell_text(row, "make"), ratio_text(row, "doit"),
-             ratio_text(row, "make")) for row in rows]
+             ratio_text(row, "make")) for row in rows if row.group != "dask"]
 
 
 def render_table(rows: list[Row]) -> str:
@@ -359,6 +360,9 @@ def render_doc(rows: list[Row], options: Options, failures: list[str],
               for target, status, evidence in judge_second_round(rows)]
     change_lines, change_verdict = render_change(baseline_rows or [], options.baseline)
     output_lines, output_verdict = render_output(rows, options.quick)
+    from benchmarks.dask_rows import render_dask
+
+    dask_lines, dask_verdict = render_dask(rows, options.quick)
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     target_lines = [f"- **{status}**: {target} — {evidence}"
                     for target, status, evidence in verdicts]
@@ -443,8 +447,10 @@ def render_doc(rows: list[Row], options: Options, failures: list[str],
         *second,
         "",
         *output_lines,
+        *dask_lines,
         *change_lines,
     ]
     if failures:
         lines += ["## Failed commands", "", *[f"- {f}" for f in failures], ""]
-    return "\n".join(lines), target_lines + second + output_verdict + change_verdict
+    return "\n".join(lines), (target_lines + second + output_verdict + dask_verdict
+                               + change_verdict)
