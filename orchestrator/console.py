@@ -94,7 +94,8 @@ class Console:
     def __init__(self, out: TextIO | None = None, err: TextIO | None = None,
                  level: str = "info", json_events: bool = False):
         self.colour = use_colour(out or sys.stdout) and not json_events
-        if self.colour:
+        self.colour_err = use_colour(err or sys.stderr) and not json_events
+        if self.colour or self.colour_err:
             from colorama import Fore, Style, just_fix_windows_console
 
             # a Windows console shows the codes once colorama has set it up (a no-op on
@@ -119,8 +120,8 @@ class Console:
         self._live_lock = threading.RLock()
         self._ticker: threading.Thread | None = None
 
-    def _paint(self, style: str, text: str) -> str:
-        code = self._styles.get(style)
+    def _paint(self, style: str, text: str, on_err: bool = False) -> str:
+        code = self._styles.get(style) if (self.colour_err if on_err else self.colour) else None
         return f"{code}{text}{self._reset}" if code else text
 
     @property
@@ -154,6 +155,32 @@ class Console:
         except BrokenPipeError:
             self.out = open(os.devnull, "w", encoding="utf-8")
 
+    def _write_err(self, text: str) -> None:
+        """Write a line on stderr, after what stdout holds (and the live line, closed)."""
+        if self._live_text is not None:
+            self.end_live()
+        if self.masker:
+            text = self.masker.mask_text(text)
+        try:
+            self.out.flush()
+        except BrokenPipeError:
+            self.out = open(os.devnull, "w", encoding="utf-8")
+        try:
+            self.err.write(text)
+            self.err.flush()
+        except BrokenPipeError:
+            self.err = open(os.devnull, "w", encoding="utf-8")
+
+    @property
+    def err_shows_out(self) -> bool:
+        """Whether stderr and stdout are the same file or terminal: then what was
+        streamed on stdout was seen where failures are told."""
+        try:
+            out, err = os.fstat(self.out.fileno()), os.fstat(self.err.fileno())
+        except (AttributeError, OSError, ValueError):
+            return False
+        return (out.st_dev, out.st_ino) == (err.st_dev, err.st_ino)
+
     def event(self, event: dict) -> None:
         if self.json_events:
             import json
@@ -161,7 +188,15 @@ class Console:
             self._write(json.dumps(event, ensure_ascii=False) + "\n")
 
     def line(self, text: str = "", style: str | None = None) -> None:
+        """A progress line, on stdout."""
         self._write((self._paint(style, text) if style else text) + "\n")
+
+    def failure_line(self, text: str, style: str | None = None) -> None:
+        """A line about a failure (a failed stage, its log, hints, the end of its output,
+        a run that did not succeed), on stderr: `pipeline run > run.txt` still shows it."""
+        if style:
+            text = self._paint(style, text, on_err=True)
+        self._write_err(text + "\n")
 
     def json(self, data) -> None:
         """`--json`: exactly one JSON document on stdout."""
@@ -171,11 +206,7 @@ class Console:
         self.out.flush()
 
     def error(self, text: str) -> None:
-        if self.masker:
-            text = self.masker.mask_text(text)
-        self.out.flush()
-        self.err.write(text + "\n")
-        self.err.flush()
+        self._write_err(text + "\n")
 
     def warning(self, text: str) -> None:
         """A warning: on stderr, shown unless only errors are asked for."""
@@ -183,7 +214,7 @@ class Console:
             return
         if self._live_text is not None:
             self.end_live()
-        self.error(self._paint("fail", text) if use_colour(self.err) else text)
+        self.failure_line(text, "fail")
 
     @staticmethod
     def counter(index: int, total: int) -> str:
@@ -234,14 +265,15 @@ class Console:
     def stage_blocked(self, index: int, total: int, stage_id: str, message: str) -> None:
         if not self._shows("error"):
             return
-        self.line(f"⊘ {self.counter(index, total)} {stage_id} blocked: {message}", "fail")
+        self.failure_line(f"⊘ {self.counter(index, total)} {stage_id} blocked: {message}",
+                          "fail")
 
     def stage_failed(self, index: int, total: int, stage_id: str, message: str,
                      log_path: str | None, hints: list[str]) -> None:
         if not self._shows("error"):
             return
-        self.line(f"✖ {self.counter(index, total)} {stage_id} failed: {message}", "fail")
+        self.failure_line(f"✖ {self.counter(index, total)} {stage_id} failed: {message}", "fail")
         if log_path:
-            self.line(f"    log: {log_path}", "note")
+            self.failure_line(f"    log: {log_path}", "note")
         for hint in hints:
-            self.line(f"    rerun: {hint}", "note")
+            self.failure_line(f"    rerun: {hint}", "note")

@@ -257,9 +257,9 @@ class PipelineReporter:
         hints = rerun_hints(sid, self.pipeline_id, self.global_options)
         self.console.stage_failed(self._number(sid), self.total, sid, message,
                                   details.get("logPath"), hints)
-        if details.get("logPath") and not self.console.streams_output \
-                and not self.console.json_events:
-            self._show_tail(details["logPath"])
+        if details.get("logPath") and not self.console.json_events and not (
+                self.console.streams_output and self.console.err_shows_out):
+            self._show_tail(details["logPath"])  # unless it was streamed where stderr goes
         _remember_failure(task, message)
         flush_state()
         self.ledger.stage_finished(sid, "failed", error=message, details=details)
@@ -272,9 +272,9 @@ class PipelineReporter:
             return
         tail = text.splitlines()[-lines:]
         if tail:
-            self.console.line(f"    last {len(tail)} lines of its output:", "note")
+            self.console.failure_line(f"    last {len(tail)} lines of its output:", "note")
             for line in tail:
-                self.console.line(f"    | {line}")
+                self.console.failure_line(f"    | {line}")
 
     @_locked
     def skip_uptodate(self, task) -> None:
@@ -371,8 +371,11 @@ class PipelineReporter:
                  "interrupted": "fail"}[status]
         if self.console.json_events:
             return
-        self.console.line(f"{name} {status} in {duration}: {', '.join(parts)}. "
-                          f"Record: {record}", style)
+        summary = f"{name} {status} in {duration}: {', '.join(parts)}. Record: {record}"
+        if status == "succeeded":
+            self.console.line(summary, style)
+        else:
+            self.console.failure_line(summary, style)
 
 
 def describe_error(exc: BaseException) -> tuple[str, bool]:

@@ -1,0 +1,55 @@
+"""What goes to stdout and what to stderr: progress on stdout; failures, warnings and a
+run that did not succeed on stderr, so `pipeline run > run.txt` still shows them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+
+def test_a_failed_stage_is_told_on_stderr_and_progress_stays_on_stdout(project):
+    result = project.pipeline("run", env={"STUB_FAIL": "transform"})
+    assert result.code == 1
+    out, err = result.out.splitlines(), result.err.splitlines()
+    assert out[0] == "▶ [1/3] extract (never run)"
+    assert "transform: failing on purpose" in out  # the stage's own output, streamed
+    assert not any(line.startswith(("✖", "    log:", "    rerun:")) for line in out)
+    assert not any("failed in" in line for line in out)
+    assert err[0] == "✖ [2/3] transform failed: exit code 3"
+    assert err[1].startswith("    log: .pipeline-runs/")
+    assert err[2:4] == ["    rerun: pipeline run-stage transform",
+                        "    rerun: pipeline run full-refresh --from transform"]
+    # stdout is not where stderr goes: the end of the stage's output is repeated there
+    assert "    | transform: failing on purpose" in err
+    assert err[-1].startswith("full-refresh failed in ")
+
+
+def test_one_file_for_both_streams_gets_the_stage_output_once(project):
+    """`pipeline run > run.txt 2>&1` (or a terminal): the output streamed on stdout is
+    already where stderr goes, so its tail is not printed again."""
+    log = project.root / "both.txt"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STUB_")}
+    env["STUB_FAIL"] = "transform"
+    with open(log, "w") as both:
+        code = subprocess.run([sys.executable, "-m", "orchestrator", "run"], cwd=project.root,
+                              env=env, stdout=both, stderr=subprocess.STDOUT,
+                              timeout=120).returncode
+    assert code == 1
+    text = log.read_text()
+    assert text.count("transform: failing on purpose") == 1
+    assert "✖ [2/3] transform failed: exit code 3" in text
+
+
+def test_a_run_that_succeeds_prints_nothing_on_stderr(project):
+    result = project.pipeline("run")
+    assert result.code == 0 and result.err == ""
+    assert result.out.splitlines()[-1].startswith("full-refresh succeeded in ")
+
+
+def test_log_level_error_prints_only_the_failure_on_stderr_and_nothing_on_stdout(project):
+    result = project.pipeline("run", "--log-level", "error", env={"STUB_FAIL": "transform"})
+    assert result.code == 1
+    assert result.out == ""
+    assert result.err.splitlines()[0] == "✖ [2/3] transform failed: exit code 3"
+    assert "    | transform: failing on purpose" in result.err
