@@ -49,6 +49,31 @@ def fit(text: str, width: int = WIDTH) -> str:
     return text if len(text) <= width else text[:width - 1] + "…"
 
 
+def columns(text: str) -> int:
+    """How many terminal columns `text` takes: wide (East Asian) characters take two,
+    combining marks none."""
+    import unicodedata
+
+    return sum(0 if unicodedata.combining(c) else
+               2 if unicodedata.east_asian_width(c) in ("W", "F") else 1 for c in text)
+
+
+def fit_columns(text: str, width: int) -> str:
+    """`text` cut to take at most `width` terminal columns, an ellipsis marking the cut."""
+    if columns(text) <= width:
+        return text
+    if width <= 0:
+        return ""
+    kept, used = [], 0
+    for c in text:
+        w = columns(c)
+        if used + w > width - 1:
+            break
+        kept.append(c)
+        used += w
+    return "".join(kept) + "…"
+
+
 def wrap(text: str, indent: str = "    ") -> list[str]:
     """Lines of at most WIDTH columns; long ids and paths are broken, never cut off."""
     return textwrap.wrap(text, WIDTH, subsequent_indent=indent, break_long_words=True,
@@ -116,6 +141,9 @@ class Console:
         # only, never in CI (whose logs would fill with carriage returns)
         self.live = _is_tty(self.out) and not json_events and not in_ci()
         self._live_text: str | None = None
+        self._live_why = ""
+        self._width: int | None = None  # the terminal's columns, measured again on SIGWINCH
+        self._watching = False
         self._live_t0 = 0.0
         self._live_lock = threading.RLock()
         self._ticker: threading.Thread | None = None
@@ -224,14 +252,16 @@ class Console:
         if not self._shows("warn"):
             return
         why = f" ({reason})" if reason else ""
-        text = self._paint("start", f"▶ {self.counter(index, total)} {stage_id}") + why
+        head = f"▶ {self.counter(index, total)} {stage_id}"
         if not self.live:
-            self.line(text)
+            self.line(self._paint("start", head) + why)
             return
         self.end_live()
         with self._live_lock:
-            self._live_text, self._live_t0 = text, time.monotonic()
-            self._raw_write(text)
+            self._live_text, self._live_t0 = head, time.monotonic()
+            self._live_why = why
+            self._watch_resizes()
+            self._draw_live(None)
             if self._ticker is None:
                 self._ticker = threading.Thread(target=self._tick, daemon=True)
                 self._ticker.start()
@@ -241,8 +271,54 @@ class Console:
             time.sleep(0.5)
             with self._live_lock:
                 if self._live_text is not None:
-                    elapsed = time.monotonic() - self._live_t0
-                    self._raw_write(f"\r{self._live_text} {self._paint('note', f'{elapsed:.0f}s')}")
+                    self._draw_live(time.monotonic() - self._live_t0)
+
+    def _draw_live(self, elapsed: float | None) -> None:
+        """(Re)draw the live line in place, cut to the terminal's width: a line wider
+        than the terminal wraps, and `\r` then goes back to its last row only, leaving
+        a copy per redraw."""
+        head, why = self._live_text or "", self._live_why
+        if self.masker:  # before cutting: a cut must not split a secret from its mask
+            head, why = self.masker.mask_text(head), self.masker.mask_text(why)
+        tail = f" {elapsed:.0f}s" if elapsed is not None else ""
+        room = self._terminal_width() - 1  # the last column would wrap on some terminals
+        if columns(head) + columns(why) + columns(tail) > room:
+            why = fit_columns(why, max(0, room - columns(head) - columns(tail)))
+            if columns(head) + columns(why) + columns(tail) > room:
+                head, why = fit_columns(head, max(1, room - columns(tail))), ""
+            if columns(head) + columns(tail) > room:
+                tail = ""
+        self._raw_write(f"\r{self._paint('start', head)}{why}"
+                        f"{self._paint('note', tail) if tail else ''}\x1b[K")
+
+    def _terminal_width(self) -> int:
+        if self._width is None:
+            try:
+                self._width = os.get_terminal_size(self.out.fileno()).columns or WIDTH
+            except (AttributeError, OSError, ValueError):
+                self._width = WIDTH
+        return self._width
+
+    def _watch_resizes(self) -> None:
+        """Measure the width again when the terminal is resized (SIGWINCH); the next
+        redraw, within half a second, fits the new width."""
+        import signal
+
+        if self._watching or not hasattr(signal, "SIGWINCH") \
+                or threading.current_thread() is not threading.main_thread():
+            return
+        previous = signal.getsignal(signal.SIGWINCH)
+
+        def resized(signum, frame):
+            self._width = None
+            if callable(previous):
+                previous(signum, frame)
+
+        try:
+            signal.signal(signal.SIGWINCH, resized)
+        except (ValueError, OSError):
+            return
+        self._watching = True
 
     def end_live(self) -> None:
         """Close the live line (a newline), before anything else is printed."""
