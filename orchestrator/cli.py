@@ -67,7 +67,14 @@ class Context:
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line and exit code 2."""
+    """argparse, but a usage error is one line and exit code 2, and an option is taken
+    only as written: no abbreviations (`--json` is not `--json-logs`, `--dry` not
+    `--dry-run`). The command parsers are of this class too (argparse makes subparsers
+    of the parent's class), so this holds for every command."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UsageError(f"{message} (see '{self.prog} --help')")
