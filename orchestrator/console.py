@@ -148,6 +148,37 @@ class Console:
         self._live_lock = threading.RLock()
         self._ticker: threading.Thread | None = None
 
+    def fit(self, text: str) -> str:
+        """A table line as the reader gets it: on a terminal, cut to its width (an `…`
+        marking the cut); piped or redirected, whole (`pipeline status | cat`, a file)."""
+        width = self.table_width
+        return text if width is None else fit_columns(text, width)
+
+    @property
+    def table_width(self) -> int | None:
+        """The terminal's columns when stdout is one (COLUMNS does not count: a pipe
+        gets whole lines), else None."""
+        if not _is_tty(self.out):
+            return None
+        try:
+            return os.get_terminal_size(self.out.fileno()).columns or WIDTH
+        except (AttributeError, OSError, ValueError):
+            return WIDTH
+
+    def row(self, text: str, style: str | None = None) -> None:
+        """A line of a table or report: cut to a terminal's width, whole when piped."""
+        self.line(self.fit(text), style)
+
+    def cell(self, text: str, width: int) -> str:
+        """A table cell of at most `width` columns on a terminal; whole otherwise."""
+        return text if self.table_width is None else fit_columns(text, width)
+
+    def column(self, values, heading: str, cap: int) -> int:
+        """The width of a column: its longest value (or heading); on a terminal, at most
+        `cap`, so that the columns after it stay on screen."""
+        width = max([len(heading), *(len(v) for v in values)])
+        return width if self.table_width is None else min(width, cap)
+
     def _paint(self, style: str, text: str, on_err: bool = False) -> str:
         code = self._styles.get(style) if (self.colour_err if on_err else self.colour) else None
         return f"{code}{text}{self._reset}" if code else text

@@ -37,8 +37,9 @@ def make_sleeper(tmp_path, seconds: float):
 
 
 def run_in_terminal(root, cols: int, resize_to: int | None = None,
-                    resize_after: float = 1.6) -> tuple[int, str, int]:
-    """`pipeline run` with a pty of `cols` columns as its controlling terminal; the pty
+                    resize_after: float = 1.6, argv=("run",)) -> tuple[int, str, int]:
+    """`pipeline ARGV` (default `run`) with a pty of `cols` columns as its controlling
+    terminal; the pty
     is resized after `resize_after` seconds (the kernel sends SIGWINCH). Returns the exit
     code, what the terminal received, and where in it the resize happened."""
     master, slave = os.openpty()
@@ -50,7 +51,7 @@ def run_in_terminal(root, cols: int, resize_to: int | None = None,
     def controlling_terminal():
         fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
-    proc = subprocess.Popen([sys.executable, "-m", "orchestrator", "run"], cwd=root, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "orchestrator", *argv], cwd=root, env=env,
                             stdin=slave, stdout=slave, stderr=slave, start_new_session=True,
                             preexec_fn=controlling_terminal)
     os.close(slave)

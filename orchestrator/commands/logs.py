@@ -11,7 +11,7 @@ import os
 import time
 from pathlib import Path
 
-from orchestrator.console import Console, fit, rerun_hints, seconds
+from orchestrator.console import Console, rerun_hints, seconds
 from orchestrator.errors import EXIT_OK, EXIT_STAGE_FAILED, UsageError
 from orchestrator.ledger import (
     RecordFile,
@@ -204,14 +204,14 @@ def list_runs(root: Path, args) -> int:
         console.line(f"No runs yet: 'pipeline run' records each run under {RUNS_DIR}/.")
         return EXIT_OK
     what = [run["pipelineId"] or _label(run["runId"]) for run in runs]
-    width = min(max([len("PIPELINE"), *map(len, what)]), 24)
-    console.line(fit(f"  {'STARTED (UTC)':<19}  {'STATUS':<11}  {'TIME':>6}  "
-                     f"{'PIPELINE':<{width}}  RUN ID"), "note")
+    width = console.column(what, "PIPELINE", 24)
+    console.row(f"  {'STARTED (UTC)':<19}  {'STATUS':<11}  {'TIME':>6}  "
+                f"{'PIPELINE':<{width}}  RUN ID", "note")
     for run, name in zip(runs, what):
         marker, style = marked(run["status"])
         duration = seconds(run["durationMs"]) if run["durationMs"] is not None else "-"
-        console.line(fit(f"{marker} {when(run['startedAt']):<19}  {run['status'] or '?':<11}  "
-                         f"{duration:>6}  {fit(name, width):<{width}}  {run['runId']}"), style)
+        console.row(f"{marker} {when(run['startedAt']):<19}  {run['status'] or '?':<11}  "
+                    f"{duration:>6}  {console.cell(name, width):<{width}}  {run['runId']}", style)
     return EXIT_OK
 
 
@@ -225,29 +225,29 @@ def show_run(record: dict, console: Console, options: list[str]) -> None:
     log and how to rerun it (with the global `options` of hint_options)."""
     status = record.get("status")
     marker, style = marked(status)
-    console.line(fit(f"{marker} run {record.get('runId')}: {status}"), style)
+    console.row(f"{marker} run {record.get('runId')}: {status}", style)
     duration = seconds(record["durationMs"]) if record.get("durationMs") is not None else "-"
     pipeline = record.get("pipelineId") or "-"
-    console.line(fit(f"  pipeline {pipeline}, started {when(record.get('startedAt'))} UTC, "
-                     f"took {duration}, graph {record.get('graphPath')}"), "note")
+    console.row(f"  pipeline {pipeline}, started {when(record.get('startedAt'))} UTC, "
+                f"took {duration}, graph {record.get('graphPath')}", "note")
     stages = [s for s in record.get("stages") or [] if isinstance(s, dict)]
     if not stages:
         console.line("  (no stages recorded)", "note")
         return
     width = max(len(str(s.get("id"))) for s in stages)
-    console.line(fit(f"  {'STAGE':<{width}}  {'STATUS':<10}  {'TIME':>6}  {'CPU':>7}  "
-                     f"{'PEAK MEM':>9}  REASON"), "note")
+    console.row(f"  {'STAGE':<{width}}  {'STATUS':<10}  {'TIME':>6}  {'CPU':>7}  "
+                f"{'PEAK MEM':>9}  REASON", "note")
     for stage in stages:
         marker, style = marked(stage.get("status"))
         ran = stage.get("durationMs") is not None
         duration = seconds(stage["durationMs"]) if ran else "-"
         cpu_s = cpu(stage.get("cpuSeconds")) if ran else "-"
         memory = megabytes(stage.get("peakRssKb")) if ran else "-"
-        console.line(fit(f"{marker} {str(stage.get('id')):<{width}}  "
-                         f"{str(stage.get('status')):<10}  {duration:>6}  {cpu_s:>7}  "
-                         f"{memory:>9}  {stage.get('reason') or ''}".rstrip()), style)
+        console.row(f"{marker} {str(stage.get('id')):<{width}}  "
+                    f"{str(stage.get('status')):<10}  {duration:>6}  {cpu_s:>7}  "
+                    f"{memory:>9}  {stage.get('reason') or ''}".rstrip(), style)
         if stage.get("status") == "failed":
-            console.line(fit(f"    error: {stage.get('error') or 'failed'}"), "fail")
+            console.row(f"    error: {stage.get('error') or 'failed'}", "fail")
             if stage.get("logPath"):
                 # a path is worth more whole than cut to the width
                 console.line(f"    log: {stage['logPath']}", "note")
@@ -410,11 +410,11 @@ def describe_event(event: dict, record: dict | None,
         return [(f"{stamp} ▶ {sid} started", "start")]
     if kind == "stage-finished":
         marker, style = marked(status)
-        lines = [(fit(f"{stamp} {marker} {sid} {status}{took}"), style)]
+        lines = [(f"{stamp} {marker} {sid} {status}{took}", style)]
         if status == "failed" and record is not None:
             stage = next((s for s in record.get("stages") or []
                           if isinstance(s, dict) and s.get("id") == sid), {})
-            lines.append((fit(f"    error: {stage.get('error') or 'failed'}"), "fail"))
+            lines.append((f"    error: {stage.get('error') or 'failed'}", "fail"))
             if stage.get("logPath"):
                 lines.append((f"    log: {stage['logPath']}", "note"))
             lines += [(f"    rerun: {hint}", "note")
@@ -423,7 +423,7 @@ def describe_event(event: dict, record: dict | None,
     if kind == "run-finished":
         marker, style = marked(status)
         return [(f"{stamp} {marker} run finished: {status}{took}", style)]
-    return [(fit(f"{stamp} {kind} {sid or ''} {status or ''}".rstrip()), None)]
+    return [(f"{stamp} {kind} {sid or ''} {status or ''}".rstrip(), None)]
 
 
 def _exit_for(status: str | None) -> int:
@@ -442,7 +442,8 @@ def follow_run(root: Path, run_id: str, console: Console, ctx) -> int:
             record = record_or_none(root, run_id) if needs_record else None
             options = hint_options(ctx, record) if record is not None else []
             for text, style in describe_event(event, record, options):
-                console.line(text, style)
+                console.line(text if text.startswith(("    log:", "    rerun:"))
+                             else console.fit(text), style)
         if watch.should_stop():
             break
         time.sleep(POLL_S)
