@@ -109,6 +109,20 @@ def rerun_hints(stage_id: str, pipeline_id: str | None,
 
 LOG_LEVELS = ("debug", "info", "warn", "error")
 
+# One mark (and style) per status of a run or a stage, wherever one is shown: the lines
+# of a run, `logs` (runs and stages), `logs --follow`. `history` marks stages by the
+# same rule (its `!` is "slower", not a status).
+STATUS_MARKS = {
+    "succeeded": ("✔", "ok"), "failed": ("✖", "fail"), "degraded": ("✖", "fail"),
+    "interrupted": ("✖", "fail"), "abandoned": ("✖", "fail"), "blocked": ("⊘", "fail"),
+    "running": ("▶", "start"), "up-to-date": ("↷", "skip"), "skipped": ("-", "skip"),
+    "pending": ("·", "skip"), "unreadable": ("?", "fail"),
+}
+
+
+def status_mark(status: str | None) -> tuple[str, str | None]:
+    return STATUS_MARKS.get(status or "", ("?", None))
+
 
 class Console:
     """Human output of a run. `level`: `info` shows stage lines and streams stage output;
@@ -374,6 +388,13 @@ class Console:
             return
         self.failure_line(f"⊘ {self.counter(index, total)} {stage_id} blocked: {message}",
                           "fail")
+
+    def stage_interrupted(self, index: int, total: int, stage_id: str) -> None:
+        """The stage that was running when the run was interrupted (Ctrl-C, SIGTERM)."""
+        if not self._shows("error"):
+            return
+        self.failure_line(f"{STATUS_MARKS['interrupted'][0]} {self.counter(index, total)} "
+                          f"{stage_id} interrupted", "fail")
 
     def stage_failed(self, index: int, total: int, stage_id: str, message: str,
                      log_path: str | None, hints: list[str]) -> None:

@@ -346,7 +346,10 @@ class PipelineReporter:
             status = "succeeded"
         if self.errors:
             self.ledger.record["error"] = "; ".join(self.errors)
+        in_flight = self.ledger.stages_with_status("running") if interrupted else []
         self.ledger.finish(status)
+        for sid in in_flight:  # the record says failed, error "interrupted"
+            self.console.stage_interrupted(self._number(sid), self.total, sid)
         if self.ledger.write_error and self.ledger.write_error not in self.errors:
             self.errors.append(self.ledger.write_error)  # the record may not say so
             self.console.error(f"error: {self.ledger.write_error}")
@@ -362,6 +365,11 @@ class PipelineReporter:
             parts.append(f"{c['failed']} failed")
         if c["blocked"]:
             parts.append(f"{c['blocked']} blocked")
+        if in_flight:
+            parts.append(f"{len(in_flight)} interrupted")
+        not_run = len(self.ledger.stages_with_status("pending"))
+        if not_run:  # after a failure or an interrupt: every stage is accounted for
+            parts.append(f"{not_run} not run")
         skipped = len(self.plan.skipped) if self.plan else 0
         if skipped:
             parts.append(f"{skipped} skipped by filters")

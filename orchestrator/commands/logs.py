@@ -11,7 +11,7 @@ import os
 import time
 from pathlib import Path
 
-from orchestrator.console import Console, rerun_hints, seconds
+from orchestrator.console import Console, rerun_hints, seconds, status_mark
 from orchestrator.errors import EXIT_OK, EXIT_STAGE_FAILED, UsageError
 from orchestrator.ledger import (
     RecordFile,
@@ -27,9 +27,7 @@ from orchestrator.paths import RUNS_DIR
 POLL_S = 0.2  # --follow: how often the files are read again
 GRACE_S = 2.0  # --follow: how long to wait for run-finished once the record says it is over
 
-_MARKERS = {"succeeded": ("✔", "ok"), "failed": ("✖", "fail"), "interrupted": ("✖", "fail"),
-            "running": ("▶", "start"), "up-to-date": ("↷", "skip"), "skipped": ("-", "skip"),
-            "pending": ("·", "skip"), "unreadable": ("?", "fail")}
+
 
 
 def register(commands) -> None:
@@ -65,8 +63,16 @@ def cpu(value: float | None) -> str:
     return f"{value:.2f}s" if isinstance(value, (int, float)) else "?"
 
 
+def shown_status(status, record: dict | None) -> str | None:
+    """A record's status as `logs` shows it: a `running` run whose runner is gone (killed,
+    or records copied from another machine) is `abandoned`; the record is left as it is."""
+    if status == "running" and isinstance(record, dict) and not runner_alive(record):
+        return "abandoned"
+    return status
+
+
 def marked(status: str | None) -> tuple[str, str | None]:
-    return _MARKERS.get(status or "", ("?", None))
+    return status_mark(status)
 
 
 def hint_options(ctx, record: dict) -> list[str]:
@@ -195,7 +201,8 @@ def list_runs(root: Path, args) -> int:
     limit = 20 if args.limit is None else args.limit
     if limit < 1:
         raise UsageError(f"--limit {limit}: give a number of runs of at least 1")
-    runs = [run_summary(record) for record in run_records(root)[-limit:]]
+    records = run_records(root)[-limit:]
+    runs = [run_summary(record) for record in records]
     console = Console()
     if args.json:
         console.json({"runs": runs})
@@ -207,10 +214,11 @@ def list_runs(root: Path, args) -> int:
     width = console.column(what, "PIPELINE", 24)
     console.row(f"  {'STARTED (UTC)':<19}  {'STATUS':<11}  {'TIME':>6}  "
                 f"{'PIPELINE':<{width}}  RUN ID", "note")
-    for run, name in zip(runs, what):
-        marker, style = marked(run["status"])
+    for run, name, record in zip(runs, what, records):
+        status = shown_status(run["status"], record.head)
+        marker, style = marked(status)
         duration = seconds(run["durationMs"]) if run["durationMs"] is not None else "-"
-        console.row(f"{marker} {when(run['startedAt']):<19}  {run['status'] or '?':<11}  "
+        console.row(f"{marker} {when(run['startedAt']):<19}  {status or '?':<11}  "
                     f"{duration:>6}  {console.cell(name, width):<{width}}  {run['runId']}", style)
     return EXIT_OK
 
@@ -223,9 +231,13 @@ def _label(run_id: str) -> str:
 def show_run(record: dict, console: Console, options: list[str]) -> None:
     """One run: a header, then one line per stage; a failed stage adds its error,
     log and how to rerun it (with the global `options` of hint_options)."""
-    status = record.get("status")
+    status = shown_status(record.get("status"), record)
     marker, style = marked(status)
     console.row(f"{marker} run {record.get('runId')}: {status}", style)
+    if status == "abandoned":
+        console.row(f"  still marked running, but its runner (pid {record.get('pid')}) is "
+                    f"gone: it was killed, or the machine restarted; the next run marks it "
+                    f"interrupted", "note")
     duration = seconds(record["durationMs"]) if record.get("durationMs") is not None else "-"
     pipeline = record.get("pipelineId") or "-"
     console.row(f"  pipeline {pipeline}, started {when(record.get('startedAt'))} UTC, "
