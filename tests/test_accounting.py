@@ -31,8 +31,8 @@ def hanging(project, stage: int = 1, seconds: int = 60):
 def wait_for_log(project, stage: str, text: str = "hanging") -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        logs = list(project.root.glob(f".pipeline-runs/*/{stage}.log"))
-        if logs and text in logs[0].read_text():
+        if any(text in log.read_text()
+               for log in project.root.glob(f".pipeline-runs/*/{stage}.log")):
             return
         time.sleep(0.05)
     raise AssertionError(f"{stage} never printed {text!r}")
@@ -56,6 +56,7 @@ def test_after_a_failure_the_summary_names_the_stages_not_run(project):
 
 
 def test_an_interrupt_names_the_stage_in_flight(project):
+    assert project.pipeline("run").code == 0  # transform once, with a duration
     hanging(project)
     proc = start(project)
     try:
@@ -66,11 +67,19 @@ def test_an_interrupt_names_the_stage_in_flight(project):
     assert proc.returncode == 130, (out, err)
     lines = err.splitlines()
     assert "✖ [2/3] transform interrupted" in lines
-    assert ": 1 ran, 0 up to date, 1 interrupted, 1 not run. Record: " in lines[-2]
+    assert ": 0 ran, 1 up to date, 1 interrupted, 1 not run. Record: " in lines[-2]
     assert lines[-1] == "pipeline: interrupted"
     assert "interrupted" not in out  # stdout keeps the progress only
     logs = project.pipeline("logs", "--latest")
     assert "✖ transform  failed" in logs.out and "interrupted" in logs.out
+    # history: the last run of transform measured no duration; LAST is not the older one
+    history = json.loads(project.pipeline("history", "--json").out)
+    transform = next(s for s in history["stages"] if s["id"] == "transform")
+    assert transform["lastStatus"] == "failed" and transform["lastMs"] is None
+    assert transform["medianMs"] is not None and transform["lastVsMedian"] is None
+    table = project.pipeline("history").out.splitlines()
+    row = next(line for line in table if line.startswith("✖ transform "))
+    assert row.split()[-3:] == [row.split()[-3], "-", "-"]
 
 
 def test_one_set_of_marks_in_run_output_logs_and_history(project):

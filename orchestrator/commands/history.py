@@ -102,6 +102,9 @@ def stage_history(records: list[dict]) -> list[dict[str, Any]]:
     statuses: dict[str, list[str]] = {sid: [] for sid in order}
     durations: dict[str, list[float]] = {sid: [] for sid in order}  # runs it ran, oldest first
     last_status: dict[str, str | None] = dict.fromkeys(order)
+    # the duration of the newest run it ran in: none when that run did not measure one
+    # (an interrupted stage), not an older run's
+    last_ms: dict[str, float | None] = dict.fromkeys(order)
     for record in records:
         for stage in _stages(record):
             stage_id, status = stage["id"], stage.get("status")
@@ -109,9 +112,12 @@ def stage_history(records: list[dict]) -> list[dict[str, Any]]:
             if status in RAN:
                 last_status[stage_id] = status
                 duration = stage.get("durationMs")
+                last_ms[stage_id] = None
                 if isinstance(duration, (int, float)) and not isinstance(duration, bool):
                     durations[stage_id].append(float(duration))
-    return [summarise(sid, statuses[sid], durations[sid], last_status[sid]) for sid in order]
+                    last_ms[stage_id] = float(duration)
+    return [summarise(sid, statuses[sid], durations[sid], last_status[sid], last_ms[sid])
+            for sid in order]
 
 
 def _stages(record: dict) -> list[dict]:
@@ -120,13 +126,12 @@ def _stages(record: dict) -> list[dict]:
 
 
 def summarise(stage_id: str, statuses: list[str], durations: list[float],
-              last_status: str | None) -> dict[str, Any]:
+              last_status: str | None, last: float | None) -> dict[str, Any]:
     """One stage's line of the history: counts, rate, median, last, and the verdict."""
     succeeded = statuses.count("succeeded")
     failed = statuses.count("failed")
     runs = succeeded + failed
     median = statistics.median(durations) if durations else None
-    last = durations[-1] if durations else None
     vs_median = None
     if median and last is not None:  # no ratio against a zero median
         vs_median = round((last - median) / median, 3)
