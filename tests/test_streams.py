@@ -53,3 +53,35 @@ def test_log_level_error_prints_only_the_failure_on_stderr_and_nothing_on_stdout
     assert result.out == ""
     assert result.err.splitlines()[0] == "✖ [2/3] transform failed: exit code 3"
     assert "    | transform: failing on purpose" in result.err
+
+
+def test_an_error_under_json_prints_nothing_on_stdout(project):
+    """docs/cli.md: a usage or graph error prints no JSON, only its line on stderr."""
+    for argv in (["status", "no-such-pipeline", "--json"], ["describe", "nope", "--json"],
+                 ["list", "--json", "--stages", "--pipelines"],
+                 ["logs", "--latest", "--json"], ["history", "--limit", "0", "--json"]):
+        result = project.pipeline(*argv)
+        assert result.code == 2, (argv, result.text)
+        assert result.out == "", argv
+        lines = result.err.splitlines()
+        assert len(lines) == 1 and lines[0].startswith("pipeline: error: "), (argv, lines)
+
+
+def test_a_graph_error_is_one_line_per_problem_on_stderr(project):
+    graph = project.graph()
+    graph["stages"][1]["id"] = "extract"
+    graph["stages"][2]["dependsOn"] = ["nowhere"]
+    project.write_graph(graph)
+    result = project.pipeline("status", "--json")
+    assert result.code == 2 and result.out == ""
+    lines = result.err.splitlines()
+    assert len(lines) >= 2
+    assert all(line.startswith("pipeline/stage-graph.json: ") for line in lines), lines
+
+
+def test_force_is_given_as_the_reason(project):
+    assert project.pipeline("run").code == 0
+    result = project.pipeline("run", "--force")
+    assert result.code == 0
+    assert "▶ [1/3] extract (forced)" in result.out.splitlines()
+    assert {s["reason"] for s in project.last_record()["stages"]} == {"forced"}
