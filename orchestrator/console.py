@@ -161,6 +161,8 @@ class Console:
         self._live_t0 = 0.0
         self._live_lock = threading.RLock()
         self._ticker: threading.Thread | None = None
+        if self.live:  # the signal handler can only be set from the main thread
+            self._watch_resizes()
 
     def fit(self, text: str) -> str:
         """A table line as the reader gets it: on a terminal, cut to its width (an `…`
@@ -305,7 +307,7 @@ class Console:
         with self._live_lock:
             self._live_text, self._live_t0 = head, time.monotonic()
             self._live_why = why
-            self._watch_resizes()
+            self._watch_resizes()  # once; a no-op after the first time
             self._draw_live(None)
             if self._ticker is None:
                 self._ticker = threading.Thread(target=self._tick, daemon=True)
