@@ -55,6 +55,7 @@ class Context:
         self.global_options = global_options
         self._graph = None
         self.write_cache = False  # set by commands that run stages (they write anyway)
+        self.warn_misspelled = True  # `check` reports misspelled fields as findings instead
 
     @property
     def graph(self):
@@ -63,6 +64,9 @@ class Context:
 
             self._graph = load_graph(resolve_graph_path(self.root, self.graph_path), self.root,
                                      write_cache=self.write_cache)
+            if self.warn_misspelled:  # once per command, on stderr: stdout may be JSON
+                for line in self._graph.misspelling_lines():
+                    print(f"pipeline: warning: {line}", file=sys.stderr)
         return self._graph
 
 
@@ -88,11 +92,11 @@ COMMAND_MODULE_OF = {"run-stage": "run"}
 _GLOBAL_OPTIONS_WITH_VALUE = ("-C", "--directory", "-g", "--graph")
 
 
-def requested_module(argv: list[str]) -> str | None:
-    """The module of the command `argv` names, if it names a known one: only that module
-    need be imported to parse the line (the others are for help and errors)."""
+def command_word(argv: list[str]) -> int | None:
+    """Where in `argv` the command is (the first word that is neither a global option
+    nor its value), or None; also None when `-h`/`--help` comes first."""
     skip = False
-    for arg in argv:
+    for i, arg in enumerate(argv):
         if skip:
             skip = False
         elif arg in _GLOBAL_OPTIONS_WITH_VALUE:
@@ -101,9 +105,49 @@ def requested_module(argv: list[str]) -> str | None:
             if arg in ("-h", "--help"):
                 return None
         else:
-            name = COMMAND_MODULE_OF.get(arg, arg)
-            return name if _is_command_module(name) else None
+            return i
     return None
+
+
+def requested_module(argv: list[str]) -> str | None:
+    """The module of the command `argv` names, if it names a known one: only that module
+    need be imported to parse the line (the others are for help and errors)."""
+    at = command_word(argv)
+    if at is None:
+        return None
+    name = COMMAND_MODULE_OF.get(argv[at], argv[at])
+    return name if _is_command_module(name) else None
+
+
+HELP_COMMAND = "help"
+
+
+def help_as_option(argv: list[str]) -> list[str]:
+    """`pipeline help` is `pipeline --help`, and `pipeline help COMMAND` is
+    `pipeline COMMAND --help` (as `git help` and `doit help` go)."""
+    at = command_word(argv)
+    if at is None or argv[at] != HELP_COMMAND:
+        return argv
+    rest = argv[at + 1:]
+    if len(rest) > 1:
+        raise UsageError(f"help takes at most one command, not {len(rest)} words "
+                         f"(see 'pipeline --help')")
+    return [*argv[:at], *rest, "--help"]
+
+
+def refuse_unknown_command(argv: list[str], parser: argparse.ArgumentParser) -> None:
+    """One line for a command that does not exist, with the closest one."""
+    import difflib
+
+    at = command_word(argv)
+    known = list(getattr(parser, "command_names", ()))
+    if at is None or not known or argv[at] in known:
+        return
+    word = argv[at]
+    close = difflib.get_close_matches(word, [*known, HELP_COMMAND], n=1, cutoff=0.6)
+    suggestion = f" (did you mean '{close[0]}'?)" if close else ""
+    raise UsageError(f"unknown command '{word}'{suggestion}; the commands are: "
+                     f"{', '.join(known)} (see 'pipeline --help')")
 
 
 def _is_command_module(name: str) -> bool:
@@ -124,9 +168,12 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("-g", "--graph", metavar="PATH",
                         help="stage graph file, JSON or YAML "
                              "(default: pipeline/stage-graph.json under the root)")
+    parser.epilog = ("'pipeline help COMMAND' (or 'pipeline COMMAND --help') shows a "
+                     "command's options.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in [only] if only else command_modules():
         importlib.import_module(f"orchestrator.commands.{name}").register(commands)
+    parser.command_names = tuple(commands.choices)  # type: ignore[attr-defined]
     return parser
 
 
@@ -150,7 +197,9 @@ def _enter_root(directory: str | None, graph: str | None) -> Path:
 
 
 def dispatch(argv: list[str]) -> int:
+    argv = help_as_option(argv)
     parser = build_parser(only=requested_module(argv))
+    refuse_unknown_command(argv, parser)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help or --version, printed: argparse's exit, as a code

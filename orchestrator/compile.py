@@ -29,6 +29,7 @@ from orchestrator.digest import DigestCache, digest_of, text_digest
 from orchestrator.engine import new_group_task, new_stage_task, uptodate_checks
 from orchestrator.graph import Graph, Stage
 from orchestrator.paths import IMPORTS_CACHE
+from orchestrator.runtimes import stage_interpreter, uses_python_on_path
 
 VALUES_KEY = "pipeline"  # the key of our fingerprint in a task's saved doit values
 FAILURE_KEY = "lastFailure"  # kept by the reporter when a stage fails (doit drops the rest)
@@ -73,6 +74,19 @@ def env_digests(stage: Stage, environ=None) -> dict[str, str | None]:
             for var in stage.environment}
 
 
+def configured_python(graph: Graph, stage: Stage, root: Path, environ=None) -> str | None:
+    """The path of the interpreter configured for the stage's `python3` / `python`
+    commands (its own or its hooks'), part of its fingerprint; None when it runs none, or
+    runs the default one."""
+    hooks = stage.hooks
+    if not uses_python_on_path(stage.command) and not any(
+            h.command is not None and uses_python_on_path(h.command)
+            for h in (*hooks.before, *hooks.after, *hooks.on_failure)):
+        return None
+    interpreter = stage_interpreter(graph, stage, root, environ)
+    return interpreter.path if interpreter is not None else None
+
+
 _NONE: list[str] = []  # shared defaults, never mutated (one StageFreshness per stage)
 _NO_VALUES: dict[str, Any] = {}
 
@@ -86,7 +100,7 @@ class StageFreshness:
 
     __slots__ = ("stage", "action", "root", "root_text", "file_deps", "command_digest",
                  "tracked_inputs", "outputs", "outside_world", "reasons", "fingerprint",
-                 "previous", "ctx")
+                 "previous", "ctx", "python")
 
     def __init__(self, graph: Graph, stage: Stage, root: Path, file_deps: list[str],
                  action: Any = None, ctx: CompileContext | None = None):
@@ -98,6 +112,7 @@ class StageFreshness:
         self.file_deps = file_deps
         cache = stage.cache_artifacts
         self.command_digest = stage.command_digest
+        self.python = configured_python(graph, stage, root, self.ctx.environ)
         # inputs doit's file_dep does not cover: directories and optional files
         self.tracked_inputs = tuple(
             graph.artifacts[i.artifact] for i in stage.inputs
@@ -135,9 +150,13 @@ class StageFreshness:
         inputs = self.input_digests()
         env = env_digests(self.stage, self.ctx.environ)
         summary = text_digest(self.command_digest, json.dumps(env, sort_keys=True),
-                              json.dumps(inputs, sort_keys=True))
-        return {"command": self.command_digest, "env": env, "inputs": inputs,
-                "digest": summary}
+                              json.dumps(inputs, sort_keys=True),
+                              *((self.python,) if self.python else ()))
+        current = {"command": self.command_digest, "env": env, "inputs": inputs,
+                   "digest": summary}
+        if self.python:  # absent for the default interpreter, as before the setting
+            current["python"] = self.python
+        return current
 
     def input_digests(self) -> dict[str, str | None]:
         """path -> content digest of every tracked input, script and imported module."""
@@ -200,6 +219,8 @@ class StageFreshness:
             reasons.append("no declared inputs")
         if saved.get("command") != self.command_digest:
             reasons.append("command changed")
+        if saved.get("python") != self.python:
+            reasons.append("interpreter changed")
         if stage.environment:
             old_env = saved.get("env", {})
             changed_env = [n for n, d in env_digests(stage, self.ctx.environ).items()

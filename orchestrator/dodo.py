@@ -13,6 +13,7 @@ same translation, state (`.doit.db`) and run records as `pipeline run`.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from orchestrator.errors import GraphError, UsageError
@@ -27,6 +28,8 @@ _GRAPH = None
 _ERROR: str | None = None
 try:
     _GRAPH = load_graph(_GRAPH_PATH, _ROOT)
+    for _line in _GRAPH.misspelling_lines():  # doit loads this module once per command
+        print(f"warning: {_line}", file=sys.stderr)
 except GraphError as exc:  # reported by the task creator, where doit expects it
     _ERROR = str(exc)
 

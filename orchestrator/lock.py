@@ -27,8 +27,9 @@ STATE_PATHS = (RUNS_DIR, STATE_DB, LOCK_FILE)  # where a run writes: never throu
 
 
 class RunLock:
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, can_wait: bool = True):
         self.root = root
+        self.can_wait = can_wait  # the command has --wait (plain doit has not)
         self.path = root / LOCK_FILE  # who holds it (information only)
         self._fd: int | None = None
 
@@ -53,8 +54,10 @@ class RunLock:
                 return
             os.close(fd)
             holder = self._holder() or "another run"
+            advice = ("wait for it, or use --wait" if self.can_wait
+                      else "wait for it to end, then run again")
             raise UsageError(f"a run is already in progress in this project ({holder}); "
-                             f"wait for it, or use --wait") from None
+                             f"{advice}") from None
         self._claimed(fd)
 
     def _claimed(self, fd: int) -> None:

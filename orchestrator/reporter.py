@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from orchestrator import collector
 from orchestrator.compile import FAILURE_KEY, freshness_of
-from orchestrator.console import Console, rerun_hints, seconds
+from orchestrator.console import Console, seconds
 from orchestrator.engine import (
     drop_action_instances,
     failed_upstream,
@@ -139,13 +139,8 @@ class PipelineReporter:
     def refuse(self, sid: str, message: str) -> None:
         """A stage cannot start (a required input nobody in this run produces): the run
         stops before anything starts, and says which stage writes the input."""
-        from orchestrator.console import pipeline_command
-
         self.begin()
-        graph = self.session.graph
-        writers = {w for inp in graph.stages[sid].inputs if inp.artifact
-                   for w in graph.writers(inp.artifact) if w != sid}
-        hints = [pipeline_command(self.global_options, "run-stage", w) for w in sorted(writers)]
+        hints = self._hints(sid)
         index = self.plan.selected.index(sid) + 1
         self.console.stage_failed(index, self.total, sid, message, None, hints)
         self.ledger.stage_finished(sid, "failed", reason="missing input", error=message)
@@ -254,7 +249,7 @@ class PipelineReporter:
             message = message.replace("ERROR: ", "")
         self.counts["failed"] += 1
         self.failed.append(sid)
-        hints = rerun_hints(sid, self.pipeline_id, self.global_options)
+        hints = self._hints(sid)
         self.console.stage_failed(self._number(sid), self.total, sid, message,
                                   details.get("logPath"), hints)
         if details.get("logPath") and not self.console.json_events and not (
@@ -263,6 +258,13 @@ class PipelineReporter:
         _remember_failure(task, message)
         flush_state()
         self.ledger.stage_finished(sid, "failed", error=message, details=details)
+
+    def _hints(self, sid: str) -> list[str]:
+        """How to rerun the stage, as a command that works where the run was started."""
+        from orchestrator.hints import rerun_hints
+
+        return rerun_hints(self.session.graph, sid, self.pipeline_id, self.global_options,
+                           self.session.options.entry_point)
 
     def _show_tail(self, log_path: str, lines: int = 40) -> None:
         """The end of a failing stage's output, when it was not streamed."""

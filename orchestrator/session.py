@@ -109,7 +109,7 @@ class RunSession:
             masker=self.masker, executor=self.executor, environ=self.environ,
             before_output=self.console.end_live, digests=self.digests,
             before_stage=self.claim_for_stage if options.entry_point == "doit" else None)
-        self.lock = RunLock(self.root)
+        self.lock = RunLock(self.root, can_wait=options.entry_point != "doit")
         self._claimed = False
         self._claiming = threading.Lock()  # doit's worker threads start stages at once
         self.ledger = RunLedger(self.root, graph.display, options.as_record(),

@@ -24,7 +24,7 @@ from orchestrator.digest import DigestCache, digest_of
 from orchestrator.executor import Executor, LocalExecutor, StartFailed
 from orchestrator.graph import Graph, Hook, Stage
 from orchestrator.ledger import iso, open_for_writing, utc_now
-from orchestrator.runtimes import ExecutableNotFound, build_invocation
+from orchestrator.runtimes import ExecutableNotFound, build_invocation, stage_interpreter
 from orchestrator.schemas import SchemaCache, SchemaProblem, validate_artifact
 
 
@@ -304,10 +304,14 @@ class StageAction:
             env["PIPELINE_RUN_ID"] = run_id
         return env
 
+    def _interpreter(self):
+        """The interpreter configured for the stage's python3 / python commands."""
+        return stage_interpreter(self.graph, self.stage, self.root, self._base_environment())
+
     def _run_command(self, log, details: dict[str, Any]) -> None:
         try:
             invocation = build_invocation(self.stage.command, self.root, self._environment(),
-                                          self.settings.found_on_path)
+                                          self.settings.found_on_path, self._interpreter())
         except ExecutableNotFound as exc:
             raise _Failed(str(exc)) from None
         timeout = self.stage.timeout or self.settings.timeout
@@ -371,7 +375,8 @@ class StageAction:
         if hook.kind == "command":
             try:
                 invocation = build_invocation(hook.command, self.root, self._environment(),
-                                              self.settings.found_on_path)
+                                              self.settings.found_on_path,
+                                              self._interpreter())
             except ExecutableNotFound as exc:
                 raise _Failed(str(exc)) from None
             code = self._spawn(invocation.argv, invocation.env, log, details, "hook")

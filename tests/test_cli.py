@@ -24,7 +24,7 @@ def test_version_and_usage_errors(capsys):
     assert capsys.readouterr().out.startswith("pipeline ")
     assert main(["nonsense"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "invalid choice: 'nonsense'" in err[0]
+    assert len(err) == 1 and "unknown command 'nonsense'" in err[0]
     assert main([]) == 2  # no command: the help, on stderr
     assert "COMMAND" in capsys.readouterr().err
 

@@ -136,7 +136,7 @@ def test_missing_required_variable_is_named_and_its_value_never_printed(project)
     result = project.pipeline("doctor")
     assert result.code == 1
     out = unwrapped(result.out)
-    assert "✖ environment DOCTOR_TEST_TOKEN: required variable not set (needed by stage " \
+    assert "✖ environment DOCTOR_TEST_TOKEN: required variable not set or empty (needed by stage " \
            "publish)" in out
     assert "fix: export DOCTOR_TEST_TOKEN=..." in out
 
@@ -160,12 +160,16 @@ def test_missing_script_names_the_stage(project):
 def test_script_like_arguments_inside_a_directory_artifact_are_data(project):
     graph = project.graph()
     publish = next(s for s in graph["stages"] if s["id"] == "publish")
-    # inside the `site` directory artifact: data; beside it, with a similar name: a script
+    # inside the `site` directory artifact: data; beside it, present: a script
     publish["command"]["args"] += ["build/site/extra/page.js", "build/site-tools.js"]
     project.write_graph(graph)
     out = unwrapped(project.pipeline("doctor").out)
     assert "build/site/extra/page.js" not in out
-    assert "✖ script build/site-tools.js: missing (used by stage publish)" in out
+    # naming no file and not the program python runs: data, as for the run
+    assert "build/site-tools.js" not in out
+    project.path("build").mkdir()
+    project.path("build/site-tools.js").write_text("")
+    assert "3 script file(s) present" in unwrapped(project.pipeline("doctor").out)
 
 
 def test_corrupt_state_fails_and_a_real_state_passes(project):
@@ -511,3 +515,23 @@ def test_type_stripping_by_node_version_and_flag(project, tmp_path):
             assert f"node {version} at " in detail and "(stage typed)" in detail
             if flag:
                 assert detail.endswith("--experimental-strip-types needs Node.js 22.6 or newer")
+
+
+def test_an_undeclared_output_argument_is_not_a_missing_script(project):
+    """`python3 stages/stub.py ... build/e.json`: the path after the script names no file
+    yet (the stage writes it, undeclared). Not a script by the run's rule: doctor passes;
+    a missing program file still fails, naming it."""
+    graph = project.graph()
+    graph["stages"][0]["command"]["args"] += ["1", "build/e.json", "notes/later.py"]
+    project.write_graph(graph)
+    result = project.pipeline("doctor", "--json")
+    checks = by_name(json.loads(result.out))
+    assert checks["scripts"]["ok"], checks
+    assert "build/e.json" not in result.out and "notes/later.py" not in result.out
+    graph["stages"][0]["command"]["args"][0] = "stages/renamed.py"
+    project.write_graph(graph)
+    result = project.pipeline("doctor")
+    assert result.code == 1
+    out = unwrapped(result.out)
+    assert "✖ script stages/renamed.py: missing (used by stage extract)" in out
+    assert "build/e.json" not in out and "notes/later.py" not in out

@@ -138,7 +138,8 @@ def test_bad_format_and_unknown_pipeline_are_usage_errors(project):
     unknown = project.pipeline("graph", "full-refrsh")
     assert unknown.code == 2 and unknown.out == ""
     assert unknown.err.splitlines() == [
-        "pipeline: error: unknown pipeline 'full-refrsh' (did you mean 'full-refresh'?)"]
+        "pipeline: error: unknown pipeline 'full-refrsh' (did you mean 'full-refresh'?); "
+        "the pipelines are: full-refresh"]
 
 
 def test_no_default_pipeline_is_a_usage_error(project):

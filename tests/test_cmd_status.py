@@ -82,7 +82,8 @@ def test_unknown_pipeline_and_broken_graph_are_one_line_exit_2(project):
     result = project.pipeline("status", "full-refres")
     assert result.code == 2
     assert result.err.strip() == ("pipeline: error: unknown pipeline 'full-refres' "
-                                  "(did you mean 'full-refresh'?)")
+                                  "(did you mean 'full-refresh'?); "
+                                  "the pipelines are: full-refresh")
     assert result.out == ""
 
     project.path("pipeline/stage-graph.json").write_text('{"stages": [')

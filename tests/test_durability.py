@@ -105,6 +105,9 @@ def test_a_second_run_is_refused_while_one_is_running_then_may_wait(project):
         assert len(second.err.strip().splitlines()) == 1
         doit = project.doit("run", "extract")
         assert doit.code == 2 and "already in progress" in doit.err
+        assert "use --wait" in second.err
+        assert "--wait" not in doit.err  # plain doit has no --wait
+        assert "wait for it to end, then run again" in doit.err
         waiter = subprocess.Popen([sys.executable, "-m", "orchestrator", "run", "--to",
                                    "extract", "--wait"], cwd=project.root,
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -706,7 +706,8 @@ def test_pipeline_by_id():
     assert graph.pipeline("nightly").stages == ()
     with pytest.raises(UsageError) as info:
         graph.pipeline("nighty")
-    assert str(info.value) == "unknown pipeline 'nighty' (did you mean 'nightly'?)"
+    assert str(info.value) == ("unknown pipeline 'nighty' (did you mean 'nightly'?); "
+                               "the pipelines are: full-refresh, nightly")
 
 
 def test_unknown_stage_id_is_a_usage_error_with_suggestion():

@@ -201,11 +201,12 @@ def test_rerun_hints_keep_the_global_options_given(project):
                               env={"STUB_FAIL": "publish"})
     assert failed.code == 1
     assert rerun_lines(failed.err) == [f"pipeline -C {name} run-stage publish"]
-    # a missing input names the stage that writes it, the same way
+    # a missing input: run-stage would stop on it again; the hint runs the pipeline up
+    # to the stage, which writes it first
     project.path("build/raw.json").unlink()
     refused = project.pipeline("-C", name, "run-stage", "transform", cwd=parent)
     assert refused.code == 1
-    assert rerun_lines(refused.err) == [f"pipeline -C {name} run-stage extract"]
+    assert rerun_lines(refused.err) == [f"pipeline -C {name} run full-refresh --to transform"]
 
 
 def test_schema_violation_fails_the_stage_naming_artifact_schema_and_place(project):
@@ -241,7 +242,7 @@ def test_missing_required_input_stops_before_anything_runs(project):
     assert project.counts() == {}
     assert "transform failed: cannot start: missing input build/raw.json (artifact raw)" \
         in result.err
-    assert "pipeline run-stage extract" in result.err
+    assert rerun_lines(result.err) == ["pipeline run full-refresh --to transform"]
     assert project.statuses() == {"extract": "skipped", "transform": "failed",
                                   "publish": "pending"}
 

@@ -25,6 +25,7 @@ UNUSED_ARTIFACT = "unused-artifact"
 STAGE_IN_NO_PIPELINE = "stage-in-no-pipeline"
 ALWAYS_RUNS = "always-runs"
 IMPLICIT_DEFAULT_PIPELINE = "implicit-default-pipeline"
+UNKNOWN_FIELD = "unknown-field"
 
 
 @dataclass
@@ -48,6 +49,7 @@ def register(commands) -> None:
 
 
 def check(ctx, args) -> int:
+    ctx.warn_misspelled = False  # they are findings here
     graph = ctx.graph  # schema and meaning problems: exit 2 with one line each
     errors, warnings = lint(graph, ctx.root)
     console = Console()
@@ -81,9 +83,9 @@ def lint(graph: Graph, root: Path) -> tuple[list[Finding], list[Finding]]:
         errors.extend(listed_before_dependency(graph, pipeline, index))
         errors.extend(duplicate_writers(graph, pipeline, index))
         errors.extend(unordered_reads(graph, pipeline))
-    warnings = (implicit_default_pipeline(graph) + never_written(graph, root)
-                + unused_artifacts(graph) + stages_in_no_pipeline(graph)
-                + always_running(graph))
+    warnings = (misspelled_fields(graph) + implicit_default_pipeline(graph)
+                + never_written(graph, root) + unused_artifacts(graph)
+                + stages_in_no_pipeline(graph) + always_running(graph))
     return errors, warnings
 
 
@@ -251,6 +253,13 @@ def unused_artifacts(graph: Graph) -> list[Finding]:
                     f"any stage",
                     f"artifacts[{i}]", {"artifact": aid})
             for aid, i in _artifact_places(graph).items() if aid not in used]
+
+
+def misspelled_fields(graph: Graph) -> list[Finding]:
+    """Unknown fields close to a known one: most likely a typo whose setting is lost."""
+    return [Finding(UNKNOWN_FIELD, f"unknown field (did you mean '{known}'?)", place,
+                    {"field": key, "didYouMean": known})
+            for place, key, known in graph.misspelled]
 
 
 def stages_in_no_pipeline(graph: Graph) -> list[Finding]:

@@ -11,6 +11,7 @@ import os
 import shlex
 import textwrap
 
+from orchestrator.commands._environment import add_env_file, env_file_values, stage_environ
 from orchestrator.commands.list import default_pipeline_id, pipelines_of
 from orchestrator.console import WIDTH, Console, fit, one_line, printable
 from orchestrator.errors import EXIT_OK, UsageError
@@ -27,6 +28,7 @@ def register(commands) -> None:
     parser.add_argument("id", metavar="ID", help="a stage, pipeline or artifact id")
     parser.add_argument("--json", action="store_true",
                         help="print one JSON document instead of text")
+    add_env_file(parser)
     parser.set_defaults(handler=describe)
 
 
@@ -49,18 +51,21 @@ def artifact_ref(graph: Graph, artifact_id: str, optional: bool, cache: bool) ->
             "schema": artifact.schema, "optional": optional, "cache": cache}
 
 
-def stage_status(graph: Graph, stage_id: str) -> dict:
+def stage_status(graph: Graph, stage_id: str, environ: dict[str, str] | None = None) -> dict:
     """Would `run-stage` without forcing run it now, and why; when it last succeeded."""
     from orchestrator.plan import Plan
     from orchestrator.status import plan_statuses
 
     # plan_stage() forces (run-stage always runs); the status must be doit's own verdict
-    status = plan_statuses(graph, Plan(None, (stage_id,), (stage_id,), {}, force=False))[0]
+    status = plan_statuses(graph, Plan(None, (stage_id,), (stage_id,), {}, force=False),
+                           environ)[0]
     last = (status.values.get("run") or {}).get("finishedAt")
     return {"status": status.status, "reason": status.reason, "lastSucceeded": last}
 
 
-def stage_data(graph: Graph, stage_id: str) -> dict:
+def stage_data(graph: Graph, stage_id: str, environ: dict[str, str] | None = None) -> dict:
+    """`environ`: the stages' environment (default: ours), with --env-file's values."""
+    environ = dict(os.environ) if environ is None else environ
     stage = graph.stages[stage_id]
     cache = stage.cache_artifacts
     inputs = []
@@ -89,7 +94,7 @@ def stage_data(graph: Graph, stage_id: str) -> dict:
         "outputs": [artifact_ref(graph, o.artifact, o.optional, o.artifact in cache)
                     for o in stage.outputs],
         # whether a variable is set, never its value: it may be a token
-        "environment": [{"name": v.name, "required": v.required, "set": v.name in os.environ,
+        "environment": [{"name": v.name, "required": v.required, "set": v.name in environ,
                          "description": v.description} for v in stage.environment],
         "scripts": scripts,
         "importedModules": imports,
@@ -99,7 +104,7 @@ def stage_data(graph: Graph, stage_id: str) -> dict:
                          "maxAgeSeconds": e.max_age if e.is_outside_world else None}
                         for e in stage.side_effects],
         "hooks": hooks,
-        "status": stage_status(graph, stage.id),
+        "status": stage_status(graph, stage.id, environ),
     }
 
 
@@ -254,7 +259,9 @@ SHOW = {"stage": show_stage, "pipeline": show_pipeline, "artifact": show_artifac
 def describe(ctx, args) -> int:
     graph = ctx.graph
     kinds = kinds_of(graph, args.id)
-    data = {kind: BUILDERS[kind](graph, args.id) for kind in kinds}
+    environ = stage_environ(env_file_values(args.env_file), args.python)
+    data = {kind: stage_data(graph, args.id, environ) if kind == "stage"
+            else BUILDERS[kind](graph, args.id) for kind in kinds}
     console = Console()
     if args.json:
         console.json(data)

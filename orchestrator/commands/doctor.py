@@ -15,10 +15,19 @@ import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from orchestrator.commands._environment import add_env_file, env_file_values, stage_environ
 from orchestrator.console import Console, wrap
 from orchestrator.errors import EXIT_OK, EXIT_STAGE_FAILED
-from orchestrator.graph import Command, Graph, script_path
+from orchestrator.graph import (
+    Command,
+    Graph,
+    Stage,
+    interpreter_program,
+    missing_script,
+    script_path,
+)
 from orchestrator.paths import RUNS_DIR, STATE_DB
+from orchestrator.runtimes import PYTHON_EXECUTABLES, Interpreter
 from orchestrator.semver import Range, parse_range
 
 MIN_PYTHON = (3, 10)
@@ -27,8 +36,6 @@ VERSION_TIMEOUT = 10  # seconds: a version query that hangs is a failed check, n
 PACKAGE_JSON = "package.json"  # at the project root: its engines.node says which Node
 # An argument without a "/" is taken for a script only with one of these extensions, so
 # that values such as "1.5" or "example.com" are not reported as missing files.
-SCRIPT_SUFFIXES = {".js", ".mjs", ".cjs", ".ts", ".mts", ".py", ".sh", ".bash", ".rb", ".pl"}
-_SUFFIX = re.compile(r"\.[A-Za-z][A-Za-z0-9]{0,9}$")
 
 
 @dataclass
@@ -46,12 +53,14 @@ def register(commands) -> None:
                        "schemas, environment, run directory, saved state")
     parser.add_argument("--json", action="store_true",
                         help='print {"ok", "checks": [...]} as one JSON document')
+    add_env_file(parser)
     parser.set_defaults(handler=doctor)
 
 
 def doctor(ctx, args) -> int:
     graph = ctx.graph  # a broken graph is exit 2 with the usual lines, like every command
-    checks = run_checks(graph, ctx.root)
+    environ = stage_environ(env_file_values(args.env_file), args.python)
+    checks = run_checks(graph, ctx.root, environ)
     ok = all(c.ok or c.level == "warning" for c in checks)
     console = Console()
     if args.json:
@@ -77,13 +86,37 @@ def show(console: Console, checks: list[Check]) -> None:
     console.line(summary, "fail" if failed else "ok")
 
 
-def run_checks(graph: Graph, root: Path) -> list[Check]:
+def run_checks(graph: Graph, root: Path, environ: dict[str, str] | None = None
+               ) -> list[Check]:
+    """Every check; `environ` is the stages' environment (default: ours)."""
+    environ = dict(os.environ) if environ is None else environ
+    from orchestrator.runtimes import stage_interpreter, uses_python_on_path
+
     commands = list(stage_commands(graph))
     runtimes = {_runtime(cmd) for _, cmd in commands}
     checks = [runner_python()]
+    # the Python commands whose interpreter is configured ("python", --python), by path
+    configured: dict[str, tuple[Interpreter, list[str]]] = {}
+    by_default: list[tuple[str, Command]] = []
+    for stage in graph.stages.values():
+        interpreter = stage_interpreter(graph, stage, root, environ)
+        for who, cmd in stage_commands(graph, stage):
+            if not uses_python_on_path(cmd):
+                continue
+            if interpreter is None:
+                by_default.append((who, cmd))
+            else:
+                configured.setdefault(interpreter.path, (interpreter, []))[1].append(who)
     if "python" in runtimes:
-        for name in sorted({cmd.executable for _, cmd in commands if _runtime(cmd) == "python"}):
+        for name in sorted({cmd.executable for _, cmd in commands if _runtime(cmd) == "python"
+                            and (cmd.executable not in PYTHON_EXECUTABLES
+                                 or (_, cmd) in by_default)}):
             checks.append(stage_python(name, root))
+        checks.extend(configured_python(interpreter, who, root)
+                      for interpreter, who in configured.values())
+    # an executable a configured interpreter replaces need not be on PATH
+    configured_commands = [(who, cmd) for who, cmd in commands if uses_python_on_path(cmd)
+                           and (who, cmd) not in by_default]
     if "node" in runtimes:
         engines, problem = node_engines(root)
         found = {}
@@ -94,18 +127,19 @@ def run_checks(graph: Graph, root: Path) -> list[Check]:
             checks.append(problem)
         checks.extend(typescript(commands, found))
     checks.append(git_present(graph, root))
-    checks.extend(executables(commands, root))
+    checks.extend(executables([c for c in commands if c not in configured_commands], root))
     checks.extend(scripts(graph, commands, root))
     checks.extend(schemas(graph, root))
-    checks.extend(environment(graph))
+    checks.extend(environment(graph, environ))
     checks.append(runs_writable(root))
     checks.append(state_readable(root))
     return checks
 
 
-def stage_commands(graph: Graph):
-    """(who, command) for every stage command and every hook command; `who` names it."""
-    for stage in graph.stages.values():
+def stage_commands(graph: Graph, only: Stage | None = None):
+    """(who, command) for every stage command and every hook command (of the stage
+    `only`, when given); `who` names it."""
+    for stage in graph.stages.values() if only is None else (only,):
         yield stage.id, stage.command
         for moment, hooks in (("before", stage.hooks.before), ("after", stage.hooks.after),
                               ("onFailure", stage.hooks.on_failure)):
@@ -145,11 +179,13 @@ def runner_python() -> Check:
 
 
 def query_version(executable: str, root: Path) -> tuple[tuple[int, ...] | None, str]:
-    """(version, where) from `EXECUTABLE --version`, or (None, why not)."""
-    from orchestrator.runtimes import ExecutableNotFound, resolve_executable
+    """(version, where) from `EXECUTABLE --version`, or (None, why not). `python3` and
+    `python` are looked up as a stage's are: the runner's own virtualenv skipped."""
+    from orchestrator.runtimes import ExecutableNotFound, resolve_executable, resolve_python
 
     try:
-        path = resolve_executable(executable, root)
+        path = (resolve_python(executable, root) if executable in PYTHON_EXECUTABLES
+                else resolve_executable(executable, root))
     except ExecutableNotFound as exc:
         return None, str(exc)
     try:
@@ -210,6 +246,29 @@ def stage_python(executable: str, root: Path) -> Check:
         f"put a Python {want} or newer first on PATH as '{executable}'")
 
 
+def configured_python(interpreter: Interpreter, who: list[str], root: Path) -> Check:
+    """The interpreter the graph's `python` (or --python / PIPELINE_PYTHON) chose for
+    some Python stages: it runs, and is at least MIN_PYTHON."""
+    from orchestrator.runtimes import PYTHON_VARIABLE
+
+    want = _version_text(MIN_PYTHON)
+    if interpreter.source == PYTHON_VARIABLE:
+        source, fix = f"--python / {PYTHON_VARIABLE}", f"--python or {PYTHON_VARIABLE}"
+    else:
+        source = f"\"python\" of the {interpreter.source}"
+        fix = source
+    if os.path.isfile(interpreter.path) and os.access(interpreter.path, os.X_OK):
+        version, where = query_version(interpreter.path, root)
+    else:
+        version, where = None, f"{interpreter.path}: not found or not executable"
+    check = _version_check(
+        f"python for stages ({interpreter.setting})", version, where, MIN_PYTHON,
+        f"create the virtualenv (python3 -m venv DIR) or fix {fix}",
+        f"point {fix} at a Python {want} or newer")
+    check.detail += f" ({source}; used by {stages_text(who)})"
+    return check
+
+
 def node_engines(root: Path) -> tuple[Range | None, Check | None]:
     """The project's `engines.node` range from `package.json` at the root, if it declares
     one; or a failed check saying why it cannot be read."""
@@ -261,38 +320,12 @@ def _release(version: tuple[int, ...]) -> tuple[int, int, int]:
     return (tuple(version) + (0, 0, 0))[:3]  # type: ignore[return-value]
 
 
-# node's options that take their value as the next argument
-NODE_OPTIONS_WITH_VALUE = {"-r", "--require", "--import", "--loader", "--experimental-loader",
-                           "-C", "--conditions", "--input-type", "--env-file", "--title",
-                           "--disable-warning", "--watch-path", "--inspect-port"}
 NODE_LOADER_OPTIONS = ("-r", "--require", "--import", "--loader", "--experimental-loader")
-NODE_EVAL_OPTIONS = ("-e", "--eval", "-p", "--print")
 TYPESCRIPT_SUFFIXES = (".ts", ".mts", ".cts")
 STRIP_FLAG = "--experimental-strip-types"  # since Node.js 22.6
 TRANSFORM_FLAG = "--experimental-transform-types"  # since Node.js 22.7
 FLAG_SINCE = {STRIP_FLAG: (22, 6, 0), TRANSFORM_FLAG: (22, 7, 0)}
 NO_STRIP_FLAGS = ("--no-experimental-strip-types", "--no-strip-types")
-
-
-def node_script(args: tuple[str, ...] | list[str]) -> tuple[list[str], str | None]:
-    """(node's own options, the script) of a node command's arguments; the script is
-    None when there is none (`-e CODE`, or only options)."""
-    options: list[str] = []
-    i = 0
-    while i < len(args):
-        arg = args[i]
-        if arg == "--":
-            return options, args[i + 1] if i + 1 < len(args) else None
-        if not arg.startswith("-") or arg == "-":
-            return options, arg
-        options.append(arg)
-        if arg in NODE_EVAL_OPTIONS:
-            return options, None
-        if arg in NODE_OPTIONS_WITH_VALUE and i + 1 < len(args):
-            options.append(args[i + 1])
-            i += 1
-        i += 1
-    return options, None
 
 
 def strips_types_by_default(version: tuple[int, int, int]) -> bool:
@@ -333,7 +366,7 @@ def typescript(commands: list[tuple[str, Command]],
     for who, cmd in commands:
         if _runtime(cmd) != "node":
             continue
-        options, script = node_script(cmd.args)
+        options, script = interpreter_program(cmd)
         if not script or not script.lower().endswith(TYPESCRIPT_SUFFIXES):
             continue
         version, where = found.get(cmd.executable, (None, ""))
@@ -375,7 +408,7 @@ def git_present(graph: Graph, root: Path) -> Check:
 
 def executables(commands: list[tuple[str, Command]], root: Path) -> list[Check]:
     """One check per distinct executable, naming the stages that use it."""
-    from orchestrator.runtimes import ExecutableNotFound, resolve_executable
+    from orchestrator.runtimes import ExecutableNotFound, resolve_executable, resolve_python
 
     users: dict[str, list[str]] = {}
     for who, cmd in commands:
@@ -385,7 +418,8 @@ def executables(commands: list[tuple[str, Command]], root: Path) -> list[Check]:
         name = f"executable {executable}"
         used_by = stages_text(who)
         try:
-            path = resolve_executable(executable, root)
+            path = (resolve_python(executable, root) if executable in PYTHON_EXECUTABLES
+                    else resolve_executable(executable, root))
         except ExecutableNotFound as exc:
             where = "in the project" if "/" in executable else "on PATH"
             checks.append(Check(name, False, f"{exc} (used by {used_by})",
@@ -396,25 +430,12 @@ def executables(commands: list[tuple[str, Command]], root: Path) -> list[Check]:
     return checks
 
 
-def looks_like_script(arg: str) -> bool:
-    """Whether an argument that names no file was meant as a script: a project-relative
-    file path with an extension, e.g. `scripts/x.js`. (Values such as "1.5",
-    "example.com" or a URL name no file either, and are not reported.)"""
-    if not arg or arg.startswith(("-", "/")) or "://" in arg or "=" in arg:
-        return False
-    if any(ch.isspace() for ch in arg) or not _SUFFIX.search(arg):
-        return False
-    if "/" not in arg and os.path.splitext(arg)[1].lower() not in SCRIPT_SUFFIXES:
-        return False
-    norm = os.path.normpath(arg)
-    return not (norm.startswith("..") or norm == ".")
-
-
 def scripts(graph: Graph, commands: list[tuple[str, Command]], root: Path) -> list[Check]:
     """The scripts the commands name exist: an argument that can be a script
     (`script_path`, the rule a run fingerprints scripts by) and names a file is one; one
-    that names no file is reported missing when it looks like a script. A path-like
-    executable is left to the `executables` check."""
+    that names no file is missing only when it is the program the command's interpreter
+    runs (`missing_script`): any other is data, never a failure. A path-like executable
+    is left to the `executables` check."""
     present: set[str] = set()
     missing: dict[str, list[str]] = {}
     is_file: dict[str, bool] = {}  # each path asked once, however many commands name it
@@ -427,7 +448,7 @@ def scripts(graph: Graph, commands: list[tuple[str, Command]], root: Path) -> li
                 is_file[rel] = (root / rel).is_file()
             if is_file[rel]:
                 present.add(rel)
-            elif looks_like_script(arg):
+            elif missing_script(cmd, root, graph.artifact_paths, rel):
                 missing.setdefault(rel, []).append(who)
     if not missing:
         return [Check("scripts", True, f"{len(present)} script file(s) present")]
@@ -551,21 +572,24 @@ def unchecked_formats(unchecked: dict[str, set[str]]) -> list[Check]:
     return checks
 
 
-def environment(graph: Graph) -> list[Check]:
+def environment(graph: Graph, environ: dict[str, str]) -> list[Check]:
     """Required variables are set. Only names are printed, never values."""
     required: dict[str, list[str]] = {}
     for stage in graph.stages.values():
         for var in stage.environment:
             if var.required:
                 required.setdefault(var.name, []).append(stage.id)
-    missing = [name for name in required if name not in os.environ]
+    # as a run judges it: set and not empty, after --env-file
+    missing = [name for name in required if not environ.get(name)]
     if not missing:
         detail = f"{len(required)} required variable(s) set" if required \
             else "no stage requires a variable"
         return [Check("environment", True, detail)]
     return [Check(f"environment {name}", False,
-                  f"required variable not set (needed by {stages_text(required[name])})",
-                  f"export {name}=... before running the pipeline")
+                  f"required variable not set or empty (needed by "
+                  f"{stages_text(required[name])})",
+                  f"export {name}=... before running the pipeline, or set it in the "
+                  f"--env-file you run with")
             for name in missing]
 
 

@@ -11,7 +11,13 @@ import os
 import time
 from pathlib import Path
 
-from orchestrator.console import Console, rerun_hints, seconds, status_mark
+from orchestrator.console import (
+    Console,
+    pipeline_command,
+    rerun_hints,
+    seconds,
+    status_mark,
+)
 from orchestrator.errors import EXIT_OK, EXIT_STAGE_FAILED, UsageError
 from orchestrator.ledger import (
     RecordFile,
@@ -100,7 +106,12 @@ def hint_options(ctx, record: dict) -> list[str]:
 def remediation(record: dict, stage_id: str, options: list[str]) -> list[str]:
     """How to rerun a failed stage (`options`: see hint_options)."""
     pipeline = record.get("pipelineId")
-    return rerun_hints(stage_id, pipeline if isinstance(pipeline, str) else None, options)
+    pipeline = pipeline if isinstance(pipeline, str) else None
+    stage = next((s for s in record.get("stages") or []
+                  if isinstance(s, dict) and s.get("id") == stage_id), {})
+    if pipeline and stage.get("reason") == "missing input":  # run-stage would stop on it
+        return [pipeline_command(options, "run", pipeline, "--to", stage_id)]
+    return rerun_hints(stage_id, pipeline, options)
 
 
 # -- finding runs -------------------------------------------------------------------

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from orchestrator.commands._environment import (
+    add_env_file,
+    env_file_values,
+    refuse_missing_required,
+    stage_environ,
+)
 from orchestrator.console import Console
 from orchestrator.errors import EXIT_OK, UsageError
 from orchestrator.plan import Plan, make_selection, plan_pipeline, plan_stage
@@ -30,6 +36,7 @@ def register(commands) -> None:
                      help="run every selected stage even when up to date")
     run.add_argument("--dry-run", action="store_true",
                      help="print what would run and why; execute nothing")
+    _add_json(run)
     run.add_argument("--since", metavar="RUN_ID",
                      help="run only what changed since that recorded run (a unique prefix "
                           "works), and everything downstream of it")
@@ -45,8 +52,20 @@ def register(commands) -> None:
     stage.add_argument("stage", metavar="STAGE", help="stage id")
     stage.add_argument("--dry-run", action="store_true",
                        help="print what would run; execute nothing")
+    _add_json(stage)
     _add_shared_options(stage)
     stage.set_defaults(handler=run_stage)
+
+
+def _add_json(parser) -> None:
+    parser.add_argument("--json", action="store_true",
+                        help="with --dry-run: print the plan as one JSON document")
+
+
+def _refuse_json_without_dry_run(args) -> None:
+    if args.json and not args.dry_run:
+        raise UsageError("--json is for --dry-run (the plan as JSON); a run's events as "
+                         "JSON lines are --json-logs")
 
 
 def _add_shared_options(parser) -> None:
@@ -54,7 +73,7 @@ def _add_shared_options(parser) -> None:
     _add_timeout(parser)
     _add_output_options(parser)
     _add_wait(parser)
-    _add_env_file(parser)
+    add_env_file(parser)
 
 
 def _ids(text: str) -> str:
@@ -106,7 +125,7 @@ def _positive_seconds(text: str) -> float:
 def _add_output_options(parser) -> None:
     from orchestrator.console import LOG_LEVELS
 
-    parser.add_argument("--log-level", choices=LOG_LEVELS, default="info",
+    parser.add_argument("--log-level", choices=LOG_LEVELS, default="info", type=_log_level,
                         help="info: stream stage output (default); warn: only a failing "
                              "stage's last lines; error: only failures; debug: also commands "
                              "and doit's decisions")
@@ -114,31 +133,18 @@ def _add_output_options(parser) -> None:
                         help="print the run's JSONL events instead of human lines")
 
 
-def _add_env_file(parser) -> None:
-    parser.add_argument("--env-file", metavar="PATH",
-                        help="load variables for the stages from a dotenv file (variables "
-                             "already set in the environment win); their values are masked")
+def _log_level(text: str) -> str:
+    """`--log-level` in any case, `warning` for `warn` (as Python's logging spells it)."""
+    level = text.strip().lower()
+    return "warn" if level == "warning" else level
 
 
-def _environment(graph: Graph, stage_ids, env_file: str | None, check: bool
-                 ) -> dict[str, str]:
+def _environment(graph: Graph, stage_ids, env_file: str | None) -> dict[str, str]:
     """The --env-file values (those the environment lacks are added for the stages), after
-    refusing unset required variables (all named, before anything starts)."""
-    import os
-
-    file_values: dict[str, str] = {}
-    if env_file:
-        from orchestrator.envfile import load_env_file
-
-        file_values = load_env_file(env_file, os.environ, shown=env_file)
-    if check:
-        environ = {**file_values, **os.environ}
-        missing = [f"{v.name} (stage {sid})" for sid in stage_ids
-                   for v in graph.stages[sid].environment
-                   if v.required and not environ.get(v.name)]
-        if missing:
-            raise UsageError("required environment variable not set or empty: "
-                             + ", ".join(missing))
+    refusing unset required variables (all named, before anything starts; a dry run
+    refuses them too: the real run would not start)."""
+    file_values = env_file_values(env_file)
+    refuse_missing_required(graph, stage_ids, stage_environ(file_values))
     return file_values
 
 
@@ -154,34 +160,72 @@ def _add_timeout(parser) -> None:
                              "wins)")
 
 
+def _refuse_missing_python(ctx, args) -> None:
+    """`--python PATH` naming no interpreter is a usage error, before anything runs."""
+    if args.python is None:
+        return
+    from orchestrator.runtimes import interpreter_path, is_executable_file
+
+    path = interpreter_path(args.python, ctx.root)
+    if not is_executable_file(path):
+        raise UsageError(f"--python {args.python}: no executable interpreter at {path} "
+                         f"(a relative path is taken from the project root)")
+
+
 def run_pipeline(ctx, args) -> int:
+    _refuse_json_without_dry_run(args)
+    _refuse_missing_python(ctx, args)
     ctx.write_cache = not args.dry_run
     graph = ctx.graph
+    if args.pipeline and args.pipeline not in graph.pipelines and args.pipeline in graph.stages:
+        raise UsageError(_stage_not_pipeline(ctx, graph, args.pipeline))
     pipeline = graph.pipeline(args.pipeline) if args.pipeline else graph.default_pipeline()
     selection = make_selection(args.only, args.skip, args.start, args.stop)
     plan = plan_pipeline(graph, pipeline, selection, force=args.force)
-    file_values = _environment(graph, plan.selected, args.env_file, check=not args.dry_run)
+    file_values = _environment(graph, plan.selected, args.env_file)
     if args.since:
         from orchestrator.status import since_plan
 
         plan = since_plan(graph, plan, _since_record(ctx.root, args.since),
-                          _with(file_values))
+                          stage_environ(file_values, args.python))
     if args.dry_run:
-        return show_plan(graph, plan, _with(file_values))
+        return show_plan(graph, plan, stage_environ(file_values, args.python),
+                         as_json=args.json)
     options = RunOptions(
         command="run", label=pipeline.id, selection=selection, force=args.force,
         since=args.since, keep_going=args.continue_on_error, jobs=args.jobs,
         timeout=args.timeout, env_file=args.env_file, wait=args.wait,
         log_level=args.log_level, json_logs=args.json_logs,
         global_options=ctx.global_options)
-    return RunSession(graph, options, plan, file_values=file_values).run()
+    return RunSession(graph, options, plan, environ=_runner_environ(args),
+                      file_values=file_values).run()
 
 
-def _with(file_values: dict[str, str]) -> dict[str, str]:
-    """The stages' environment: ours, and the --env-file values it lacks."""
-    import os
+def _stage_not_pipeline(ctx, graph: Graph, stage_id: str) -> str:
+    """`pipeline run STAGE`: say it is a stage, and how to run it alone or in its
+    pipeline (the default one when it lists the stage, else the first that does)."""
+    from orchestrator.console import pipeline_command
 
-    return {**file_values, **os.environ}
+    alone = pipeline_command(ctx.global_options, "run-stage", stage_id)
+    message = f"'{stage_id}' is a stage, not a pipeline: run it alone with '{alone}'"
+    listing = [p.id for p in graph.pipelines.values() if stage_id in p.stages]
+    try:
+        default = graph.default_pipeline().id
+    except UsageError:
+        default = None
+    if default in listing:
+        only = pipeline_command(ctx.global_options, "run", "--only", stage_id)
+    elif listing:
+        only = pipeline_command(ctx.global_options, "run", listing[0], "--only", stage_id)
+    else:
+        return message + " (no pipeline lists it)"
+    return f"{message}, or in its pipeline with '{only}'"
+
+
+def _runner_environ(args) -> dict[str, str] | None:
+    """The environment the run's stages start from: ours, with PIPELINE_PYTHON set by
+    --python (None: ours as it is)."""
+    return stage_environ({}, args.python) if args.python is not None else None
 
 
 def _since_record(root, since: str) -> dict:
@@ -196,25 +240,50 @@ def _since_record(root, since: str) -> dict:
 
 
 def run_stage(ctx, args) -> int:
+    _refuse_json_without_dry_run(args)
+    _refuse_missing_python(ctx, args)
     ctx.write_cache = not args.dry_run
     graph = ctx.graph
+    if args.stage not in graph.stages and args.stage in graph.pipelines:
+        from orchestrator.console import pipeline_command
+
+        raise UsageError(f"'{args.stage}' is a pipeline, not a stage: run it with "
+                         f"'{pipeline_command(ctx.global_options, 'run', args.stage)}'")
     plan = plan_stage(graph, args.stage)
-    file_values = _environment(graph, plan.selected, args.env_file, check=not args.dry_run)
+    file_values = _environment(graph, plan.selected, args.env_file)
     if args.dry_run:
-        return show_plan(graph, plan, _with(file_values))
+        return show_plan(graph, plan, stage_environ(file_values, args.python),
+                         as_json=args.json)
     options = RunOptions(
         command="run-stage", label=args.stage, stage=args.stage, force=True,
         timeout=args.timeout, env_file=args.env_file, wait=args.wait,
         log_level=args.log_level, json_logs=args.json_logs,
         global_options=ctx.global_options)
-    return RunSession(graph, options, plan, file_values=file_values).run()
+    return RunSession(graph, options, plan, environ=_runner_environ(args),
+                      file_values=file_values).run()
 
 
-def show_plan(graph: Graph, plan: Plan, environ=None) -> int:
-    """--dry-run: each stage `run`, `may run`, `up to date` or `skipped`, with its reason."""
+# a dry run's status -> its `action` in JSON
+_ACTIONS = {"run": "run", "up to date": "up-to-date", "may run": "may-run", "skipped": "skipped"}
+
+
+def show_plan(graph: Graph, plan: Plan, environ=None, as_json: bool = False) -> int:
+    """--dry-run: each stage `run`, `may run`, `up to date` or `skipped`, with its reason;
+    with `as_json`, one document whose stages are `status --json`'s, plus `action`."""
+    from orchestrator.commands.status import last_run, stage_reason
     from orchestrator.status import plan_statuses
 
     console = Console()
+    if as_json:
+        statuses = plan_statuses(graph, plan, environ)
+        console.json({"pipeline": plan.pipeline_id,
+                      "stage": None if plan.pipeline_id else plan.selected[0],
+                      "force": plan.force, "stages": [
+                          {"id": st.id, "upToDate": st.status == "up to date",
+                           "reason": stage_reason(st.status, st.reason),
+                           "lastRun": last_run(st.values), "action": _ACTIONS[st.status]}
+                          for st in statuses]})
+        return EXIT_OK
     title = f"pipeline '{plan.pipeline_id}'" if plan.pipeline_id else f"stage '{plan.selected[0]}'"
     console.line(f"Plan for {title} (dry run, nothing is executed):")
     statuses = plan_statuses(graph, plan, environ)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from orchestrator.commands._environment import add_env_file, env_file_values, stage_environ
 from orchestrator.console import Console
 from orchestrator.errors import EXIT_OK
 
@@ -21,6 +22,7 @@ def register(commands) -> None:
                         help="pipeline id (default: defaultPipeline, else full-refresh, "
                              "else the only pipeline)")
     status.add_argument("--json", action="store_true", help="print one JSON document")
+    add_env_file(status)
     status.set_defaults(handler=show_status)
 
 
@@ -45,7 +47,8 @@ def show_status(ctx, args) -> int:
 
     graph = ctx.graph
     pipeline = graph.pipeline(args.pipeline) if args.pipeline else graph.default_pipeline()
-    statuses = plan_statuses(graph, plan_pipeline(graph, pipeline))  # executes nothing
+    environ = stage_environ(env_file_values(args.env_file), args.python)
+    statuses = plan_statuses(graph, plan_pipeline(graph, pipeline), environ)  # runs nothing
     console = Console()
     if args.json:
         console.json({"pipeline": pipeline.id, "stages": [

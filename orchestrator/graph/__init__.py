@@ -27,6 +27,8 @@ from orchestrator.graph.model import (
     SideEffect,
     Stage,
     did_you_mean,
+    interpreter_program,
+    missing_script,
     parse_age,
     script_arguments,
     script_path,
@@ -44,6 +46,7 @@ __all__ = [
     "DEFAULT_GRAPH", "DEFAULT_PIPELINE", "HOOK_MOMENTS", "MAX_PROBLEMS", "MAX_VALUES",
     "NO_HOOKS", "OUTSIDE_WORLD_EFFECTS", "Artifact", "Command", "EnvVar", "Graph", "Hook",
     "Hooks", "Input", "Output", "Pipeline", "SideEffect", "Stage", "did_you_mean",
-    "display_path", "graph_schema", "load_graph", "location", "parse_age",
+    "display_path", "graph_schema", "interpreter_program", "load_graph", "location",
+    "missing_script", "parse_age",
     "resolve_graph_path", "script_arguments", "script_path",
 ]

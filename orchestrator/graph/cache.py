@@ -110,7 +110,7 @@ def _stage(s: Stage) -> list:
             [[o.artifact, o.optional] for o in s.outputs],
             [[e.name, e.required, e.description] for e in s.environment],
             [[e.type, e.description, e.max_age] for e in s.side_effects],
-            hooks, s.timeout, s.retries, s.retry_delay]
+            hooks, s.timeout, s.retries, s.retry_delay, s.python]
 
 
 def _encode(graph: Graph, key: str) -> bytes:
@@ -118,12 +118,13 @@ def _encode(graph: Graph, key: str) -> bytes:
     per stage (its fields and its script candidates): read back a line at a time, so a
     large graph's parsed JSON is never all in memory at once."""
     header = {"key": key, "version": graph.version,
-              "defaultPipeline": graph.default_pipeline_id,
+              "defaultPipeline": graph.default_pipeline_id, "python": graph.python,
               "artifacts": [[a.id, a.type, a.path, a.format, a.schema, a.description,
                              list(a.ignore)] for a in graph.artifacts.values()],
               "pipelines": [[p.id, list(p.stages), p.description]
                             for p in graph.pipelines.values()],
-              "stages": len(graph.stages)}
+              "stages": len(graph.stages),
+              "misspelled": [list(m) for m in graph.misspelled]}
     scripts = graph.script_candidates
     lines = [_dumps(header)]
     lines += [_dumps([*_stage(s), list(scripts[s.id]), s.command_digest])
@@ -160,14 +161,14 @@ _new = object.__new__
 
 
 def _decode_stage(r) -> Stage:
-    """A stage from its line: its fourteen fields, its script candidates and its command
+    """A stage from its line: its fifteen fields, its script candidates and its command
     digest (the last two are taken by `_decode`)."""
     (sid, command, index, name, description, depends, inputs, outputs, environment,
-     effects, hooks, timeout, retries, retry_delay, _scripts, digest) = r
+     effects, hooks, timeout, retries, retry_delay, python, _scripts, digest) = r
     if type(index) is not int or type(retries) is not int:
         raise TypeError("not a stage")
     # made as copy and pickle make a frozen dataclass (its __init__ sets each of the
-    # fourteen fields through object.__setattr__: half of loading 10,000 stages)
+    # fifteen fields through object.__setattr__: half of loading 10,000 stages)
     stage = _new(Stage)
     ins = tuple([Input(intern(a) if a else a, o, k, u, m) for a, o, k, u, m in inputs])
     outs = tuple([Output(intern(a), o) for a, o in outputs])
@@ -179,7 +180,7 @@ def _decode_stage(r) -> Stage:
         tuple([SideEffect(t, d, m) for t, d, m in effects]) if effects else (),
         NO_HOOKS if hooks is None else Hooks(*(tuple(map(_decode_hook, moment))
                                                for moment in hooks)),
-        timeout, retries, retry_delay)))
+        timeout, retries, retry_delay, python)))
     # derived once when the graph validated: a digest of the command (a JSON dump and a
     # sha256 each, a fifth of a 10,000-stage no-op run), and what is cheap to derive
     fields_["command_digest"] = intern(digest)
@@ -214,7 +215,8 @@ def _decode(body: bytes, key: str, path: Path, root: Path, shown: str) -> Graph:
         raise ValueError("a truncated cache")
     graph = Graph(path=path, root=root, display=shown, pipelines=pipelines, stages=stages,
                   artifacts=artifacts, version=header["version"],
-                  default_pipeline_id=header["defaultPipeline"])
+                  default_pipeline_id=header["defaultPipeline"], python=header["python"],
+                  misspelled=tuple(tuple(map(str, m)) for m in header["misspelled"]))
     graph.__dict__["script_candidates"] = scripts  # a cached property, computed before
     return graph
 

@@ -135,6 +135,7 @@ class Stage:
     timeout: float | None = None  # seconds; None: the run's --timeout, if any
     retries: int = 0  # extra attempts after a failure
     retry_delay: float = 1.0  # seconds before the first retry; doubles after each
+    python: str | None = None  # its python3/python commands' interpreter (a path)
 
     @cached_property  # asked for per check of every stage; the stage never changes
     def cache_artifacts(self) -> frozenset[str]:
@@ -172,6 +173,19 @@ class Graph:
     artifacts: dict[str, Artifact]
     version: str | None = None
     default_pipeline_id: str | None = None
+    python: str | None = None  # the Python stages' interpreter (a path), unless theirs
+    # (place, unknown field, the known field it is close to): warned at load, by `check`
+    misspelled: tuple[tuple[str, str, str], ...] = ()
+
+    def misspelling_lines(self, most: int = 3) -> list[str]:
+        """One line per misspelled field, `FILE: PLACE: unknown field (did you mean ...)`,
+        the first `most` of them, then one line counting the rest."""
+        lines = [f"{self.display}: {place}: unknown field (did you mean '{known}'?)"
+                 for place, _key, known in self.misspelled[:most]]
+        if len(self.misspelled) > most:
+            lines.append(f"{self.display}: {len(self.misspelled) - most} more unknown "
+                         f"field(s) like these ('pipeline check' lists them all)")
+        return lines
 
     def default_pipeline(self) -> Pipeline:
         """`defaultPipeline`, else `full-refresh`, else the only pipeline."""
@@ -188,8 +202,10 @@ class Graph:
         try:
             return self.pipelines[pipeline_id]
         except KeyError:
+            known = ", ".join(self.pipelines) or "none"
             raise UsageError(f"unknown pipeline '{pipeline_id}'"
-                             f"{did_you_mean(pipeline_id, self.pipelines)}") from None
+                             f"{did_you_mean(pipeline_id, self.pipelines)}; "
+                             f"the pipelines are: {known}") from None
 
     def stage(self, stage_id: str) -> Stage:
         try:
@@ -261,6 +277,67 @@ def script_path(arg: str, root: Path, artifact_paths: frozenset[str]) -> str | N
     if rel is None or _at_or_under(rel, artifact_paths):
         return None
     return rel
+
+
+# an interpreter's options that take the next argument as their value, and those after
+# which there is no program file (code on the command line, a module, standard input)
+_NODE_VALUE_OPTIONS = frozenset({
+    "-r", "--require", "--import", "--loader", "--experimental-loader", "-C", "--conditions",
+    "--input-type", "--env-file", "--title", "--disable-warning", "--watch-path",
+    "--inspect-port"})
+_NODE_NO_PROGRAM = frozenset({"-e", "--eval", "-p", "--print"})
+_PYTHON_VALUE_OPTIONS = frozenset({"-W", "-X", "--check-hash-based-pycs"})
+_PYTHON_NO_PROGRAM = frozenset({"-c", "-m"})
+_SHELL_VALUE_OPTIONS = frozenset({"-o", "-O"})
+_SHELL_NO_PROGRAM = frozenset({"-c", "-s"})
+_SCRIPTING_NO_PROGRAM = frozenset({"-e", "-E"})  # ruby -e, perl -e / -E
+_INTERPRETERS = {
+    "node": (_NODE_VALUE_OPTIONS, _NODE_NO_PROGRAM),
+    "python3": (_PYTHON_VALUE_OPTIONS, _PYTHON_NO_PROGRAM),
+    "python": (_PYTHON_VALUE_OPTIONS, _PYTHON_NO_PROGRAM),
+    **{name: (_SHELL_VALUE_OPTIONS, _SHELL_NO_PROGRAM)
+       for name in ("sh", "bash", "dash", "zsh")},
+    "ruby": (frozenset(), _SCRIPTING_NO_PROGRAM),
+    "perl": (frozenset(), _SCRIPTING_NO_PROGRAM),
+}
+
+
+def interpreter_program(command: Command) -> tuple[list[str], str | None]:
+    """(the interpreter's own options, the program argument) of a command whose
+    executable is an interpreter (node, python3/python, sh/bash/dash/zsh, ruby, perl):
+    the first argument after its options, which it runs as a file. The program is None
+    when there is none (`-e CODE`, `-c CODE`, `-m MODULE`, only options, or another
+    executable)."""
+    rules = _INTERPRETERS.get(os.path.basename(command.executable))
+    if rules is None:
+        return [], None
+    takes_value, no_program = rules
+    args, options = command.args, []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            return options, args[i + 1] if i + 1 < len(args) else None
+        if not arg.startswith("-") or arg == "-":
+            return options, (None if arg == "-" else arg)
+        options.append(arg)
+        if arg in no_program:
+            return options, None
+        if arg in takes_value and i + 1 < len(args):
+            options.append(args[i + 1])
+            i += 1
+        i += 1
+    return options, None
+
+
+def missing_script(command: Command, root: Path, artifact_paths: frozenset[str],
+                   rel: str) -> bool:
+    """Is the script candidate `rel` (from `script_path`, naming no file) a script that
+    is missing? Only when it is the program the command's interpreter runs: any other
+    argument naming no file is data the command is given (an output the graph does not
+    declare, a value), and is not a script by the rule above."""
+    program = interpreter_program(command)[1]
+    return program is not None and script_path(program, root, artifact_paths) == rel
 
 
 def _at_or_under(rel: str, paths: frozenset[str]) -> bool:

@@ -8,6 +8,7 @@ else is written; no process is started.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from orchestrator.graph.model import (
     normalized_relative,
     parse_age,
 )
-from orchestrator.graph.validate import SCHEMA_FILE, validate
+from orchestrator.graph.validate import SCHEMA_FILE, misspelled_fields, validate
 
 DEFAULT_GRAPH = Path("pipeline") / "stage-graph.json"
 # A YAML file can expand (through aliases) into far more data than it holds; past this
@@ -77,13 +78,16 @@ def load_graph(path: Path, root: Path | None = None, cache: bool = True,
     data = _parse_document(raw, path, shown)
     validate(data, shown, root)
     graph = _freeze(data, path, root, shown)
+    misspelled = misspelled_fields(data)
+    if misspelled:
+        graph = replace(graph, misspelled=tuple(misspelled))
     if key and write_cache:
         graph_cache.put(root, key, graph.derive())
     return graph
 
 
 # bump when the frozen classes change shape (the cache holds their field values in order)
-_CACHE_FORMAT = "8"
+_CACHE_FORMAT = "10"
 
 
 def _cache_key(raw: bytes, path: Path, root: Path, shown: str) -> str:
@@ -275,10 +279,11 @@ def _freeze(data: dict, path: Path, root: Path, shown: str) -> Graph:
             if hooks else NO_HOOKS,
             timeout=s.get("timeout"), retries=s.get("retries", 0),
             retry_delay=s.get("retryDelay", _DEFAULT_RETRY_DELAY),
+            python=s.get("python"),
         )
     pipelines = {p["id"]: Pipeline(p["id"], tuple(map(intern, p["stages"])),
                                    p.get("description", ""))
                  for p in data["pipelines"]}
     return Graph(path=path, root=root, display=shown, pipelines=pipelines, stages=stages,
                  artifacts=artifacts, version=data.get("version"),
-                 default_pipeline_id=data.get("defaultPipeline"))
+                 default_pipeline_id=data.get("defaultPipeline"), python=data.get("python"))

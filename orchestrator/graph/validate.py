@@ -118,6 +118,63 @@ def _inside_root_check(root: Path) -> Callable[[str], bool]:
 
 
 # ---------------------------------------------------------------------------
+# Misspelled fields: unknown fields are allowed (graphs grow), but one that is close to
+# a field the format knows is most likely a typo whose setting would be lost.
+
+
+def misspelled_fields(data: dict) -> list[tuple[str, str, str]]:
+    """(place, unknown field, the known field it is close to), in document order, for
+    each unknown field of an object the schema describes that is close to one of its
+    known fields (`stages[1].timeot` -> `timeout`)."""
+    schema = graph_schema()
+    found: list[tuple[str, str, str]] = []
+    _misspelled(data, _inlined(schema, schema.get("$defs", {})), [], found)
+    return found
+
+
+def _misspelled(node: Any, schema: Any, path: list, found: list) -> None:
+    if not isinstance(schema, dict):
+        return
+    if "if" in schema:  # an input: external or an artifact's
+        branch = "then" if _matches_if(node, schema["if"]) else "else"
+        _misspelled(node, schema.get(branch), path, found)
+    properties = schema.get("properties")
+    if isinstance(node, dict) and isinstance(properties, dict):
+        for key, value in node.items():
+            if key in properties:
+                _misspelled(value, properties[key], [*path, key], found)
+                continue
+            close = _closest_field(str(key), properties)
+            if close is not None:
+                found.append((location([*path, key]), str(key), close))
+    items = schema.get("items")
+    if isinstance(node, list) and isinstance(items, dict):
+        for i, item in enumerate(node):
+            _misspelled(item, items, [*path, i], found)
+
+
+def _matches_if(node: Any, condition: dict) -> bool:
+    """The schema's `if` as it is written there: required keys, and constant values."""
+    if not isinstance(node, dict):
+        return False
+    if any(key not in node for key in condition.get("required", ())):
+        return False
+    return all(node.get(key) == rule["const"]
+               for key, rule in condition.get("properties", {}).items()
+               if key in node and isinstance(rule, dict) and "const" in rule)
+
+
+def _closest_field(key: str, known: Iterable[str]) -> str | None:
+    import difflib
+
+    by_lower = {name.lower(): name for name in known}
+    if key.lower() in by_lower:  # `DependsOn`, `dependson`
+        return by_lower[key.lower()]
+    close = difflib.get_close_matches(key.lower(), list(by_lower), n=1, cutoff=0.6)
+    return by_lower[close[0]] if close else None
+
+
+# ---------------------------------------------------------------------------
 # Meaning, one function per rule (as `commands/check.py` lints): each returns the
 # problems it finds. A rule of one artifact, pipeline or stage also takes its index in
 # the file and the item itself. `meaning_problems` runs them so that the problems come
