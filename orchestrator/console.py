@@ -158,6 +158,7 @@ class Console:
         self._live_why = ""
         self._width: int | None = None  # the terminal's columns, measured again on SIGWINCH
         self._watching = False
+        self._table_width: int | None = 0  # 0: not measured yet
         self._live_t0 = 0.0
         self._live_lock = threading.RLock()
         self._ticker: threading.Thread | None = None
@@ -173,13 +174,16 @@ class Console:
     @property
     def table_width(self) -> int | None:
         """The terminal's columns when stdout is one (COLUMNS does not count: a pipe
-        gets whole lines), else None."""
-        if not _is_tty(self.out):
-            return None
-        try:
-            return os.get_terminal_size(self.out.fileno()).columns or WIDTH
-        except (AttributeError, OSError, ValueError):
-            return WIDTH
+        gets whole lines), else None. Measured once per command (a table of 10,000
+        rows asks for every row)."""
+        if self._table_width == 0:
+            self._table_width = None
+            if _is_tty(self.out):
+                try:
+                    self._table_width = os.get_terminal_size(self.out.fileno()).columns or WIDTH
+                except (AttributeError, OSError, ValueError):
+                    self._table_width = WIDTH
+        return self._table_width
 
     def row(self, text: str, style: str | None = None) -> None:
         """A line of a table or report: cut to a terminal's width, whole when piped."""
