@@ -85,3 +85,14 @@ def test_force_is_given_as_the_reason(project):
     assert result.code == 0
     assert "▶ [1/3] extract (forced)" in result.out.splitlines()
     assert {s["reason"] for s in project.last_record()["stages"]} == {"forced"}
+
+
+def test_force_keeps_a_stage_s_own_reason_when_it_has_one(project):
+    assert project.pipeline("run").code == 0
+    project.path("data/source.txt").write_text("changed\n")
+    plan = project.pipeline("run", "--force", "--dry-run").out.splitlines()
+    assert " ".join(plan[1].split()) == "run extract input changed: data/source.txt"
+    assert " ".join(plan[3].split()) == "run publish forced"
+    result = project.pipeline("run", "--force")
+    assert "▶ [1/3] extract (input changed: data/source.txt)" in result.out.splitlines()
+    assert project.last_record()["stages"][0]["reason"] == "input changed: data/source.txt"
