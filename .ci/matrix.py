@@ -4,13 +4,22 @@
 
 Each VENV is a virtualenv with the project and its test extra installed, each with
 another doit (the Makefile builds them); PYTEST_ARGS (e.g. a test file) go to every
-pytest run. Every part runs, whatever an earlier one
-reported; the last line counts everything, `N passed, N failed` (ruff counts as one
-check), and the exit code is 1 if anything failed.
+pytest run. In a VENV without the `dask` extra (`distributed` not importable), the tests
+marked `dask` are deselected (`-m "not dask"`): they start real Dask clusters, and run
+once, in the VENV that has it (the newest doit's: the Makefile puts it there). Every
+part runs, whatever an earlier one reported; the last line counts everything,
+`N passed, N failed` (ruff counts as one check), and the exit code is 1 if anything
+failed.
+
+The browser test (tests/test_report_browser.py: `pipeline report` in headless Chromium)
+runs only in the last VENV's pass (the newest doit: the report does not touch doit),
+and only when Chromium and chromedriver are found; otherwise the summary says, in one
+line, that it was not run and how to run it. It is never skipped silently.
 """
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -18,6 +27,17 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+BROWSER_TEST = "tests/test_report_browser.py"
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+
+
+def browser_missing() -> str | None:
+    """What the browser test lacks to run here (None: Chromium and its driver are found)."""
+    if not any(shutil.which(name) for name in CHROMIUM_NAMES):
+        return "no Chromium found"
+    if not shutil.which("chromedriver"):
+        return "Chromium found, but no chromedriver"
+    return None
 
 
 def header(text: str) -> None:
@@ -37,11 +57,19 @@ def ruff() -> tuple[str, int, int, int, str]:
     return "ruff check", int(code == 0), int(code != 0), 0, "clean" if code == 0 else "failed"
 
 
+def has_dask(python: Path) -> bool:
+    return subprocess.run([str(python), "-c", "import distributed"],
+                          capture_output=True).returncode == 0
+
+
 def pytest(venv: Path, args: list[str]) -> tuple[str, int, int, int, str]:
     """Run the suite in `venv`: its name, passed, failed (errors too), skipped, and how
     that reads."""
     python = venv / "bin" / "python"
     name = f"pytest, doit {doit_version(python)}"
+    if not has_dask(python):
+        name += ", without the dask tests"
+        args = ["-m", "not dask", *args]
     header(f"{name} ({venv.name})")
     with tempfile.TemporaryDirectory() as tmp:
         junit = Path(tmp) / "junit.xml"
@@ -72,10 +100,19 @@ def main(argv: list[str]) -> int:
     if not venvs:
         print("usage: python .ci/matrix.py VENV [VENV ...] [-- PYTEST_ARGS]", file=sys.stderr)
         return 2
-    parts = [ruff(), *(pytest(ROOT / venv, pytest_args) for venv in venvs)]
+    missing = browser_missing()
+    parts = [ruff()]
+    for i, venv in enumerate(venvs):
+        newest = i == len(venvs) - 1
+        ignore = [] if newest and missing is None else [f"--ignore={BROWSER_TEST}"]
+        parts.append(pytest(ROOT / venv, [*ignore, *pytest_args]))
     header("summary")
     for name, *_, shown in parts:
         print(f"{name}: {shown}")
+    if missing is not None:
+        print(f"browser test not run ({missing}): install chromium and chromium-driver "
+              f"(Debian: apt-get install chromium chromium-driver; .ci/run does it as "
+              f"root), then run make test or python -m pytest {BROWSER_TEST}")
     passed, failed, skipped = (sum(part[i] for part in parts) for i in (1, 2, 3))
     print(counts(passed, failed, skipped))
     return 1 if failed else 0

@@ -47,9 +47,10 @@ def ratio_text(row: Row, tool: str) -> str:
 
 
 def table_rows(rows: list[Row]) -> list[tuple[str, ...]]:
+    """The results table's rows (the Dask rows have a section of their own)."""
     return [(row.group, row.size, row.measure, cell_text(row, "pipeline"),
              cell_text(row, "doit"), cell_text(row, "make"), ratio_text(row, "doit"),
-             ratio_text(row, "make")) for row in rows]
+             ratio_text(row, "make")) for row in rows if row.group != "dask"]
 
 
 def render_table(rows: list[Row]) -> str:
@@ -264,6 +265,9 @@ def render_doc(rows: list[Row], options: Options, failures: list[str],
     verdicts = judge(rows)
     change_lines, change_verdict = render_change(baseline_rows or [], options.baseline)
     output_lines, output_verdict = render_output(rows, options.quick)
+    from benchmarks.dask_rows import render_dask
+
+    dask_lines, dask_verdict = render_dask(rows, options.quick)
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     target_lines = [f"- **{status}**: {target} — {evidence}"
                     for target, status, evidence in verdicts]
@@ -300,9 +304,10 @@ def render_doc(rows: list[Row], options: Options, failures: list[str],
         "- **no-op run**: the same again with everything up to date.",
         "- **dry run**: `pipeline run --dry-run`, `make -n` (doit has none).",
         "- **list**: `pipeline list`, `doit list` (make has none).",
-        "- **status**, **check**, **history**: `pipeline status`, `pipeline check`, "
-        "`pipeline history` after the runs above (no counterpart in doit or make); with "
-        "the other times, they show how each command grows from 1,000 to 10,000 stages.",
+        "- **status**, **check**, **history**, **report**: `pipeline status`, `pipeline "
+        "check`, `pipeline history`, `pipeline report -o report.html` after the runs above "
+        "(no counterpart in doit or make); with the other times, they show how each "
+        "command grows from 1,000 to 10,000 stages.",
         "- **peak RSS**: the largest `ru_maxrss` (from `os.wait4`, so the largest single "
         "process of the tree) over the full and no-op runs. Each command is started by a "
         "bare launcher interpreter, because on Linux a child's `ru_maxrss` starts at its "
@@ -334,8 +339,9 @@ def render_doc(rows: list[Row], options: Options, failures: list[str],
         *target_lines,
         "",
         *output_lines,
+        *dask_lines,
         *change_lines,
     ]
     if failures:
         lines += ["## Failed commands", "", *[f"- {f}" for f in failures], ""]
-    return "\n".join(lines), target_lines + output_verdict + change_verdict
+    return "\n".join(lines), target_lines + output_verdict + dask_verdict + change_verdict

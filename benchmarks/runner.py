@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parent.parent
 TOOLS = ("pipeline", "doit", "make")
 # Operations measured per shape and size, in table order.
 OPERATIONS = ("full run", "no-op run", "dry run", "list", "status", "check", "history",
-              "peak RSS")
+              "report", "peak RSS")
 LARGE = 10_000  # sizes from here on use --large-repeat for full runs
 
 
@@ -65,6 +65,7 @@ class Options:
     # and bytes in lines (timed without and with a declared secret of SECRET_BYTES)
     line_bytes: int = 40_000_000
     output_bytes: int = 10_000_000
+    dask: bool = False  # also the Dask executor's rows (benchmarks/dask_rows.py)
 
 
 SECRET_BYTES = 65536
@@ -125,15 +126,28 @@ def parse_args(argv: list[str]) -> Options:
     parser.add_argument("--baseline", metavar="REV",
                         help="also time no-op runs with the package as of this git revision, "
                              "interleaved with this one's, and judge the change")
+    parser.add_argument("--dask", action="store_true",
+                        help="also time --executor dask against the local executor on a "
+                             "two-worker cluster on 127.0.0.1 (needs the dask extra)")
     args = parser.parse_args(argv)
+    if args.dask and not _has_dask():
+        parser.error("--dask needs the dask extra: pip install -e '.[dask]'")
     if args.baseline is not None and not _known_revision(args.baseline):
         parser.error(f"--baseline: unknown git revision {args.baseline!r}")
     command = "python -m benchmarks" + "".join(f" {shlex.quote(a)}" for a in argv)
     if args.quick:
         return Options([10], args.shapes, 1, 1, args.out, True, args.timeout, 100, command,
-                       args.baseline, line_bytes=4_000_000, output_bytes=1_000_000)
+                       args.baseline, line_bytes=4_000_000, output_bytes=1_000_000,
+                       dask=args.dask)
     return Options(args.sizes, args.shapes, args.repeat, min(args.large_repeat, args.repeat),
-                   args.out, False, args.timeout, 10_000, command, args.baseline)
+                   args.out, False, args.timeout, 10_000, command, args.baseline,
+                   dask=args.dask)
+
+
+def _has_dask() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("distributed") is not None
 
 
 def _known_revision(rev: str) -> bool:
@@ -198,7 +212,8 @@ class Bench:
                          "dry run": pipe + ["run", "--dry-run"], "list": pipe + ["list"],
                          # commands of our own, timed to show how they grow with the graph
                          "status": pipe + ["status"], "check": pipe + ["check"],
-                         "history": pipe + ["history"]},
+                         "history": pipe + ["history"],
+                         "report": pipe + ["report", "-o", "report.html"]},
             "doit": {"full run": doit + ["run"], "no-op run": doit + ["run"],
                      "list": doit + ["list"]},
             "make": {"full run": ["make"], "no-op run": ["make"], "dry run": ["make", "-n"]},
@@ -372,6 +387,10 @@ class Bench:
                 self.shape_size(shape, size)
         self.project_rows()
         self.output_rows()
+        if self.options.dask:
+            from benchmarks.dask_rows import dask_rows
+
+            self.rows += dask_rows(self)
         return self.rows
 
 

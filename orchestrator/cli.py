@@ -29,8 +29,8 @@ from orchestrator.paths import RUNS_DIR
 # Each module under orchestrator/commands/ has `register(subparsers)`, which adds its
 # parser(s) and sets `handler(ctx, args)` as the parser default. Adding a command is
 # adding a module; this tuple only orders the help text.
-COMMAND_ORDER = ("run", "list", "describe", "status", "logs", "history", "graph", "check",
-                 "doctor")
+COMMAND_ORDER = ("run", "list", "describe", "status", "logs", "history", "report", "graph",
+                 "check", "doctor")
 
 
 def command_modules() -> list[str]:
@@ -54,6 +54,7 @@ class Context:
         # `-C DIR` / `-g FILE` as given: a command we suggest repeats them
         self.global_options = global_options
         self._graph = None
+        self.argv: tuple[str, ...] = ()  # the command line after `pipeline`, as given
         self.write_cache = False  # set by commands that run stages (they write anyway)
         self.warn_misspelled = True  # `check` reports misspelled fields as findings instead
 
@@ -217,7 +218,9 @@ def dispatch(argv: list[str]) -> int:
 
         named = graph_from_environment()  # $PIPELINE_GRAPH: relative to the root
         graph_arg = (root / named).absolute() if named else None
-    return args.handler(Context(root, graph_arg, start_dir, given), args)
+    ctx = Context(root, graph_arg, start_dir, given)
+    ctx.argv = tuple(argv)
+    return args.handler(ctx, args)
 
 
 def _on_sigterm(signum, frame) -> None:

@@ -378,6 +378,12 @@ class Console:
                 self._live_text = None
                 self._raw_write("\n")
 
+    def stage_worker(self, stage_id: str, address: str, host: str) -> None:
+        """Where a stage's command runs, when not here (--executor dask)."""
+        if not self._shows("warn"):
+            return
+        self.line(f"  ↳ {stage_id} runs on {address} ({host})", "note")
+
     def stage_succeeded(self, index: int, total: int, stage_id: str, duration_ms: float) -> None:
         if not self._shows("warn"):
             return

@@ -203,6 +203,7 @@ class RunLedger:
         self.write_error: str | None = None  # the first record or event not written
         self.lock = None  # the project's RunLock, told the run id once there is one
         self.masker = None  # masking.Masker: secrets never reach records or events
+        self.executor: dict[str, Any] = {}  # `executor`, `scheduler`: not the local one
 
     @property
     def started(self) -> bool:
@@ -241,6 +242,7 @@ class RunLedger:
                 "finishedAt": None,
                 "durationMs": None,
                 "options": self.options,
+                **self.executor,
                 "stages": list(self._stages.values()),
             }
             return self.masker.mask_obj(self.record, RUNNER_MADE) if self.masker else self.record
@@ -285,7 +287,7 @@ class RunLedger:
         if error is not None:
             entry["error"] = error
         for key, value in (details or {}).items():
-            if key in entry:
+            if key in entry or key == "worker":  # where it ran: another executor's only
                 entry[key] = value
         self.event("stage-finished", stage_id, status=status,
                    duration_ms=entry["durationMs"], artifacts=artifacts)

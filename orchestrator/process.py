@@ -51,6 +51,7 @@ class ProcessResult:
     cpu_seconds: float
     peak_rss_kb: int
     timed_out: bool = False
+    worker: dict | None = None  # where it ran, when not here: {"address", "host"}
 
 
 class StartFailed(Exception):

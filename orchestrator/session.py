@@ -56,6 +56,11 @@ class RunOptions:
     log_level: str = "info"
     json_logs: bool = False
     global_options: tuple[str, ...] = ()  # `-C DIR`, `-g FILE` as given (rerun hints)
+    argv: tuple[str, ...] = ()  # the command line after `pipeline` (the report shows it)
+    executor: str = "local"  # "local" | "dask": where stage commands run
+    scheduler: str | None = None  # dask: the scheduler's address (None: a local cluster)
+    connect_timeout: float = 10.0  # dask: seconds to reach the scheduler and a worker
+    scheduler_security: str | None = None  # dask: a YAML file of Security arguments
 
     @property
     def entry_point(self) -> str:
@@ -66,14 +71,24 @@ class RunOptions:
         head = {"command": self.command, "entryPoint": self.entry_point}
         if self.command == "doit run":
             return head
+        if self.argv:  # masked with the rest of the record
+            head["argv"] = ["pipeline", *self.argv]
         output = {"logLevel": self.log_level, "jsonLogs": self.json_logs}
         if self.command == "run-stage":
             return {**head, "stage": self.stage, "force": True, "dryRun": False,
-                    "timeout": self.timeout, "envFile": self.env_file, **output}
+                    "timeout": self.timeout, "envFile": self.env_file, **output,
+                    **self._executor_options()}
         selection = self.selection.as_options() if self.selection is not None else {}
         return {**head, **selection, "force": self.force, "dryRun": self.dry_run,
                 "since": self.since, "continueOnError": self.keep_going, "jobs": self.jobs,
-                "timeout": self.timeout, "envFile": self.env_file, **output}
+                "timeout": self.timeout, "envFile": self.env_file, **output,
+                **self._executor_options()}
+
+    def _executor_options(self) -> dict[str, Any]:
+        if self.executor == "local":
+            return {}  # the records of local runs keep their shape
+        return {"executor": self.executor, "scheduler": self.scheduler,
+                "connectTimeout": self.connect_timeout}
 
 
 class RunSession:
@@ -101,7 +116,8 @@ class RunSession:
         self.console = console or Console(level=options.log_level,
                                           json_events=options.json_logs)
         self.console.masker = self.masker
-        self.executor = LocalExecutor()
+        self.executor = LocalExecutor() if options.executor == "local" else \
+            self._dask_executor()
         self.digests = DigestCache(os.path.join(str(self.root), DIGESTS_CACHE))
         self.settings = RunSettings(
             timeout=options.timeout, prefix_output=options.jobs > 1,
@@ -115,7 +131,31 @@ class RunSession:
         self.ledger = RunLedger(self.root, graph.display, options.as_record(),
                                 on_event=self.console.event if options.json_logs else None)
         self.ledger.masker = self.masker
+        if options.executor != "local":
+            self.ledger.executor = {"executor": options.executor,
+                                    "scheduler": self.executor.scheduler_address}
         self.reporter = PipelineReporter(self)
+
+    # -- the executor ----------------------------------------------------------------
+
+    def _dask_executor(self):
+        """Connects now when given a scheduler (exit 2 if it cannot be reached, has no
+        workers, or a worker does not see this project); a local cluster starts with
+        the first stage sent."""
+        from orchestrator.dask_executor import DaskExecutor, load_security
+
+        options = self.options
+        return DaskExecutor(self.root, self.graph.path, options.scheduler, options.jobs,
+                            connect_timeout=options.connect_timeout,
+                            security=load_security(options.scheduler_security),
+                            environ=self.environ, on_worker=self._on_worker,
+                            debug=options.log_level == "debug")
+
+    def _on_worker(self, stage_id: str, address: str, host: str) -> None:
+        """A worker started a stage's command: the console and the record say which."""
+        if self.ledger.started:
+            self.ledger.record["scheduler"] = self.executor.scheduler_address
+        self.console.stage_worker(stage_id, address, host)
 
     # -- the lock ------------------------------------------------------------------
 
@@ -152,7 +192,10 @@ class RunSession:
             self.claim(wait=self.options.wait)
             return self._run_claimed()
         finally:
-            self.release()
+            try:
+                self.executor.close()
+            finally:
+                self.release()
 
     def _run_claimed(self) -> int:
         from orchestrator.plan import missing_inputs

@@ -21,7 +21,7 @@ from doit.exceptions import TaskFailed
 
 from orchestrator.compile import CHANGED_DURING_RUN_KEY, freshness_of
 from orchestrator.digest import DigestCache, digest_of
-from orchestrator.executor import Executor, LocalExecutor, StartFailed
+from orchestrator.executor import Executor, ExecutorFailed, LocalExecutor, StartFailed
 from orchestrator.graph import Graph, Hook, Stage
 from orchestrator.ledger import iso, open_for_writing, utc_now
 from orchestrator.runtimes import ExecutableNotFound, build_invocation, stage_interpreter
@@ -284,9 +284,16 @@ class StageAction:
             result = self.settings.executor.run(
                 argv, env, self.root, log, timeout=timeout, prefix=prefix,
                 echo=self.settings.echo_output, masker=self.settings.masker,
-                before_output=self.settings.before_output)
+                before_output=self.settings.before_output,
+                declared=tuple(v.name for v in self.stage.environment))
         except StartFailed as exc:
             raise _Failed(f"cannot start {what} '{argv[0]}': {exc}") from None
+        except ExecutorFailed as exc:
+            if exc.worker:
+                details["worker"] = exc.worker
+            raise _Failed(str(exc)) from None
+        if result.worker:
+            details["worker"] = result.worker
         details["cpuSeconds"] = round((details.get("cpuSeconds") or 0) + result.cpu_seconds, 3)
         details["peakRssKb"] = max(details.get("peakRssKb") or 0, result.peak_rss_kb)
         if result.timed_out:

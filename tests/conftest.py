@@ -41,6 +41,8 @@ class Project:
     def _run(self, argv: list[str], env: dict | None, cwd: Path | None) -> Result:
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("STUB_")}
         full_env.pop("NO_COLOR", None)
+        # on GitHub Actions, a run of a test's project must not write the job's summary
+        full_env.pop("GITHUB_STEP_SUMMARY", None)
         full_env.update(env or {})
         proc = subprocess.run(argv, cwd=cwd or self.root, env=full_env, capture_output=True,
                               text=True, timeout=120)

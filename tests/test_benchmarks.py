@@ -7,16 +7,18 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parent.parent
 
 SHAPE_MEASURES = ("full run", "no-op run", "dry run", "list", "status", "check", "history",
-                  "peak RSS")
+                  "report", "peak RSS")
 # Which tools each per-shape measure has a value for; the others show "–".
 TOOLS = {"full run": ("pipeline", "raw doit", "make"),
          "no-op run": ("pipeline", "raw doit", "make"),
          "dry run": ("pipeline", "make"), "list": ("pipeline", "raw doit"),
          "status": ("pipeline",), "check": ("pipeline",), "history": ("pipeline",),
-         "peak RSS": ("pipeline", "raw doit", "make")}
+         "report": ("pipeline",), "peak RSS": ("pipeline", "raw doit", "make")}
 PROJECT_MEASURES = ("start-up (--version)", "list", "no-op run", "no-op minus 1-stage no-op",
                     "artifact_digest, cold process")
 VALUE = re.compile(r"^-?\d+(\.\d+)? (ms|s|MiB)$")
@@ -197,3 +199,52 @@ def test_the_output_verdict_tells_linear_from_quadratic():
     _, [verdict] = render_output(rows(0.14, 22.0, 0.3, 17.0), quick=False)
     assert verdict.startswith("- **not met**") and "10 MB in lines: 56.67×" in verdict
     assert render_output([], quick=False) == ([], [])
+
+
+@pytest.mark.dask
+def test_a_quick_run_with_dask_times_both_executors_and_judges(tmp_path):
+    out = tmp_path / "perf.md"
+    result = bench("--quick", "--shapes", "chain", "--dask", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    doc = out.read_text()
+    rows = parse_table(section(doc, "Dask executor (issue 16)"))
+    assert [(r["graph"], r["measure"]) for r in rows] == [
+        ("8 × 0.2 s + fan-in", "full run, local --jobs 1"),
+        ("8 × 0.2 s + fan-in", "full run, local --jobs 2"),
+        ("8 × 0.2 s + fan-in", "full run, 2 Dask workers --jobs 2"),
+        ("8 × 0.2 s + fan-in", "full run, local Dask cluster --jobs 2"),
+        ("20 cp", "full run, local --jobs 1"),
+        ("20 cp", "full run, 2 Dask workers --jobs 1")]
+    for row in rows:
+        assert VALUE.match(row["time"]), row
+    # eight stages of 0.2 s: serially at least 1.6 s; two workers overlap them
+    times = {r["measure"]: r["time"] for r in rows if r["graph"].startswith("8 ×")}
+    assert float(times["full run, local --jobs 1"].split()[0]) >= 1.6
+    assert re.search(r"^- \*\*not measured\*\*: two Dask workers within 15% of local "
+                     r"--jobs 2 on the sleep graph — \d+\.\d\d× \(quick run", doc, re.M), doc
+    assert re.search(r"^- \*\*not measured\*\*: under 5 ms of added cost per stage on Dask "
+                     r"— -?[\d.]+ m?s per stage over 20 cp", doc, re.M), doc
+    assert all(r["shape"] != "dask" for r in parse_table(section(doc, "Results")))
+    assert "## Failed commands" not in doc
+
+
+def test_the_dask_verdicts_judge_the_two_targets():
+    from benchmarks.dask_rows import render_dask
+    from benchmarks.runner import Cell, Row
+
+    def rows(local2, workers2, local1, remote1):
+        sleep, copies = "40 × 0.5 s + fan-in", "1,000 cp"
+        return [Row("dask", size, measure, "s", {"pipeline": Cell([value])})
+                for size, measure, value in (
+                    (sleep, "full run, local --jobs 2", local2),
+                    (sleep, "full run, 2 Dask workers --jobs 2", workers2),
+                    (copies, "full run, local --jobs 1", local1),
+                    (copies, "full run, 2 Dask workers --jobs 1", remote1))]
+
+    _, (sleep, dispatch) = render_dask(rows(10.0, 11.0, 4.0, 7.0), quick=False)
+    assert sleep.startswith("- **met**") and "1.10×" in sleep
+    assert dispatch.startswith("- **met**") and "3.0 ms per stage over 1,000 cp" in dispatch
+    _, (sleep, dispatch) = render_dask(rows(10.0, 12.0, 4.0, 21.0), quick=False)
+    assert sleep.startswith("- **not met**") and dispatch.startswith("- **not met**")
+    assert "17 ms per stage" in dispatch
+    assert render_dask([], quick=False) == ([], [])

@@ -285,6 +285,16 @@ def test_workflow_is_valid_yaml_with_the_documented_steps():
     uploads = [s for s in steps if s.get("uses", "").startswith("actions/upload-artifact")]
     assert uploads and all(s.get("if") == "always()" for s in uploads)
     assert all(".pipeline-runs" in str(s["with"]["path"]) for s in uploads)
+    # each job makes the HTML report before its upload, and uploads it with the records
+    for job in jobs.values():
+        names = [s.get("uses", "") or s.get("run", "") for s in job["steps"]]
+        report_at = [i for i, n in enumerate(names)
+                     if "pipeline report --latest -o .pipeline-runs/report.html" in n]
+        upload_at = [i for i, n in enumerate(names) if n.startswith("actions/upload-artifact")]
+        assert report_at and upload_at and report_at[0] < upload_at[0]
+        assert job["steps"][report_at[0]].get("if") == "always()"
+        # in the uploaded folder: the records stay at the artifact's top level
+        assert ".pipeline-runs/" in job["steps"][upload_at[0]]["with"]["path"].split()
     # upload-artifact leaves out dot-directories unless told otherwise
     assert all(s["with"].get("include-hidden-files") is True for s in uploads)
     # the pull request job must not do the forced rebuild, the scheduled one must
@@ -299,3 +309,5 @@ def test_workflow_commands_exist_in_this_cli(project):
     assert project.pipeline("run", "full-refresh", "--only", "extract").code == 0
     assert project.pipeline("run", "full-refresh", "--force").code == 0
     assert project.pipeline("logs", "--latest").code == 0
+    assert project.pipeline("report", "--latest", "-o", "report.html").code == 0
+    assert project.path("report.html").stat().st_size > 0

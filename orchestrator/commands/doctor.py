@@ -54,13 +54,21 @@ def register(commands) -> None:
     parser.add_argument("--json", action="store_true",
                         help='print {"ok", "checks": [...]} as one JSON document')
     add_env_file(parser)
+    from orchestrator.commands.run import add_executor_options
+
+    add_executor_options(parser, doctor=True)
     parser.set_defaults(handler=doctor)
 
 
 def doctor(ctx, args) -> int:
+    from orchestrator.commands.run import executor_settings
+
+    settings = executor_settings(args)  # bad or missing Dask: exit 2, before any check
     graph = ctx.graph  # a broken graph is exit 2 with the usual lines, like every command
     environ = stage_environ(env_file_values(args.env_file), args.python)
     checks = run_checks(graph, ctx.root, environ)
+    if settings:
+        checks.extend(dask_checks(graph, ctx.root, settings))
     ok = all(c.ok or c.level == "warning" for c in checks)
     console = Console()
     if args.json:
@@ -134,6 +142,97 @@ def run_checks(graph: Graph, root: Path, environ: dict[str, str] | None = None
     checks.append(runs_writable(root))
     checks.append(state_readable(root))
     return checks
+
+
+def dask_checks(graph: Graph, root: Path, settings: dict) -> list[Check]:
+    """--executor dask: the scheduler answers, and each worker runs this package, sees
+    the project, and finds every executable the stages name (`node`, `python3`, ...)."""
+    import distributed
+
+    from orchestrator import __version__
+    from orchestrator.dask_executor import load_security
+    from orchestrator.dask_remote import file_digest, probe, version
+
+    checks = [Check("dask", True, f"distributed {distributed.__version__}")]
+    address, timeout = settings["scheduler"], settings["connect_timeout"]
+    if address is None:
+        checks.append(Check("dask scheduler", True, "none given: `pipeline run --executor "
+                            "dask` starts a local cluster of --jobs workers on 127.0.0.1"))
+        return checks
+    name = f"dask scheduler {address}"
+    security = load_security(settings["scheduler_security"])
+    try:
+        client = distributed.Client(address, timeout=timeout, security=security,
+                                    set_as_default=False)
+    except Exception as exc:
+        why = " ".join(str(exc).split()) or type(exc).__name__
+        return [*checks, Check(name, False, f"not reachable within {timeout:g}s: {why}",
+                               "start it (`dask scheduler`), or check the address, the "
+                               "network and --scheduler-security")]
+    with client:
+        try:
+            on_scheduler = client.run_on_scheduler(version)
+        except Exception as exc:
+            on_scheduler = None
+            checks.append(Check(name, False, f"cannot load pipeline-orchestrator: "
+                                f"{type(exc).__name__}: {exc}",
+                                "install pipeline-orchestrator where the scheduler runs"))
+        if on_scheduler is not None:
+            same = on_scheduler == __version__
+            checks.append(Check(name, same, f"reachable, pipeline-orchestrator {on_scheduler}",
+                                None if same else f"install version {__version__} there"))
+        try:
+            client.wait_for_workers(1, timeout=timeout)
+        except Exception:
+            return [*checks, Check("dask workers", False, f"none connected after {timeout:g}s",
+                                   "start workers: dask worker " + address)]
+        commands = list(stage_commands(graph))
+        wanted = sorted({cmd.executable for _, cmd in commands if "/" not in cmd.executable})
+        runtimes = sorted({cmd.executable for _, cmd in commands
+                           if _runtime(cmd) in ("node", "python")})
+        answers = client.run(probe, str(root), str(graph.path), file_digest(str(graph.path)),
+                             wanted, runtimes, on_error="return")
+    engines = node_engines(root)[0] if any(
+        _runtime(cmd) == "node" for _, cmd in commands) else None
+    for worker, answer in sorted(answers.items()):
+        checks.append(_worker_check(worker, answer, __version__))
+        if isinstance(answer, BaseException):
+            continue
+        for name, (found, where) in sorted(answer["versions"].items()):
+            found = tuple(found) if found is not None else None
+            where = f"{where} on {answer['host']}" if found is not None else where
+            if os.path.basename(name) == "node":
+                check = node_version(name, found, where, engines)
+            else:
+                check = stage_python(name, root, (found, where))
+            check.name = f"{check.name} on {worker}"
+            checks.append(check)
+    return checks
+
+
+def _worker_check(worker: str, answer, own_version: str) -> Check:
+    name = f"dask worker {worker}"
+    if isinstance(answer, BaseException):
+        return Check(name, False, f"cannot run pipeline-orchestrator's probe: "
+                     f"{type(answer).__name__}: {answer}",
+                     f"install pipeline-orchestrator {own_version} on the workers, and "
+                     f"restart them (a worker keeps the version it first loaded)")
+    detail = (f"{answer['host']}, Python {answer['python']}, pipeline-orchestrator "
+              f"{answer['orchestrator']}")
+    missing = [exe for exe, where in answer["executables"].items() if where is None]
+    found = ", ".join(f"{exe} at {where}" for exe, where in answer["executables"].items()
+                      if where)
+    if answer["problem"]:
+        return Check(name, False, f"{detail}; does not see this project: "
+                     f"{answer['problem']}", "share the project root at the same path on "
+                     "every worker (see docs/distributed.md)")
+    if answer["orchestrator"] != own_version:
+        return Check(name, False, detail, f"install pipeline-orchestrator {own_version}")
+    if missing:
+        return Check(name, False, f"{detail}; not on its PATH: {', '.join(missing)}",
+                     "install them on the worker, or put them on the PATH of "
+                     "`dask worker`")
+    return Check(name, True, f"{detail}; sees the project{'; ' + found if found else ''}")
 
 
 def stage_commands(graph: Graph, only: Stage | None = None):
@@ -219,13 +318,6 @@ def _kill_group(proc: subprocess.Popen) -> None:
     proc.communicate()
 
 
-def _runtime_check(name: str, executable: str, root: Path, minimum: tuple[int, ...],
-                   missing_fix: str, old_fix: str) -> Check:
-    """A runtime stages use: found on PATH, and at least `minimum`."""
-    version, where = query_version(executable, root)
-    return _version_check(name, version, where, minimum, missing_fix, old_fix)
-
-
 def _version_check(name: str, version: tuple[int, ...] | None, where: str,
                    minimum: tuple[int, ...], missing_fix: str, old_fix: str) -> Check:
     """`version` (None: not found, `where` says why) is at least `minimum`."""
@@ -237,10 +329,13 @@ def _version_check(name: str, version: tuple[int, ...] | None, where: str,
     return Check(name, True, f"{_version_text(version)} at {where}")
 
 
-def stage_python(executable: str, root: Path) -> Check:
+def stage_python(executable: str, root: Path, found: tuple | None = None) -> Check:
+    """The Python stages use; `found`: its (version, where) already queried (on a Dask
+    worker), else it is queried here."""
     want = _version_text(MIN_PYTHON)
-    return _runtime_check(
-        f"python for stages ({executable})", executable, root, MIN_PYTHON,
+    version, where = found if found is not None else query_version(executable, root)
+    return _version_check(
+        f"python for stages ({executable})", version, where, MIN_PYTHON,
         f"install Python {want} or newer and put '{executable}' on PATH "
         f"(stages use it, not the pipeline's own interpreter)",
         f"put a Python {want} or newer first on PATH as '{executable}'")

@@ -5,27 +5,24 @@ The graph is loaded only to tell an unknown `--pipeline` from a pipeline that si
 no runs yet.
 
 For each stage: in how many runs it actually ran (succeeded or failed; up to date,
-skipped, blocked or pending do not count), its success rate, the median and the last of
-its durations in those runs, and the last against the median. A stage is flagged as a
-regression when its last duration is more than 50% above the median and the median is
-over 0.5 s (below that, a few milliseconds of noise would look like a slowdown).
+skipped, blocked or pending do not count), its success rate, the median, the 95th
+percentile and the last of its durations in those runs, and the last against the median.
+A stage is flagged as a regression when its last duration is more than 50% above the
+median and the median is over 0.5 s. The numbers are computed in `orchestrator/trends.py`,
+which `pipeline report` shares.
 """
 
 from __future__ import annotations
 
-import statistics
 from pathlib import Path
-from typing import Any
 
 from orchestrator.console import Console, seconds
 from orchestrator.errors import EXIT_OK, GraphError, UsageError
 from orchestrator.ledger import RecordFile, read_run_record, run_records
 from orchestrator.paths import RUNS_DIR
+from orchestrator.trends import REGRESSION_MIN_MEDIAN_MS, REGRESSION_RATIO, stage_history
 
 DEFAULT_LIMIT = 20
-REGRESSION_RATIO = 1.5  # the last run is more than 50% slower than the median...
-REGRESSION_MIN_MEDIAN_MS = 500  # ... and the median is over 0.5 s
-RAN = ("succeeded", "failed")
 # on a terminal, longer stage ids are cut in the table to keep the numbers on screen
 # (piped, and in the JSON, they are whole)
 STAGE_WIDTH = 26
@@ -86,64 +83,7 @@ def check_pipeline(ctx, pipeline_id: str, records: list[RecordFile]) -> None:
                      f"{did_you_mean(pipeline_id, sorted(known))}")
 
 
-# -- the numbers ----------------------------------------------------------------------
-
-
-def stage_history(records: list[dict]) -> list[dict[str, Any]]:
-    """Per stage id, its counts and durations over `records` (oldest first).
-
-    Stages are listed in the order of the newest run that has them, so the table reads
-    like the current pipeline; stages only older runs had come after. One pass over the
-    records' entries, whatever the number of stages."""
-    order: dict[str, None] = {}
-    for record in reversed(records):
-        for stage in _stages(record):
-            order.setdefault(stage["id"], None)
-    statuses: dict[str, list[str]] = {sid: [] for sid in order}
-    durations: dict[str, list[float]] = {sid: [] for sid in order}  # runs it ran, oldest first
-    last_status: dict[str, str | None] = dict.fromkeys(order)
-    # the duration of the newest run it ran in: none when that run did not measure one
-    # (an interrupted stage), not an older run's
-    last_ms: dict[str, float | None] = dict.fromkeys(order)
-    for record in records:
-        for stage in _stages(record):
-            stage_id, status = stage["id"], stage.get("status")
-            statuses[stage_id].append(status)
-            if status in RAN:
-                last_status[stage_id] = status
-                duration = stage.get("durationMs")
-                last_ms[stage_id] = None
-                if isinstance(duration, (int, float)) and not isinstance(duration, bool):
-                    durations[stage_id].append(float(duration))
-                    last_ms[stage_id] = float(duration)
-    return [summarise(sid, statuses[sid], durations[sid], last_status[sid], last_ms[sid])
-            for sid in order]
-
-
-def _stages(record: dict) -> list[dict]:
-    return [s for s in record.get("stages") or []
-            if isinstance(s, dict) and isinstance(s.get("id"), str)]
-
-
-def summarise(stage_id: str, statuses: list[str], durations: list[float],
-              last_status: str | None, last: float | None) -> dict[str, Any]:
-    """One stage's line of the history: counts, rate, median, last, and the verdict."""
-    succeeded = statuses.count("succeeded")
-    failed = statuses.count("failed")
-    runs = succeeded + failed
-    median = statistics.median(durations) if durations else None
-    vs_median = None
-    if median and last is not None:  # no ratio against a zero median
-        vs_median = round((last - median) / median, 3)
-    regression = bool(median is not None and last is not None
-                      and median > REGRESSION_MIN_MEDIAN_MS
-                      and last > REGRESSION_RATIO * median)
-    return {"id": stage_id, "runs": runs, "succeeded": succeeded, "failed": failed,
-            "upToDate": statuses.count("up-to-date"),
-            "successRate": round(succeeded / runs, 3) if runs else None,
-            "medianMs": round(median) if median is not None else None,
-            "lastMs": round(last) if last is not None else None,
-            "lastVsMedian": vs_median, "regression": regression, "lastStatus": last_status}
+# -- the numbers: orchestrator/trends.py (shared with `pipeline report`) --------------
 
 
 # -- the command ----------------------------------------------------------------------
@@ -160,6 +100,8 @@ def show_history(ctx, args) -> int:
         heads = [r for r in heads if r.head.get("pipelineId") == args.pipeline]
     records = full_records(root, heads[-limit:])
     stages = stage_history(records)
+    for stage in stages:
+        del stage["durations"]  # the report draws them; the JSON keeps its shape
     console = Console()
     if args.json:
         console.json({"runs": len(records), "pipeline": args.pipeline, "stages": stages})

@@ -74,6 +74,52 @@ def _add_shared_options(parser) -> None:
     _add_output_options(parser)
     _add_wait(parser)
     add_env_file(parser)
+    parser.add_argument("--no-summary", action="store_true",
+                        help="do not append the run's Markdown report to the file "
+                             "GITHUB_STEP_SUMMARY names (GitHub Actions' job summary)")
+    add_executor_options(parser)
+
+
+def add_executor_options(parser, doctor: bool = False) -> None:
+    """--executor and the Dask options (also `pipeline doctor`'s)."""
+    parser.add_argument("--executor", choices=("local", "dask"), default="local",
+                        help="where stage commands run: this machine (default), or the "
+                             "workers of a Dask cluster (see docs/distributed.md)")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="dask: the scheduler, e.g. tcp://HOST:8786 (default: "
+                             "$PIPELINE_DASK_SCHEDULER, else "
+                             + ("none: the local machine only)" if doctor else
+                                "a local cluster of --jobs workers)"))
+    parser.add_argument("--connect-timeout", type=_positive_seconds, default=10.0,
+                        metavar="SECONDS",
+                        help="dask: how long to wait for the scheduler and a worker "
+                             "(default 10)")
+    parser.add_argument("--scheduler-security", metavar="PATH",
+                        help="dask: a YAML file of distributed.Security arguments "
+                             "(tls_ca_file, tls_client_cert, tls_client_key, ...)")
+
+
+def executor_settings(args) -> dict:
+    """The RunOptions fields of the executor options; refuses Dask options without
+    --executor dask, and says how to install Dask when it is missing."""
+    import os
+
+    from orchestrator.dask_executor import SCHEDULER_VARIABLE
+
+    scheduler = args.scheduler or os.environ.get(SCHEDULER_VARIABLE) or None
+    if args.executor == "local":
+        given = [flag for flag, value in (("--scheduler", args.scheduler),
+                                          ("--scheduler-security", args.scheduler_security))
+                 if value]
+        if given:
+            raise UsageError(f"{given[0]} needs --executor dask")
+        return {}
+    from orchestrator.dask_executor import import_distributed
+
+    import_distributed()
+    return {"executor": "dask", "scheduler": scheduler,
+            "connect_timeout": args.connect_timeout,
+            "scheduler_security": args.scheduler_security}
 
 
 def _ids(text: str) -> str:
@@ -196,9 +242,23 @@ def run_pipeline(ctx, args) -> int:
         since=args.since, keep_going=args.continue_on_error, jobs=args.jobs,
         timeout=args.timeout, env_file=args.env_file, wait=args.wait,
         log_level=args.log_level, json_logs=args.json_logs,
-        global_options=ctx.global_options)
-    return RunSession(graph, options, plan, environ=_runner_environ(args),
-                      file_values=file_values).run()
+        global_options=ctx.global_options, argv=ctx.argv, **executor_settings(args))
+    return _run_with_summary(ctx, args, RunSession(graph, options, plan,
+                                                   environ=_runner_environ(args),
+                                                   file_values=file_values))
+
+
+def _run_with_summary(ctx, args, session: RunSession) -> int:
+    """Run the session; then, on GitHub Actions (GITHUB_STEP_SUMMARY set) and without
+    --no-summary, append its Markdown report to the job summary: also when the run
+    failed or was interrupted, which is when the summary is read."""
+    try:
+        return session.run()
+    finally:
+        if not args.no_summary and session.ledger.started:
+            from orchestrator.commands.report import append_step_summary
+
+            append_step_summary(ctx, session.ledger.run_id)
 
 
 def _stage_not_pipeline(ctx, graph: Graph, stage_id: str) -> str:
@@ -258,9 +318,10 @@ def run_stage(ctx, args) -> int:
         command="run-stage", label=args.stage, stage=args.stage, force=True,
         timeout=args.timeout, env_file=args.env_file, wait=args.wait,
         log_level=args.log_level, json_logs=args.json_logs,
-        global_options=ctx.global_options)
-    return RunSession(graph, options, plan, environ=_runner_environ(args),
-                      file_values=file_values).run()
+        global_options=ctx.global_options, argv=ctx.argv, **executor_settings(args))
+    return _run_with_summary(ctx, args, RunSession(graph, options, plan,
+                                                   environ=_runner_environ(args),
+                                                   file_values=file_values))
 
 
 # a dry run's status -> its `action` in JSON
