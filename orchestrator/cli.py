@@ -72,7 +72,14 @@ class Context:
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line and exit code 2."""
+    """argparse, but a usage error is one line and exit code 2, and an option is taken
+    only as written: no abbreviations (`--json` is not `--json-logs`, `--dry` not
+    `--dry-run`). The command parsers are of this class too (argparse makes subparsers
+    of the parent's class), so this holds for every command."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UsageError(f"{message} (see '{self.prog} --help')")
@@ -171,9 +178,18 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-def _enter_root(directory: str | None) -> Path:
+def _enter_root(directory: str | None, graph: str | None) -> Path:
+    """The project root, made the working directory: `-C DIR`; else, with `-g`, the
+    working directory; else the first directory from here up that holds the graph file
+    (see discovery.py)."""
     if directory is None:
-        return Path.cwd()
+        if graph is not None:
+            return Path.cwd()
+        from orchestrator.discovery import find_root
+
+        root = find_root(Path.cwd())
+        os.chdir(root)
+        return root
     root = Path(directory)
     if not root.is_dir():
         raise UsageError(f"-C {directory}: no such directory")
@@ -196,7 +212,12 @@ def dispatch(argv: list[str]) -> int:
     graph_arg = Path(args.graph).absolute() if args.graph else None
     given = (*(("-C", args.directory) if args.directory is not None else ()),
              *(("-g", args.graph) if args.graph is not None else ()))
-    root = _enter_root(args.directory)
+    root = _enter_root(args.directory, args.graph)
+    if graph_arg is None:
+        from orchestrator.discovery import graph_from_environment
+
+        named = graph_from_environment()  # $PIPELINE_GRAPH: relative to the root
+        graph_arg = (root / named).absolute() if named else None
     ctx = Context(root, graph_arg, start_dir, given)
     ctx.argv = tuple(argv)
     return args.handler(ctx, args)

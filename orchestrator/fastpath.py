@@ -316,11 +316,11 @@ def take(root, key: str, options: dict, wait: bool, console) -> tuple[int, str] 
     None when the full path must decide. A run in progress is refused (or waited for)
     as always."""
     from orchestrator.ledger import RunLedger, mark_abandoned_runs
-    from orchestrator.lock import RunLock
+    from orchestrator.lock import RunLock, waiting_message
 
     t0 = time.monotonic()
     lock = RunLock(root)
-    lock.acquire(wait=wait)
+    lock.acquire(wait=wait, on_wait=lambda holder: console.error(waiting_message(holder)))
     try:
         stamp = valid_stamp(str(root), key, os.environ)
         if stamp is None:

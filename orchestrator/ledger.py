@@ -300,6 +300,10 @@ class RunLedger:
                    duration_ms=entry["durationMs"], artifacts=artifacts)
         self.write_record(force=status == "failed")
 
+    def stages_with_status(self, status: str) -> list[str]:
+        """The ids of the run's stages whose status is `status` now, in plan order."""
+        return [sid for sid, entry in self._stages.items() if entry["status"] == status]
+
     def finish(self, status: str) -> None:
         if not self.started or self.record.get("finishedAt"):
             return

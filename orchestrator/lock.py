@@ -26,6 +26,11 @@ from orchestrator.paths import LOCK_FILE, RUNS_DIR, STATE_DB
 STATE_PATHS = (RUNS_DIR, STATE_DB, LOCK_FILE)  # where a run writes: never through a link
 
 
+def waiting_message(holder: str) -> str:
+    """What `--wait` says when another run holds the project."""
+    return f"pipeline: waiting for the run in progress in this project ({holder}) to end (--wait)"
+
+
 class RunLock:
     def __init__(self, root: Path, can_wait: bool = True):
         self.root = root
@@ -33,20 +38,34 @@ class RunLock:
         self.path = root / LOCK_FILE  # who holds it (information only)
         self._fd: int | None = None
 
-    def acquire(self, wait: bool = False) -> None:
-        """Take the lock, or raise UsageError naming the run that holds it (unless `wait`),
-        or refusing state paths that are symbolic links."""
+    def acquire(self, wait: bool = False, on_wait=None) -> None:
+        """Take the lock, or raise UsageError naming the run that holds it (unless `wait`:
+        then `on_wait(holder)` is told whom it waits for, and it waits), or refusing state
+        paths that are symbolic links."""
         refuse_linked_state(self.root)
         fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            if wait:
+                if on_wait is not None:
+                    on_wait(self._holder() or "another run")
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX)
+                except BaseException:  # interrupted while waiting
+                    os.close(fd)
+                    raise
+                self._claimed(fd)
+                return
             os.close(fd)
             holder = self._holder() or "another run"
             advice = ("wait for it, or use --wait" if self.can_wait
                       else "wait for it to end, then run again")
             raise UsageError(f"a run is already in progress in this project ({holder}); "
                              f"{advice}") from None
+        self._claimed(fd)
+
+    def _claimed(self, fd: int) -> None:
         self._fd = fd
         try:
             self._write_holder(f"pid {os.getpid()}")

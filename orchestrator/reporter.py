@@ -256,9 +256,9 @@ class PipelineReporter:
         hints = self._hints(sid)
         self.console.stage_failed(self._number(sid), self.total, sid, message,
                                   details.get("logPath"), hints)
-        if details.get("logPath") and not self.console.streams_output \
-                and not self.console.json_events:
-            self._show_tail(details["logPath"])
+        if details.get("logPath") and not self.console.json_events and not (
+                self.console.streams_output and self.console.err_shows_out):
+            self._show_tail(details["logPath"])  # unless it was streamed where stderr goes
         _remember_failure(task, message)
         flush_state()
         self.ledger.stage_finished(sid, "failed", error=message, details=details)
@@ -278,9 +278,9 @@ class PipelineReporter:
             return
         tail = text.splitlines()[-lines:]
         if tail:
-            self.console.line(f"    last {len(tail)} lines of its output:", "note")
+            self.console.failure_line(f"    last {len(tail)} lines of its output:", "note")
             for line in tail:
-                self.console.line(f"    | {line}")
+                self.console.failure_line(f"    | {line}")
 
     @_locked
     def skip_uptodate(self, task) -> None:
@@ -354,7 +354,10 @@ class PipelineReporter:
             status = "succeeded"
         if self.errors:
             self.ledger.record["error"] = "; ".join(self.errors)
+        in_flight = self.ledger.stages_with_status("running") if interrupted else []
         self.ledger.finish(status)
+        for sid in in_flight:  # the record says failed, error "interrupted"
+            self.console.stage_interrupted(self._number(sid), self.total, sid)
         if self.ledger.write_error and self.ledger.write_error not in self.errors:
             self.errors.append(self.ledger.write_error)  # the record may not say so
             self.console.error(f"error: {self.ledger.write_error}")
@@ -371,6 +374,11 @@ class PipelineReporter:
             parts.append(f"{c['failed']} failed")
         if c["blocked"]:
             parts.append(f"{c['blocked']} blocked")
+        if in_flight:
+            parts.append(f"{len(in_flight)} interrupted")
+        not_run = len(self.ledger.stages_with_status("pending"))
+        if not_run:  # after a failure or an interrupt: every stage is accounted for
+            parts.append(f"{not_run} not run")
         skipped = len(self.plan.skipped) if self.plan else 0
         if skipped:
             parts.append(f"{skipped} skipped by filters")
@@ -380,8 +388,11 @@ class PipelineReporter:
                  "interrupted": "fail"}[status]
         if self.console.json_events:
             return
-        self.console.line(f"{name} {status} in {duration}: {', '.join(parts)}. "
-                          f"Record: {record}", style)
+        summary = f"{name} {status} in {duration}: {', '.join(parts)}. Record: {record}"
+        if status == "succeeded":
+            self.console.line(summary, style)
+        else:
+            self.console.failure_line(summary, style)
 
 
 def describe_error(exc: BaseException) -> tuple[str, bool]:

@@ -169,10 +169,16 @@ class RunSession:
         with self._claiming:
             if self._claimed:
                 return
-            self.lock.acquire(wait=wait)
+            self.lock.acquire(wait=wait, on_wait=self._say_waiting)
             self._claimed = True
             self.ledger.lock = self.lock
             mark_abandoned_runs(self.root)  # we hold the lock: a `running` record is dead
+
+    def _say_waiting(self, holder: str) -> None:
+        """--wait, and another run holds the project: say so, and for which run."""
+        from orchestrator.lock import waiting_message
+
+        self.console.error(waiting_message(holder))
 
     def release(self) -> None:
         if self._claimed:

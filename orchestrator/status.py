@@ -101,8 +101,6 @@ def since_plan(graph: Graph, plan: Plan, record: dict, environ=None) -> Plan:
 def _status(graph: Graph, tasks: dict, sid: str, state, force: bool,
             changing: dict[str, str]) -> tuple[str, str]:
     task = tasks[sid]
-    if force:
-        return "run", "forced"
     if state is None:
         return "run", "never run"
     result = state.get_status(task, tasks, get_log=True)
@@ -111,6 +109,8 @@ def _status(graph: Graph, tasks: dict, sid: str, state, force: bool,
         return "run", "missing input: " + ", ".join(missing)
     if result.status == "run":
         return "run", run_reason(task)
+    if force:  # as the run says: its own reason when it has one, else `forced`
+        return "run", "forced"
     upstream = [(changing[i.artifact], graph.artifacts[i.artifact].display_path)
                 for i in graph.stages[sid].inputs if i.artifact in changing]
     if upstream:

@@ -82,6 +82,9 @@ def stage_history(records: list[dict]) -> list[dict[str, Any]]:
     statuses: dict[str, list[str]] = {sid: [] for sid in order}
     durations: dict[str, list[float]] = {sid: [] for sid in order}  # runs it ran, oldest first
     last_status: dict[str, str | None] = dict.fromkeys(order)
+    # the duration of the newest run it ran in: none when that run did not measure one
+    # (an interrupted stage), not an older run's
+    last_ms: dict[str, float | None] = dict.fromkeys(order)
     for record in records:
         for stage in stages_of(record):
             stage_id, status = stage["id"], stage.get("status")
@@ -89,20 +92,21 @@ def stage_history(records: list[dict]) -> list[dict[str, Any]]:
             if status in RAN:
                 last_status[stage_id] = status
                 duration = number(stage.get("durationMs"))
+                last_ms[stage_id] = duration
                 if duration is not None:
                     durations[stage_id].append(duration)
-    return [summarise(sid, statuses[sid], durations[sid], last_status[sid]) for sid in order]
+    return [summarise(sid, statuses[sid], durations[sid], last_status[sid], last_ms[sid])
+            for sid in order]
 
 
 def summarise(stage_id: str, statuses: list, durations: list[float],
-              last_status: str | None) -> dict[str, Any]:
+              last_status: str | None, last: float | None) -> dict[str, Any]:
     """One stage's line of the history: counts, rate, median, p95, last, the verdict."""
     succeeded = statuses.count("succeeded")
     failed = statuses.count("failed")
     runs = succeeded + failed
     median = percentile(durations, 50)
     p95 = percentile(durations, 95)
-    last = durations[-1] if durations else None
     vs_median = None
     if median and last is not None:  # no ratio against a zero median
         vs_median = round((last - median) / median, 3)

@@ -25,7 +25,7 @@ def test_colour_on_a_terminal_only(monkeypatch):
 def test_no_color_wins_over_a_terminal(monkeypatch):
     monkeypatch.setenv("NO_COLOR", "1")
     tty = FakeTerminal()
-    Console(tty).stage_failed(2, 6, "b", "exit code 1", "x.log", ["pipeline run-stage b"])
+    Console(tty, tty).stage_failed(2, 6, "b", "exit code 1", "x.log", ["pipeline run-stage b"])
     assert "\x1b[" not in tty.getvalue()
     assert tty.getvalue().splitlines() == ["✖ [2/6] b failed: exit code 1", "    log: x.log",
                                            "    rerun: pipeline run-stage b"]

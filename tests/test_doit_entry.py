@@ -78,7 +78,7 @@ def test_doit_info_explains_a_stage(project):
 def test_doit_run_of_a_failing_stage_exits_non_zero(project):
     result = project.doit("run", "full-refresh", env={"STUB_FAIL": "extract"})
     assert result.code != 0
-    assert "✖ [1/3] extract failed: exit code 3" in result.out
+    assert "✖ [1/3] extract failed: exit code 3" in result.err
     assert project.last_record()["status"] == "failed"
 
 

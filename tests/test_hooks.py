@@ -61,7 +61,7 @@ def test_a_failing_command_hook_fails_the_stage(project):
     project.write_graph(graph)
     result = project.pipeline("run")
     assert result.code == 1
-    assert "before hook 'run python3 -c raise SystemExit(4)' failed: exit code 4" in result.out
+    assert "before hook 'run python3 -c raise SystemExit(4)' failed: exit code 4" in result.err
     assert project.counts() == {}
 
 
@@ -81,6 +81,6 @@ def test_hooks_never_touch_anything_outside_the_root(project, tmp_path):
     project.path("link").symlink_to(outside)  # the graph is unchanged: no new check
     result = project.pipeline("run", "fetch-only", "--force")
     assert result.code == 1
-    assert "link/work_temp leads outside the project root" in result.out
+    assert "link/work_temp leads outside the project root" in result.err
     assert (outside / "work_temp" / "precious.txt").read_text() == "keep me"
     assert project.graph() == graph

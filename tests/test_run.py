@@ -151,10 +151,10 @@ def test_failing_stage_stops_the_run_and_says_how_to_rerun(project):
     failed = record["stages"][1]
     assert failed["exitCode"] == 3 and failed["error"] == "exit code 3"
     assert "failing on purpose" in project.path(failed["logPath"]).read_text()
-    assert "✖ [2/3] transform failed: exit code 3" in result.out
-    assert f"log: {failed['logPath']}" in result.out
-    assert "pipeline run-stage transform" in result.out
-    assert "pipeline run full-refresh --from transform" in result.out
+    assert "✖ [2/3] transform failed: exit code 3" in result.err
+    assert f"log: {failed['logPath']}" in result.err
+    assert "pipeline run-stage transform" in result.err
+    assert "pipeline run full-refresh --from transform" in result.err
     assert "Traceback" not in result.text
     # the fix: the failed stage runs again, the one before it does not
     assert "last run failed" in project.pipeline("run", "--dry-run").out
@@ -181,17 +181,17 @@ def test_rerun_hints_keep_the_global_options_given(project):
                               env={"STUB_FAIL": "transform"})
     assert result.code == 1
     prefix = f"pipeline -C {name} -g '{graph}'"
-    assert rerun_lines(result.out) == [f"{prefix} run-stage transform",
+    assert rerun_lines(result.err) == [f"{prefix} run-stage transform",
                                        f"{prefix} run full-refresh --from transform"]
     # logs repeats the -C it was given, and the run's graph as seen from where it is
     logs = project.pipeline("-C", name, "logs", "--latest", cwd=parent)
-    assert rerun_lines(logs.out) == rerun_lines(result.out)
+    assert rerun_lines(logs.out) == rerun_lines(result.err)
     inside = project.pipeline("logs", "--latest")
     assert rerun_lines(inside.out) == ["pipeline -g 'pipeline/my graph.json' run-stage transform",
                                        "pipeline -g 'pipeline/my graph.json' run full-refresh "
                                        "--from transform"]
     # the hint works as printed, from where the run was started
-    again = project.pipeline(*shlex.split(rerun_lines(result.out)[1])[1:], cwd=parent)
+    again = project.pipeline(*shlex.split(rerun_lines(result.err)[1])[1:], cwd=parent)
     assert again.code == 0, again.text
     assert project.statuses() == {"extract": "skipped", "transform": "succeeded",
                                   "publish": "succeeded"}
@@ -200,13 +200,13 @@ def test_rerun_hints_keep_the_global_options_given(project):
     failed = project.pipeline("--directory", name, "run-stage", "publish", cwd=parent,
                               env={"STUB_FAIL": "publish"})
     assert failed.code == 1
-    assert rerun_lines(failed.out) == [f"pipeline -C {name} run-stage publish"]
+    assert rerun_lines(failed.err) == [f"pipeline -C {name} run-stage publish"]
     # a missing input: run-stage would stop on it again; the hint runs the pipeline up
     # to the stage, which writes it first
     project.path("build/raw.json").unlink()
     refused = project.pipeline("-C", name, "run-stage", "transform", cwd=parent)
     assert refused.code == 1
-    assert rerun_lines(refused.text) == [f"pipeline -C {name} run full-refresh --to transform"]
+    assert rerun_lines(refused.err) == [f"pipeline -C {name} run full-refresh --to transform"]
 
 
 def test_schema_violation_fails_the_stage_naming_artifact_schema_and_place(project):
@@ -222,7 +222,7 @@ def test_schema_violation_fails_the_stage_naming_artifact_schema_and_place(proje
 def test_a_required_output_not_written_fails_the_stage(project):
     result = project.pipeline("run", env={"STUB_NO_OUTPUT": "extract"})
     assert result.code == 1
-    assert "stage 'extract' did not produce build/raw.json (artifact raw)" in result.out
+    assert "stage 'extract' did not produce build/raw.json (artifact raw)" in result.err
 
 
 def test_missing_executable_is_a_stage_failure_not_a_traceback(project):
@@ -231,7 +231,7 @@ def test_missing_executable_is_a_stage_failure_not_a_traceback(project):
     project.write_graph(graph)
     result = project.pipeline("run")
     assert result.code == 1
-    assert "executable 'no-such-tool-xyz' not found on PATH" in result.out
+    assert "executable 'no-such-tool-xyz' not found on PATH" in result.err
     assert "Traceback" not in result.text
     assert project.counts() == {}
 
@@ -241,8 +241,8 @@ def test_missing_required_input_stops_before_anything_runs(project):
     assert result.code == 1
     assert project.counts() == {}
     assert "transform failed: cannot start: missing input build/raw.json (artifact raw)" \
-        in result.out
-    assert rerun_lines(result.text) == ["pipeline run full-refresh --to transform"]
+        in result.err
+    assert rerun_lines(result.err) == ["pipeline run full-refresh --to transform"]
     assert project.statuses() == {"extract": "skipped", "transform": "failed",
                                   "publish": "pending"}
 
@@ -292,7 +292,7 @@ def test_run_stage_runs_exactly_that_stage_even_when_up_to_date(project):
 def test_run_stage_with_missing_input_names_the_file(project):
     result = project.pipeline("run-stage", "publish")
     assert result.code == 1
-    assert "missing input build/clean.json (artifact clean)" in result.out
+    assert "missing input build/clean.json (artifact clean)" in result.err
     assert project.counts() == {}
 
 

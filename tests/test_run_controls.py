@@ -38,7 +38,7 @@ def test_continue_on_error_runs_independent_stages_and_blocks_dependents(project
     assert record["status"] == "degraded"
     assert project.statuses(record) == {"extract": "succeeded", "transform": "failed",
                                         "publish": "blocked", "side": "succeeded"}
-    assert "⊘ [3/4] publish blocked: upstream 'transform' failed" in result.out
+    assert "⊘ [3/4] publish blocked: upstream 'transform' failed" in result.err
     # next time the blocked stage says why it runs
     project.pipeline("run")
     publish = next(s for s in project.last_record()["stages"] if s["id"] == "publish")
@@ -92,7 +92,7 @@ def test_a_stage_timeout_stops_its_process_group(project):
                               "command": {"executable": "python3", "args": ["-c", code]}})
     result = project.pipeline("run", "t")
     assert result.code == 1
-    assert "hang failed: timed out after 1s" in result.out
+    assert "hang failed: timed out after 1s" in result.err
     stage = project.last_record()["stages"][0]
     assert stage["error"] == "timed out after 1s" and stage["durationMs"] < 15000
     import subprocess
@@ -104,7 +104,7 @@ def test_a_stage_timeout_stops_its_process_group(project):
 def test_timeout_option_applies_to_stages_without_their_own(project):
     add_stages(project, "t", {"id": "slow", "command": sleeper("slow", 30)})
     result = project.pipeline("run", "t", "--timeout", "0.5")
-    assert result.code == 1 and "timed out after 0.5s" in result.out
+    assert result.code == 1 and "timed out after 0.5s" in result.err
     assert project.last_record()["options"]["timeout"] == 0.5
 
 
@@ -230,7 +230,7 @@ def test_log_level_warn_shows_only_a_failing_stages_output(project):
     assert result.code == 1
     assert "extract: python stub running" not in result.out  # not streamed
     assert "▶ [1/3] extract" in result.out
-    assert "    | transform: failing on purpose" in result.out  # the failing stage's tail
+    assert "    | transform: failing on purpose" in result.err  # the failing stage's tail
     record = project.last_record()
     assert record["options"]["logLevel"] == "warn"
     log = project.path(record["stages"][0]["logPath"]).read_text()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import sys
 
 import pytest
+from conftest import Project
 
 from orchestrator.graph import Command
 from orchestrator.runtimes import ExecutableNotFound, build_invocation, runtime_of
@@ -19,16 +22,56 @@ def test_node_runs_the_node_on_path_with_args_as_given(tmp_path):
     assert runtime_of(Command("node")) == "node"
 
 
+def _interpreter_named(directory, name: str) -> str:
+    """A directory holding `name`, a link to the Python running the tests: the test's
+    own interpreter under that name, whatever the host has on PATH (Debian and many CI
+    images have `python3` and no `python`)."""
+    directory.mkdir(exist_ok=True)
+    link = directory / name
+    link.symlink_to(os.path.realpath(sys.executable))
+    return str(link)
+
+
 @pytest.mark.parametrize("name", ["python3", "python"])
 def test_python_puts_the_root_first_on_pythonpath(tmp_path, name):
-    if shutil.which(name) is None:
-        pytest.fail(f"{name} must be on PATH for this test")  # never silently skipped
-    env = {"PATH": os.environ["PATH"], "PYTHONPATH": "/elsewhere"}
+    bin_dir = tmp_path / "bin"
+    interpreter = _interpreter_named(bin_dir, name)
+    env = {"PATH": str(bin_dir), "PYTHONPATH": "/elsewhere"}
     inv = build_invocation(Command(name, ("s.py",)), tmp_path, env)
-    assert inv.argv[0] == shutil.which(name)
+    assert inv.argv[0] == interpreter
     assert inv.env["PYTHONPATH"] == f"{tmp_path}{os.pathsep}/elsewhere"
     env.pop("PYTHONPATH")
     assert build_invocation(Command(name), tmp_path, env).env["PYTHONPATH"] == str(tmp_path)
+
+
+@pytest.mark.parametrize("name", ["python3", "python"])
+def test_a_python_stage_runs_the_interpreter_of_that_name_on_path(tmp_path, name):
+    """Through the command line: a stage whose executable is `python` (or `python3`)
+    runs the one on the stages' PATH, with the root on PYTHONPATH (it imports a module
+    of the project), on a PATH where nothing else is called so."""
+    root = tmp_path / "project"
+    (root / "pipeline").mkdir(parents=True)
+    (root / "helper.py").write_text("WORD = 'imported'\n")
+    (root / "stage.py").write_text(
+        "import sys, helper\n"
+        "open('out.txt', 'w').write(helper.WORD + ' ' + sys.argv[1])\n")
+    (root / "pipeline" / "stage-graph.json").write_text(json.dumps({
+        "version": "1", "pipelines": [{"id": "p", "stages": ["s"]}],
+        "artifacts": [{"id": "out", "type": "file", "path": "out.txt"}],
+        "stages": [{"id": "s", "command": {"executable": name, "args": ["stage.py", name]},
+                    "outputs": [{"artifact": "out", "mode": "write"}]}]}))
+    bin_dir = tmp_path / "bin"
+    _interpreter_named(bin_dir, name)
+    result = Project(root).pipeline("run", env={"PATH": str(bin_dir)})
+    assert result.code == 0, result.text
+    assert (root / "out.txt").read_text() == f"imported {name}"
+    other = "python" if name == "python3" else "python3"
+    graph = json.loads((root / "pipeline" / "stage-graph.json").read_text())
+    graph["stages"][0]["command"]["executable"] = other
+    (root / "pipeline" / "stage-graph.json").write_text(json.dumps(graph))
+    missing = Project(root).pipeline("run", env={"PATH": str(bin_dir)})
+    assert missing.code == 1
+    assert f"executable '{other}' not found on PATH" in missing.text
 
 
 def test_other_executables_are_taken_as_given_without_pythonpath(tmp_path):

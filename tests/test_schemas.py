@@ -151,7 +151,7 @@ def test_a_stage_writing_a_bad_date_time_fails_the_run_naming_field_and_format(t
     assert error == ("artifact 'data' (out/data.json) does not match schema "
                      "schemas/entry.schema.json: $.lastUpdate: 'yesterday-ish' is not a "
                      "'date-time'")
-    assert "$.lastUpdate: 'yesterday-ish' is not a 'date-time'" in result.out
+    assert "$.lastUpdate: 'yesterday-ish' is not a 'date-time'" in result.err
     assert "Traceback" not in result.text
 
 

@@ -31,7 +31,9 @@ def test_a_damaged_state_file_fails_the_run_in_one_line(project):
     result = project.pipeline("run")
     assert result.code == 1, result.text
     assert "Traceback" not in result.text
-    [line] = result.err.strip().splitlines()
+    *errors, summary = result.err.strip().splitlines()  # the failed run's summary last
+    assert summary.startswith("full-refresh failed in ")
+    [line] = errors
     assert line.startswith("error: .doit.db cannot be used (")
     assert line.endswith("if it is damaged, delete it (every stage then runs again)")
     record = project.last_record()
@@ -65,11 +67,14 @@ def test_a_full_disk_fails_the_run_in_one_line_per_problem(make_project, small_d
     project.write_graph(graph)
     result = project.pipeline("run")
     assert result.code == 1, result.text
-    # the stage's own traceback streams with its output (stdout); the runner adds none
-    assert "Traceback" not in result.err and "PythonAction" not in result.text
+    # the stage's own traceback streams with its output (stdout), and its tail is
+    # repeated under the failure on stderr ("    | "); the runner adds none
+    assert not any(line.startswith("Traceback") for line in result.err.splitlines())
+    assert "PythonAction" not in result.text
     assert "no space left on device" in result.text
-    assert all(line.startswith(("error: ", "    ")) or "✖" in line
-               for line in result.err.strip().splitlines()), result.err
+    *lines, summary = result.err.strip().splitlines()
+    assert summary.startswith("full-refresh failed in "), result.err
+    assert all(line.startswith(("error: ", "    ")) or "✖" in line for line in lines), result.err
     assert "succeeded" not in result.out
     assert not list(small_disk.glob(".pipeline-runs/.*.tmp"))
     (small_disk / "filler").unlink()

@@ -16,14 +16,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from orchestrator.console import Console, fit, seconds
+from orchestrator.console import Console, seconds
 from orchestrator.errors import EXIT_OK, GraphError, UsageError
 from orchestrator.ledger import RecordFile, read_run_record, run_records
 from orchestrator.paths import RUNS_DIR
 from orchestrator.trends import REGRESSION_MIN_MEDIAN_MS, REGRESSION_RATIO, stage_history
 
 DEFAULT_LIMIT = 20
-# a row fits 100 columns; longer stage ids are cut in the table (the JSON has them whole)
+# on a terminal, longer stage ids are cut in the table to keep the numbers on screen
+# (piped, and in the JSON, they are whole)
 STAGE_WIDTH = 26
 
 
@@ -108,8 +109,8 @@ def show_history(ctx, args) -> int:
         return EXIT_OK
     if not records:
         which = f"of pipeline '{args.pipeline}' " if args.pipeline else ""
-        console.line(fit(f"No runs {which}recorded yet under {RUNS_DIR}/: "
-                         f"'pipeline run' records each run."))
+        console.row(f"No runs {which}recorded yet under {RUNS_DIR}/: "
+                    f"'pipeline run' records each run.")
         return EXIT_OK
     show_table(records, stages, args.pipeline, console)
     return EXIT_OK
@@ -130,18 +131,18 @@ def show_table(records: list[dict], stages: list[dict], pipeline: str | None,
     last = str(records[-1].get("startedAt") or "?")[:16].replace("T", " ")
     which = f"pipeline {pipeline}" if pipeline else "every pipeline"
     plural = "run" if len(records) == 1 else "runs"
-    console.line(fit(f"{len(records)} {plural} of {which}, {first} to {last} UTC"), "bold")
+    console.row(f"{len(records)} {plural} of {which}, {first} to {last} UTC", "bold")
     fast = fast_path_runs(records)
     if fast:
-        console.line(fit(f"  {fast} of them found every stage up to date on the fast path "
-                         f"(not counted per stage below)"), "note")
+        console.row(f"  {fast} of them found every stage up to date on the fast path "
+                    f"(not counted per stage below)", "note")
     if not stages:
         console.line("  (no stages recorded)", "note")
         return
-    width = min(max(len("STAGE"), *(len(s["id"]) for s in stages)), STAGE_WIDTH)
-    console.line(fit(f"  {'STAGE':<{width}}  {'RAN':>4}  {'FAILED':>6}  {'SUCCESS':>7}  "
-                     f"{'UP-TO-DATE':>10}  {'MEDIAN':>7}  {'LAST':>7}  {'VS MEDIAN':>9}"),
-                 "note")
+    width = console.column([s["id"] for s in stages], "STAGE", STAGE_WIDTH)
+    console.row(f"  {'STAGE':<{width}}  {'RAN':>4}  {'FAILED':>6}  {'SUCCESS':>7}  "
+                f"{'UP-TO-DATE':>10}  {'MEDIAN':>7}  {'LAST':>7}  {'VS MEDIAN':>9}",
+                "note")
     for stage in stages:
         rate = "-" if stage["successRate"] is None else f"{stage['successRate'] * 100:.0f}%"
         median = "-" if stage["medianMs"] is None else seconds(stage["medianMs"])
@@ -154,10 +155,10 @@ def show_table(records: list[dict], stages: list[dict], pipeline: str | None,
             marker, style, flag = "✔", "ok", ""
         else:
             marker, style, flag = "↷", "skip", ""
-        console.line(fit(f"{marker} {fit(stage['id'], width):<{width}}  {stage['runs']:>4}  "
-                         f"{stage['failed']:>6}  {rate:>7}  {stage['upToDate']:>10}  "
-                         f"{median:>7}  {last:>7}  {percent(stage['lastVsMedian']):>9}"
-                         f"{flag}"), style)
+        console.row(f"{marker} {console.cell(stage['id'], width):<{width}}  {stage['runs']:>4}  "
+                    f"{stage['failed']:>6}  {rate:>7}  {stage['upToDate']:>10}  "
+                    f"{median:>7}  {last:>7}  {percent(stage['lastVsMedian']):>9}"
+                    f"{flag}", style)
     if any(s["regression"] for s in stages):
         console.line(f"! slower: the last run took more than "
                      f"{(REGRESSION_RATIO - 1) * 100:.0f}% longer than the median, "

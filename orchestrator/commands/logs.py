@@ -11,7 +11,13 @@ import os
 import time
 from pathlib import Path
 
-from orchestrator.console import Console, fit, pipeline_command, rerun_hints, seconds
+from orchestrator.console import (
+    Console,
+    pipeline_command,
+    rerun_hints,
+    seconds,
+    status_mark,
+)
 from orchestrator.errors import EXIT_OK, EXIT_STAGE_FAILED, UsageError
 from orchestrator.ledger import (
     RecordFile,
@@ -27,9 +33,7 @@ from orchestrator.paths import RUNS_DIR
 POLL_S = 0.2  # --follow: how often the files are read again
 GRACE_S = 2.0  # --follow: how long to wait for run-finished once the record says it is over
 
-_MARKERS = {"succeeded": ("✔", "ok"), "failed": ("✖", "fail"), "interrupted": ("✖", "fail"),
-            "running": ("▶", "start"), "up-to-date": ("↷", "skip"), "skipped": ("-", "skip"),
-            "pending": ("·", "skip"), "unreadable": ("?", "fail")}
+
 
 
 def register(commands) -> None:
@@ -69,8 +73,16 @@ def cpu(value: float | None) -> str:
     return f"{value:.2f}s" if isinstance(value, (int, float)) else "?"
 
 
+def shown_status(status, record: dict | None) -> str | None:
+    """A record's status as `logs` shows it: a `running` run whose runner is gone (killed,
+    or records copied from another machine) is `abandoned`; the record is left as it is."""
+    if status == "running" and isinstance(record, dict) and not runner_alive(record):
+        return "abandoned"
+    return status
+
+
 def marked(status: str | None) -> tuple[str, str | None]:
-    return _MARKERS.get(status or "", ("?", None))
+    return status_mark(status)
 
 
 def hint_options(ctx, record: dict) -> list[str]:
@@ -241,7 +253,8 @@ def list_runs(root: Path, args) -> int:
     limit = 20 if args.limit is None else args.limit
     if limit < 1:
         raise UsageError(f"--limit {limit}: give a number of runs of at least 1")
-    runs = [run_summary(record) for record in run_records(root)[-limit:]]
+    records = run_records(root)[-limit:]
+    runs = [run_summary(record) for record in records]
     console = Console()
     if args.json:
         console.json({"runs": runs})
@@ -250,14 +263,15 @@ def list_runs(root: Path, args) -> int:
         console.line(f"No runs yet: 'pipeline run' records each run under {RUNS_DIR}/.")
         return EXIT_OK
     what = [run["pipelineId"] or _label(run["runId"]) for run in runs]
-    width = min(max([len("PIPELINE"), *map(len, what)]), 24)
-    console.line(fit(f"  {'STARTED (UTC)':<19}  {'STATUS':<11}  {'TIME':>6}  "
-                     f"{'PIPELINE':<{width}}  RUN ID"), "note")
-    for run, name in zip(runs, what):
-        marker, style = marked(run["status"])
+    width = console.column(what, "PIPELINE", 24)
+    console.row(f"  {'STARTED (UTC)':<19}  {'STATUS':<11}  {'TIME':>6}  "
+                f"{'PIPELINE':<{width}}  RUN ID", "note")
+    for run, name, record in zip(runs, what, records):
+        status = shown_status(run["status"], record.head)
+        marker, style = marked(status)
         duration = seconds(run["durationMs"]) if run["durationMs"] is not None else "-"
-        console.line(fit(f"{marker} {when(run['startedAt']):<19}  {run['status'] or '?':<11}  "
-                         f"{duration:>6}  {fit(name, width):<{width}}  {run['runId']}"), style)
+        console.row(f"{marker} {when(run['startedAt']):<19}  {status or '?':<11}  "
+                    f"{duration:>6}  {console.cell(name, width):<{width}}  {run['runId']}", style)
     return EXIT_OK
 
 
@@ -269,35 +283,39 @@ def _label(run_id: str) -> str:
 def show_run(record: dict, console: Console, options: list[str]) -> None:
     """One run: a header, then one line per stage; a failed stage adds its error,
     log and how to rerun it (with the global `options` of hint_options)."""
-    status = record.get("status")
+    status = shown_status(record.get("status"), record)
     marker, style = marked(status)
-    console.line(fit(f"{marker} run {record.get('runId')}: {status}"), style)
+    console.row(f"{marker} run {record.get('runId')}: {status}", style)
+    if status == "abandoned":
+        console.row(f"  still marked running, but its runner (pid {record.get('pid')}) is "
+                    f"gone: it was killed, or the machine restarted; the next run marks it "
+                    f"interrupted", "note")
     duration = seconds(record["durationMs"]) if record.get("durationMs") is not None else "-"
     pipeline = record.get("pipelineId") or "-"
-    console.line(fit(f"  pipeline {pipeline}, started {when(record.get('startedAt'))} UTC, "
-                     f"took {duration}, graph {record.get('graphPath')}"), "note")
+    console.row(f"  pipeline {pipeline}, started {when(record.get('startedAt'))} UTC, "
+                f"took {duration}, graph {record.get('graphPath')}", "note")
     stages = [s for s in record.get("stages") or [] if isinstance(s, dict)]
     fast = record.get("fastPath")
     if not stages and isinstance(fast, dict) and fast.get("reason"):
-        console.line(fit(f"  ↷ {fast['reason']}"), "skip")
+        console.row(f"  ↷ {fast['reason']}", "skip")
         return
     if not stages:
         console.line("  (no stages recorded)", "note")
         return
     width = max(len(str(s.get("id"))) for s in stages)
-    console.line(fit(f"  {'STAGE':<{width}}  {'STATUS':<10}  {'TIME':>6}  {'CPU':>7}  "
-                     f"{'PEAK MEM':>9}  REASON"), "note")
+    console.row(f"  {'STAGE':<{width}}  {'STATUS':<10}  {'TIME':>6}  {'CPU':>7}  "
+                f"{'PEAK MEM':>9}  REASON", "note")
     for stage in stages:
         marker, style = marked(stage.get("status"))
         ran = stage.get("durationMs") is not None
         duration = seconds(stage["durationMs"]) if ran else "-"
         cpu_s = cpu(stage.get("cpuSeconds")) if ran else "-"
         memory = megabytes(stage.get("peakRssKb")) if ran else "-"
-        console.line(fit(f"{marker} {str(stage.get('id')):<{width}}  "
-                         f"{str(stage.get('status')):<10}  {duration:>6}  {cpu_s:>7}  "
-                         f"{memory:>9}  {stage.get('reason') or ''}".rstrip()), style)
+        console.row(f"{marker} {str(stage.get('id')):<{width}}  "
+                    f"{str(stage.get('status')):<10}  {duration:>6}  {cpu_s:>7}  "
+                    f"{memory:>9}  {stage.get('reason') or ''}".rstrip(), style)
         if stage.get("status") == "failed":
-            console.line(fit(f"    error: {stage.get('error') or 'failed'}"), "fail")
+            console.row(f"    error: {stage.get('error') or 'failed'}", "fail")
             if stage.get("logPath"):
                 # a path is worth more whole than cut to the width
                 console.line(f"    log: {stage['logPath']}", "note")
@@ -460,11 +478,11 @@ def describe_event(event: dict, record: dict | None,
         return [(f"{stamp} ▶ {sid} started", "start")]
     if kind == "stage-finished":
         marker, style = marked(status)
-        lines = [(fit(f"{stamp} {marker} {sid} {status}{took}"), style)]
+        lines = [(f"{stamp} {marker} {sid} {status}{took}", style)]
         if status == "failed" and record is not None:
             stage = next((s for s in record.get("stages") or []
                           if isinstance(s, dict) and s.get("id") == sid), {})
-            lines.append((fit(f"    error: {stage.get('error') or 'failed'}"), "fail"))
+            lines.append((f"    error: {stage.get('error') or 'failed'}", "fail"))
             if stage.get("logPath"):
                 lines.append((f"    log: {stage['logPath']}", "note"))
             lines += [(f"    rerun: {hint}", "note")
@@ -473,7 +491,7 @@ def describe_event(event: dict, record: dict | None,
     if kind == "run-finished":
         marker, style = marked(status)
         return [(f"{stamp} {marker} run finished: {status}{took}", style)]
-    return [(fit(f"{stamp} {kind} {sid or ''} {status or ''}".rstrip()), None)]
+    return [(f"{stamp} {kind} {sid or ''} {status or ''}".rstrip(), None)]
 
 
 def _exit_for(status: str | None) -> int:
@@ -492,7 +510,8 @@ def follow_run(root: Path, run_id: str, console: Console, ctx) -> int:
             record = record_or_none(root, run_id) if needs_record else None
             options = hint_options(ctx, record) if record is not None else []
             for text, style in describe_event(event, record, options):
-                console.line(text, style)
+                console.line(text if text.startswith(("    log:", "    rerun:"))
+                             else console.fit(text), style)
         if watch.should_stop():
             break
         time.sleep(POLL_S)

@@ -22,16 +22,16 @@ if TYPE_CHECKING:
 
 def register(commands) -> None:
     run = commands.add_parser("run", help="run a pipeline; skip the stages that are up to date")
-    run.add_argument("pipeline", nargs="?", metavar="PIPELINE",
+    run.add_argument("pipeline", nargs="?", metavar="PIPELINE", type=_not_empty("pipeline"),
                      help="pipeline id (default: defaultPipeline, else full-refresh, "
                           "else the only pipeline)")
-    run.add_argument("--only", action="append", default=[], metavar="IDS",
+    run.add_argument("--only", action="append", default=[], metavar="IDS", type=_ids,
                      help="run only these stages (comma-separated or repeated)")
-    run.add_argument("--skip", action="append", default=[], metavar="IDS",
+    run.add_argument("--skip", action="append", default=[], metavar="IDS", type=_ids,
                      help="leave these stages out (comma-separated or repeated)")
-    run.add_argument("--from", dest="start", metavar="STAGE",
+    run.add_argument("--from", dest="start", metavar="STAGE", type=_not_empty("stage"),
                      help="start at this stage (earlier ones are left out)")
-    run.add_argument("--to", dest="stop", metavar="STAGE",
+    run.add_argument("--to", dest="stop", metavar="STAGE", type=_not_empty("stage"),
                      help="stop after this stage (later ones are left out)")
     run.add_argument("--force", action="store_true",
                      help="run every selected stage even when up to date")
@@ -124,6 +124,28 @@ def executor_settings(args) -> dict:
     return {"executor": "dask", "scheduler": scheduler,
             "connect_timeout": args.connect_timeout,
             "scheduler_security": args.scheduler_security}
+
+
+def _ids(text: str) -> str:
+    """`--only`/`--skip`: at least one id. An empty value (a CI variable that came out
+    empty) is a usage error, not "no filter": it would run or check every stage."""
+    import argparse
+
+    if not any(part.strip() for part in text.split(",")):
+        raise argparse.ArgumentTypeError(f"no stage id in '{text}' (an empty list selects "
+                                         f"nothing; leave the option out to select all)")
+    return text
+
+
+def _not_empty(what: str):
+    def check(text: str) -> str:
+        import argparse
+
+        if not text.strip():
+            raise argparse.ArgumentTypeError(f"empty {what} id")
+        return text
+    check.__name__ = f"{what} id"  # argparse names the type in some messages
+    return check
 
 
 def _positive_int(text: str) -> int:

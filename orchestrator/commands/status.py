@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from orchestrator.commands._environment import add_env_file, env_file_values, stage_environ
-from orchestrator.console import Console, fit
+from orchestrator.console import Console
 from orchestrator.errors import EXIT_OK
 
 # plan_statuses' status -> (marker, word shown, console style)
@@ -62,13 +62,13 @@ def show_status(ctx, args) -> int:
     if not statuses:
         return EXIT_OK
     width = max(len(st.id) for st in statuses)
-    console.line(fit(f"  {'STAGE':<{width}}  {'STATE':<11}  {'LAST RUN (UTC)':<19}  REASON"),
-                 "note")
+    console.row(f"  {'STAGE':<{width}}  {'STATE':<11}  {'LAST RUN (UTC)':<19}  REASON",
+                "note")
     for st in statuses:
         marker, word, style = _SHOWN.get(st.status, ("?", st.status, None))
         when = last_run(st.values)
         shown_when = when[:19].replace("T", " ") if when else "never"
         # "may run" reads on: "may run  ...  if 'extract' changes build/raw.json"
-        console.line(fit(f"{marker} {st.id:<{width}}  {word:<11}  {shown_when:<19}  "
-                         f"{st.reason}".rstrip()), style)
+        console.row(f"{marker} {st.id:<{width}}  {word:<11}  {shown_when:<19}  "
+                    f"{st.reason}".rstrip(), style)
     return EXIT_OK

@@ -1,0 +1,79 @@
+"""Options are taken only as written: an empty id list is a usage error, and an
+abbreviated option is unknown (as in git, not argparse's default)."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.mark.parametrize("option", ["--only", "--skip", "--from", "--to"])
+@pytest.mark.parametrize("value", ["", " ", ","])
+def test_an_empty_id_list_is_a_usage_error(project, option, value):
+    if value == "," and option in ("--from", "--to"):
+        value = " "
+    for extra in ((), ("--dry-run",)):
+        result = project.pipeline("run", option, value, *extra)
+        assert result.code == 2, result.text
+        assert result.out == ""
+        lines = result.err.splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"pipeline: error: argument {option}: ")
+    assert project.counts() == {}
+    assert not (project.root / ".pipeline-runs").exists()
+
+
+def test_an_empty_pipeline_id_is_a_usage_error(project):
+    result = project.pipeline("run", "")
+    assert result.code == 2
+    assert result.err.splitlines() == [
+        "pipeline: error: argument PIPELINE: empty pipeline id (see 'pipeline run --help')"]
+    assert project.counts() == {}
+
+
+def test_an_id_list_with_an_empty_item_keeps_the_others(project):
+    result = project.pipeline("run", "--only", "extract,")
+    assert result.code == 0, result.text
+    assert project.counts() == {"extract": 1}
+
+
+@pytest.mark.parametrize("argv, meant", [
+    (["run", "--json"], "--json-logs"),
+    (["run", "--dry"], "--dry-run"),
+    (["list", "--stage"], "--stages"),
+    (["--direct", ".", "list"], "--directory"),
+])
+def test_an_abbreviated_option_is_unknown(project, argv, meant):
+    result = project.pipeline(*argv)
+    assert result.code == 2, result.text
+    assert result.out == ""
+    lines = result.err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("pipeline: error: "), lines
+    # refused, never taken for `meant`
+    assert any(why in lines[0] for why in ("is for", "unrecognized arguments", "unknown",
+                                           "did you mean")), lines
+    assert not (project.root / ".pipeline-runs").exists()  # nothing ran
+
+
+def long_options_of_every_command() -> list[tuple[str, str]]:
+    """(command, one of its long options) for every command the CLI has."""
+    import argparse
+
+    from orchestrator.cli import build_parser
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    found = []
+    for name, sub in commands.choices.items():
+        options = [o for a in sub._actions for o in a.option_strings
+                   if o.startswith("--") and o != "--help" and len(o) > 4]
+        found.append((name, max(options, key=len) if options else "--help"))
+    return found
+
+
+@pytest.mark.parametrize("command, option", long_options_of_every_command())
+def test_no_command_takes_an_abbreviation(project, command, option):
+    """Every command's parser refuses the option cut short by one letter (argparse makes
+    command parsers of the main parser's class: this proves they keep its setting)."""
+    positional = {"run-stage": ["extract"], "describe": ["extract"]}.get(command, [])
+    result = project.pipeline(command, *positional, option[:-1])
+    assert result.code == 2, result.text
+    assert result.err.startswith("pipeline: error: ") and option[:-1] in result.err
