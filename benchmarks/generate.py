@@ -15,6 +15,8 @@ import shutil
 from pathlib import Path
 
 SHAPES = ("chain", "fanout")
+# not a shape of the main table: stages that each copy the source, with no dependencies
+INDEPENDENT = "independent"
 SOURCE = "data/s0.txt"
 
 
@@ -23,6 +25,8 @@ def edges(shape: str, size: int) -> list[tuple[str, str, str | None]]:
     if shape == "chain":
         return [(f"data/s{i}.txt", f"data/s{i + 1}.txt", f"s{i - 1}" if i else None)
                 for i in range(size)]
+    if shape == INDEPENDENT:
+        return [(SOURCE, f"data/p{i}.txt", None) for i in range(size)]
     if shape == "fanout":
         # s0 copies the source to the root file; s1..s{size-1} each copy the root file.
         root = "data/s1.txt"
@@ -38,17 +42,25 @@ def _fresh(directory: Path) -> None:
     (directory / SOURCE).write_text("benchmark source\n")
 
 
-def write_graph_project(directory: Path, shape: str, size: int) -> None:
-    """A `pipeline` project: pipeline/stage-graph.json and a one-line dodo.py."""
+def _shell(src: str, dst: str, delay: float) -> str:
+    """The command line of a stage that sleeps `delay` seconds before copying."""
+    return f"sleep {delay:g} && cp {src} {dst}"
+
+
+def write_graph_project(directory: Path, shape: str, size: int, delay: float = 0) -> None:
+    """A `pipeline` project: pipeline/stage-graph.json and a one-line dodo.py. With
+    `delay`, each stage sleeps that long before it copies (through `sh -c`)."""
     _fresh(directory)
     steps = edges(shape, size)
     paths = sorted({p for src, dst, _ in steps for p in (src, dst)})
     artifact_of = {p: f"a-{Path(p).stem}" for p in paths}
     stages = []
     for i, (src, dst, dep) in enumerate(steps):
+        command = {"executable": "sh", "args": ["-c", _shell(src, dst, delay)]} if delay \
+            else {"executable": "cp", "args": [src, dst]}
         stage = {
             "id": f"s{i}",
-            "command": {"executable": "cp", "args": [src, dst]},
+            "command": command,
             "inputs": [{"artifact": artifact_of[src], "mode": "read"}],
             "outputs": [{"artifact": artifact_of[dst], "mode": "write"}],
         }
@@ -66,10 +78,12 @@ def write_graph_project(directory: Path, shape: str, size: int) -> None:
     (directory / "dodo.py").write_text("from orchestrator.dodo import *  # noqa: F401,F403\n")
 
 
-def write_doit_project(directory: Path, shape: str, size: int) -> None:
+def write_doit_project(directory: Path, shape: str, size: int, delay: float = 0) -> None:
     """The same work as a raw doit dodo.py, written the way a person would: a loop."""
     _fresh(directory)
     steps = edges(shape, size)
+    action = (f"['sh', '-c', f'sleep {delay:g} && cp {{src}} {{dst}}']" if delay
+              else "['cp', src, dst]")
     (directory / "steps.json").write_text(json.dumps([[src, dst] for src, dst, _ in steps]))
     (directory / "dodo.py").write_text(
         '"""Raw doit: one task per copy, generated from steps.json."""\n'
@@ -77,18 +91,19 @@ def write_doit_project(directory: Path, shape: str, size: int) -> None:
         "STEPS = json.load(open('steps.json'))\n\n\n"
         "def task_copy():\n"
         "    for i, (src, dst) in enumerate(STEPS):\n"
-        "        yield {'basename': f's{i}', 'actions': [['cp', src, dst]],\n"
+        f"        yield {{'basename': f's{{i}}', 'actions': [{action}],\n"
         "               'file_dep': [src], 'targets': [dst]}\n"
     )
 
 
-def write_make_project(directory: Path, shape: str, size: int) -> None:
+def write_make_project(directory: Path, shape: str, size: int, delay: float = 0) -> None:
     """The same work as a Makefile: one rule per copy, `all` wanting every output."""
     _fresh(directory)
     steps = edges(shape, size)
     lines = [".PHONY: all", "all: " + " ".join(dst for _, dst, _ in steps), ""]
     for src, dst, _ in steps:
-        lines += [f"{dst}: {src}", f"\tcp {src} {dst}", ""]
+        lines += [f"{dst}: {src}", f"\t{_shell(src, dst, delay) if delay else f'cp {src} {dst}'}",
+                  ""]
     (directory / "Makefile").write_text("\n".join(lines))
 
 

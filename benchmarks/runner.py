@@ -22,9 +22,12 @@ from benchmarks.report import render_doc, render_table
 REPO = Path(__file__).resolve().parent.parent
 TOOLS = ("pipeline", "doit", "make")
 # Operations measured per shape and size, in table order.
-OPERATIONS = ("full run", "no-op run", "dry run", "list", "status", "check", "history",
-              "report", "peak RSS")
+OPERATIONS = ("full run", "no-op run", "no-op run, full path", "last output removed",
+              "dry run", "list", "status", "check", "history", "report", "peak RSS",
+              "peak RSS, no-op", "record + events of a no-op")
 LARGE = 10_000  # sizes from here on use --large-repeat for full runs
+PARALLEL_DELAY_S = 0.05  # each stage of the parallel row sleeps this long
+PARALLEL_JOBS = 4
 
 
 @dataclass
@@ -65,6 +68,7 @@ class Options:
     # and bytes in lines (timed without and with a declared secret of SECRET_BYTES)
     line_bytes: int = 40_000_000
     output_bytes: int = 10_000_000
+    parallel_stages: int = 200  # the parallel row's independent stages
     dask: bool = False  # also the Dask executor's rows (benchmarks/dask_rows.py)
 
 
@@ -138,7 +142,7 @@ def parse_args(argv: list[str]) -> Options:
     if args.quick:
         return Options([10], args.shapes, 1, 1, args.out, True, args.timeout, 100, command,
                        args.baseline, line_bytes=4_000_000, output_bytes=1_000_000,
-                       dask=args.dask)
+                       parallel_stages=8, dask=args.dask)
     return Options(args.sizes, args.shapes, args.repeat, min(args.large_repeat, args.repeat),
                    args.out, False, args.timeout, 10_000, command, args.baseline,
                    dask=args.dask)
@@ -209,21 +213,26 @@ class Bench:
         pipe, doit = [self.py, "-m", "orchestrator"], [self.py, "-m", "doit"]
         return {
             "pipeline": {"full run": pipe + ["run"], "no-op run": pipe + ["run"],
+                         # the same decision stage by stage, without the fast path
+                         "no-op run, full path": pipe + ["run", "--no-fast-path"],
+                         "last output removed": pipe + ["run"],
                          "dry run": pipe + ["run", "--dry-run"], "list": pipe + ["list"],
                          # commands of our own, timed to show how they grow with the graph
                          "status": pipe + ["status"], "check": pipe + ["check"],
                          "history": pipe + ["history"],
                          "report": pipe + ["report", "-o", "report.html"]},
             "doit": {"full run": doit + ["run"], "no-op run": doit + ["run"],
-                     "list": doit + ["list"]},
-            "make": {"full run": ["make"], "no-op run": ["make"], "dry run": ["make", "-n"]},
+                     "last output removed": doit + ["run"], "list": doit + ["list"]},
+            "make": {"full run": ["make"], "no-op run": ["make"],
+                     "last output removed": ["make"], "dry run": ["make", "-n"]},
         }
 
     def shape_size(self, shape: str, size: int) -> None:
         writers = {"pipeline": generate.write_graph_project, "doit": generate.write_doit_project,
                    "make": generate.write_make_project}
-        rows = {op: Row(shape, f"{size:,}", op, "KiB" if op == "peak RSS" else "s")
-                for op in OPERATIONS}
+        units = {"peak RSS": "KiB", "peak RSS, no-op": "KiB", "record + events of a no-op": "B"}
+        rows = {op: Row(shape, f"{size:,}", op, units.get(op, "s")) for op in OPERATIONS}
+        last_output = generate.edges(shape, size)[-1][1]
         repeat = self.options.repeat
         full_repeat = self.options.large_repeat if size >= LARGE else repeat
         for tool, write in writers.items():
@@ -231,18 +240,26 @@ class Bench:
             write(root, shape, size)
             ops = self.commands()[tool]
             memory = rows["peak RSS"].cells.setdefault(tool, Cell())
+            noop_memory = rows["peak RSS, no-op"].cells.setdefault(tool, Cell())
             for op, argv in ops.items():
                 cell = rows[op].cells.setdefault(tool, Cell())
                 runs = full_repeat if op == "full run" else repeat
                 self.progress(f"{shape} {size:,}: {tool} {op} x{runs}")
+                before = {"full run": lambda r=root: generate.clean_outputs(r),
+                          "last output removed": lambda r=root: (r / last_output).unlink()
+                          }.get(op)
                 for _ in range(runs):
                     is_run = op in ("full run", "no-op run")
-                    self.sample(cell, argv, root, memory if is_run else None,
-                                before=(lambda r=root: generate.clean_outputs(r))
-                                if op == "full run" else None)
+                    self.sample(cell, argv, root, memory if is_run else None, before=before)
+                    if op == "no-op run" and cell.values and noop_memory.error is None:
+                        noop_memory.values.append(memory.values[-1])
+                if tool == "pipeline" and op == "no-op run":
+                    rows["record + events of a no-op"].cells["pipeline"] = \
+                        newest_record_size(root)
             # Peak memory is the largest of any full or no-op run: the run's whole cost.
-            if memory.values and memory.error is None:
-                memory.values = [max(memory.values)]
+            for peak in (memory, noop_memory):
+                if peak.values and peak.error is None:
+                    peak.values = [max(peak.values)]
             if tool == "pipeline" and self.base_env is not None:
                 self.against_baseline(shape, f"{size:,}", root,
                                       lambda r: generate.write_graph_project(r, shape, size))
@@ -350,10 +367,12 @@ class Bench:
         row = Row(group, size, "no-op run", "s", repeats=self.options.repeat)
         now, then = row.cells.setdefault("now", Cell()), row.cells.setdefault(
             "baseline", Cell(error=first.error))
+        full = row.cells.setdefault("now, full path", Cell())
         self.progress(f"{group} {size}: no-op run against {self.options.baseline}")
         for _ in range(self.options.repeat):
             self.sample(then, pipe, base_root, env=self.base_env)
             self.sample(now, pipe, root)
+            self.sample(full, pipe + ["--no-fast-path"], root)
         self.baseline_rows.append(row)
 
     def direct_digest(self, path: Path, repeat: int) -> Cell:
@@ -381,10 +400,33 @@ class Bench:
                 break
         return cell
 
+    def parallel_rows(self) -> None:
+        """Independent stages that each sleep, then copy: how well `--jobs 4` keeps four
+        of them going, next to doit's thread runner and `make -j4`."""
+        count, delay, jobs = self.options.parallel_stages, PARALLEL_DELAY_S, PARALLEL_JOBS
+        argv = {"pipeline": [self.py, "-m", "orchestrator", "run", "--jobs", str(jobs)],
+                "doit": [self.py, "-m", "doit", "run", "-n", str(jobs), "-P", "thread"],
+                "make": ["make", f"-j{jobs}"]}
+        writers = {"pipeline": generate.write_graph_project,
+                   "doit": generate.write_doit_project, "make": generate.write_make_project}
+        row = Row("parallel", f"{count} × {delay * 1000:g} ms", f"full run, {jobs} jobs",
+                  "s", repeats=self.options.repeat)
+        roots = {}
+        for tool, write in writers.items():
+            roots[tool] = self.work / f"parallel-{tool}"
+            write(roots[tool], generate.INDEPENDENT, count, delay)
+        self.progress(f"parallel: {count} stages of {delay * 1000:g} ms, {jobs} jobs")
+        for _ in range(self.options.repeat):  # alternating: load falls on all alike
+            for tool, root in roots.items():
+                self.sample(row.cells.setdefault(tool, Cell()), argv[tool], root,
+                            before=lambda r=root: generate.clean_outputs(r))
+        self.rows.append(row)
+
     def run(self) -> list[Row]:
         for shape in self.options.shapes:
             for size in self.options.sizes:
                 self.shape_size(shape, size)
+        self.parallel_rows()
         self.project_rows()
         self.output_rows()
         if self.options.dask:
@@ -392,6 +434,18 @@ class Bench:
 
             self.rows += dask_rows(self)
         return self.rows
+
+
+def newest_record_size(root: Path) -> Cell:
+    """Bytes of the newest run's record and event log."""
+    runs = root / ".pipeline-runs"
+    records = sorted(runs.glob("*.json"))
+    if not records:
+        return Cell(error="no record")
+    newest = records[-1]
+    events = newest.with_suffix(".log")
+    return Cell([float(newest.stat().st_size + (events.stat().st_size
+                                                 if events.exists() else 0))])
 
 
 def _compile_package() -> None:

@@ -46,7 +46,7 @@ def replace_with_json(path: str, data) -> None:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC,
                      0o644)
         with open(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, separators=(",", ":"))
+            f.write(json.dumps(data, separators=(",", ":")))  # one write: json.dump makes many
         os.replace(tmp, path)
     except BaseException:
         try:

@@ -210,6 +210,11 @@ class RunLedger:
         return self.run_id is not None
 
     @property
+    def any_warnings(self) -> bool:
+        """Did a stage of this run end with a warning (an input changed while it ran)?"""
+        return any(entry["warnings"] for entry in self._stages.values())
+
+    @property
     def record_path(self) -> Path:
         return self.runs_dir / f"{self.run_id}.json"
 
@@ -224,8 +229,9 @@ class RunLedger:
             return str(path)
 
     def start(self, pipeline_id: str | None, stages: list[tuple[str, str, str | None]],
-              label: str | None = None) -> None:
-        """Open the run: `stages` lists (id, status, reason) for every stage of the plan."""
+              label: str | None = None, extra: dict[str, Any] | None = None) -> None:
+        """Open the run: `stages` lists (id, status, reason) for every stage of the plan;
+        `extra`: more fields of the record (before `stages`, which stays last)."""
         moment = utc_now()
         self._t0 = time.monotonic()
         for sid, status, reason in stages:
@@ -243,6 +249,7 @@ class RunLedger:
                 "durationMs": None,
                 "options": self.options,
                 **self.executor,
+                **(extra or {}),
                 "stages": list(self._stages.values()),
             }
             return self.masker.mask_obj(self.record, RUNNER_MADE) if self.masker else self.record
@@ -676,3 +683,85 @@ def _read_events(path: Path) -> list[dict]:
         if isinstance(event, dict):
             events.append(event)
     return events
+
+
+# -- Pruning ---------------------------------------------------------------------------
+
+DEFAULT_KEEP_RUNS = 100  # the newest runs kept whatever their age ...
+DEFAULT_KEEP_DAYS = 30.0  # ... and every run younger than this
+KEEP_RUNS_VARIABLE = "PIPELINE_KEEP_RUNS"
+KEEP_DAYS_VARIABLE = "PIPELINE_KEEP_DAYS"
+
+
+def keep_settings(graph_runs: int | None = None, graph_days: float | None = None,
+                  environ=None) -> tuple[int, float]:
+    """(runs, days) pruning keeps: $PIPELINE_KEEP_RUNS / $PIPELINE_KEEP_DAYS, else the
+    graph's `keepRuns`, else 100 runs and 30 days. A malformed variable is a usage
+    error naming it."""
+    environ = os.environ if environ is None else environ
+    runs = DEFAULT_KEEP_RUNS if graph_runs is None else graph_runs
+    days = DEFAULT_KEEP_DAYS if graph_days is None else float(graph_days)
+    text = environ.get(KEEP_RUNS_VARIABLE)
+    if text:
+        if not text.strip().isdigit() or int(text) < 1:
+            raise UsageError(f"{KEEP_RUNS_VARIABLE}={text}: give a whole number of runs of "
+                             f"at least 1")
+        runs = int(text)
+    text = environ.get(KEEP_DAYS_VARIABLE)
+    if text:
+        try:
+            days = float(text)
+        except ValueError:
+            days = -1.0
+        if not 0 <= days < float("inf"):
+            raise UsageError(f"{KEEP_DAYS_VARIABLE}={text}: give a number of days of at "
+                             f"least 0")
+    return runs, days
+
+
+def prune_runs(root: Path, keep_runs: int, keep_days: float, protect: str | None = None,
+               now: datetime | None = None) -> list[str]:
+    """Remove what this runner recorded of old runs: a run goes when it is neither among
+    the newest `keep_runs` nor younger than `keep_days`. Never removed: the run `protect`
+    (the one in progress), a run still marked running, the newest run of each pipeline,
+    and files of other tools. Each run's record, events and stage logs go together
+    (a link is removed, never followed). Returns the removed ids, oldest first."""
+    runs_dir = root / RUNS_DIR
+    try:  # a cheap count first: most runs have nothing to prune
+        count = sum(1 for name in os.listdir(runs_dir)
+                    if name.endswith(".json") and RUN_ID_FORM.match(name))
+    except OSError:
+        return []
+    if count <= keep_runs:
+        return []
+    records = run_records(root)
+    cutoff = (now or utc_now()) - timedelta(days=keep_days)
+    newest_of: dict[Any, str] = {}
+    for record in records:
+        if record.head is not None:
+            newest_of[record.head.get("pipelineId")] = record.run_id
+    kept = set(newest_of.values()) | {protect}
+    removed = []
+    for record in records[:-keep_runs]:
+        if record.run_id in kept or record.started >= cutoff:
+            continue
+        if record.head is not None and record.head.get("status") == "running":
+            continue
+        _remove_run(runs_dir, record.run_id)
+        removed.append(record.run_id)
+    return removed
+
+
+def _remove_run(runs_dir: Path, run_id: str) -> None:
+    import shutil
+
+    for name in (f"{run_id}.json", f"{run_id}.log"):
+        try:
+            os.unlink(runs_dir / name)
+        except FileNotFoundError:
+            pass
+    logs = runs_dir / run_id
+    if logs.is_symlink() or logs.is_file():
+        logs.unlink()
+    elif logs.is_dir():
+        shutil.rmtree(logs, ignore_errors=True)  # removes links inside, never follows them

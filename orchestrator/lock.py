@@ -26,6 +26,11 @@ from orchestrator.paths import LOCK_FILE, RUNS_DIR, STATE_DB
 STATE_PATHS = (RUNS_DIR, STATE_DB, LOCK_FILE)  # where a run writes: never through a link
 
 
+def waiting_message(holder: str) -> str:
+    """What `--wait` says when another run holds the project."""
+    return f"pipeline: waiting for the run in progress in this project ({holder}) to end (--wait)"
+
+
 class RunLock:
     def __init__(self, root: Path, can_wait: bool = True):
         self.root = root

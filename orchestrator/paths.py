@@ -4,6 +4,8 @@ All are relative to the project root, with `/` separators (`root / CACHE_DIR` wo
 every platform). Messages show them as they are spelled here.
 """
 
+# the stage graph, under the project root, unless -g or $PIPELINE_GRAPH names another
+DEFAULT_GRAPH = "pipeline/stage-graph.json"
 # run records, JSONL event logs and stage logs (ledger.py); other tools may write here too
 RUNS_DIR = ".pipeline-runs"
 # one run at a time per project (lock.py)

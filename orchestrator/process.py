@@ -58,6 +58,74 @@ class StartFailed(Exception):
     """The operating system could not start the command."""
 
 
+class Spawned:
+    """A command started by `os.posix_spawn`: what the rest of this module uses of a
+    `subprocess.Popen` (its pid, its output, its exit code)."""
+
+    __slots__ = ("pid", "stdout", "returncode")
+
+    def __init__(self, pid: int, stdout: BinaryIO):
+        self.pid = pid
+        self.stdout = stdout
+        self.returncode: int | None = None
+
+
+def start(argv, env: dict[str, str], cwd) -> Spawned | subprocess.Popen:
+    """Start `argv` in a new session (its own process group), stdin from /dev/null,
+    stdout and stderr into one pipe.
+
+    Through `os.posix_spawn` when the executable is an absolute path (a stage's always
+    is) and `cwd` is the working directory: the cheapest way to start a process from a
+    large one (no copy of its page tables), about half a millisecond less per stage.
+    Otherwise through `subprocess.Popen`. Either way the child inherits no descriptor
+    but the three: Python opens its own non-inheritable, and `isolate_descriptors`
+    marks those inherited from our parent so."""
+    if _SPAWN and os.path.isabs(argv[0]) and os.fspath(cwd) == os.getcwd():
+        read_end, write_end = os.pipe()  # both non-inheritable: closed at exec
+        actions = [(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                   (os.POSIX_SPAWN_DUP2, write_end, 1), (os.POSIX_SPAWN_DUP2, write_end, 2)]
+        try:
+            pid = os.posix_spawn(argv[0], list(argv), env, file_actions=actions,
+                                 setsid=True, setsigdef=_DEFAULT_SIGNALS)
+        except OSError as exc:
+            os.close(read_end)
+            raise StartFailed(exc.strerror or str(exc)) from None
+        finally:
+            os.close(write_end)
+        return Spawned(pid, open(read_end, "rb", buffering=0))
+    try:
+        return subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    except OSError as exc:
+        raise StartFailed(exc.strerror or str(exc)) from None
+
+
+# what Python ignores and Popen's restore_signals gives back to a child (a stage whose
+# output pipe closes must die of SIGPIPE, as from a shell)
+_DEFAULT_SIGNALS = tuple(getattr(signal, name) for name in ("SIGPIPE", "SIGXFZ", "SIGXFSZ")
+                         if hasattr(signal, name))
+_SPAWN = hasattr(os, "posix_spawn") and hasattr(os, "POSIX_SPAWN_DUP2") \
+    and sys.platform.startswith("linux")
+
+
+def isolate_descriptors() -> None:
+    """Mark every descriptor above stderr that this process inherited as not to be
+    inherited in turn (what Popen's close_fds does for each child): a stage must not
+    hold open a pipe of whoever started the runner. Python's own are so already."""
+    try:
+        fds = [int(name) for name in os.listdir("/proc/self/fd")]
+    except OSError:
+        return
+    for fd in fds:
+        if fd > 2:
+            try:
+                if os.get_inheritable(fd):
+                    os.set_inheritable(fd, False)
+            except OSError:
+                pass  # the listing's own descriptor, closed meanwhile
+
+
 def _console_writer(prefix: str | None, before_output: Callable[[], None] | None
                     ) -> Callable[[bytes], None]:
     """Copy to stdout as it comes; with a prefix, whole lines each marked with it (parallel
@@ -144,12 +212,7 @@ def run_process(argv: tuple[str, ...] | list[str], env: dict[str, str], cwd, log
     even when a chunk boundary splits one. `before_output` is called before output
     reaches the console (a live progress line must end first); `running` keeps the
     process while it runs."""
-    try:
-        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-    except OSError as exc:
-        raise StartFailed(exc.strerror or str(exc)) from None
+    proc = start(argv, env, cwd)
     if running is not None:
         running.add(proc)
     console = _console_writer(prefix, before_output) if echo else (lambda data: None)

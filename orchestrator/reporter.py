@@ -94,6 +94,8 @@ class PipelineReporter:
         self.total = 0
         self.index: dict[str, int] = {}
         self.counts = {"succeeded": 0, "failed": 0, "blocked": 0, "up-to-date": 0}
+        # stage -> when it last succeeded (ISO 8601), for the fast path's maxAge expiry
+        self.finished_at: dict[str, str] = {}
         self.keep_going = session.options.keep_going
         # doit's thread runner calls execute_task from worker threads
         self._lock = threading.RLock()
@@ -202,6 +204,8 @@ class PipelineReporter:
         details: dict[str, Any] = dict(getattr(action, "last_details", None)
                                        or task.values.get("run") or {})
         self.counts["succeeded"] += 1
+        if details.get("finishedAt"):
+            self.finished_at[sid] = details["finishedAt"]
         self.console.stage_succeeded(self._number(sid), self.total, sid,
                                      details.get("durationMs") or 0)
         for warning in details.get("warnings") or ():
@@ -289,6 +293,8 @@ class PipelineReporter:
         last = (saved.get("run") or {}).get("finishedAt")
         reason = f"unchanged since {last[:19].replace('T', ' ')} UTC" if last else "unchanged"
         self.counts["up-to-date"] += 1
+        if last:
+            self.finished_at[sid] = last
         self.console.stage_up_to_date(self._number(sid), self.total, sid, reason)
         fingerprint = freshness.fingerprint["digest"] if freshness and freshness.fingerprint \
             else None
@@ -357,6 +363,7 @@ class PipelineReporter:
             self.console.error(f"error: {self.ledger.write_error}")
         self.session.digests.save()
         if self.session.options.entry_point == "doit":
+            self.session.prune()
             self.session.release()  # plain doit: the reporter took it
         if not self.ledger.started:
             return

@@ -56,6 +56,8 @@ class RunOptions:
     log_level: str = "info"
     json_logs: bool = False
     global_options: tuple[str, ...] = ()  # `-C DIR`, `-g FILE` as given (rerun hints)
+    # the selection's fast-path stamp (fastpath.py), written when the run allows it
+    fast_path_key: str | None = None
     argv: tuple[str, ...] = ()  # the command line after `pipeline` (the report shows it)
     executor: str = "local"  # "local" | "dask": where stage commands run
     scheduler: str | None = None  # dask: the scheduler's address (None: a local cluster)
@@ -174,8 +176,9 @@ class RunSession:
 
     def _say_waiting(self, holder: str) -> None:
         """--wait, and another run holds the project: say so, and for which run."""
-        self.console.error(f"pipeline: waiting for the run in progress in this project "
-                           f"({holder}) to end (--wait)")
+        from orchestrator.lock import waiting_message
+
+        self.console.error(waiting_message(holder))
 
     def release(self) -> None:
         if self._claimed:
@@ -190,12 +193,24 @@ class RunSession:
         run has ended."""
         try:
             self.claim(wait=self.options.wait)
-            return self._run_claimed()
+            code = self._run_claimed()
+            self.prune()
+            return code
         finally:
             try:
                 self.executor.close()
             finally:
                 self.release()
+
+    def prune(self) -> None:
+        """Remove old runs' records (ledger.prune_runs), this one aside; best effort."""
+        from orchestrator.ledger import keep_settings, prune_runs
+
+        try:
+            runs, days = keep_settings(self.graph.keep_runs, self.graph.keep_days)
+            prune_runs(self.root, runs, days, protect=self.ledger.run_id)
+        except (OSError, UsageError):
+            pass
 
     def _run_claimed(self) -> int:
         from orchestrator.plan import missing_inputs
@@ -215,10 +230,13 @@ class RunSession:
             return EXIT_OK
         from orchestrator.engine import run_doit
 
-        code = run_doit(self.tasks(plan.selected), list(plan.selected), reporter,
+        tasks = self.tasks(plan.selected)
+        code = run_doit(tasks, list(plan.selected), reporter,
                         force=plan.force, keep_going=self.options.keep_going,
                         jobs=self.options.jobs, checker=self.digests.checker_class(),
                         masker=self.masker)
+        if self.options.fast_path_key is not None:
+            self._write_stamp(tasks, code == 0)
         if reporter.internal_error:
             return EXIT_INTERNAL  # a bug of ours, said in one line
         if reporter.any_stage_failed or reporter.errors:
@@ -227,6 +245,59 @@ class RunSession:
             return EXIT_OK
         # doit refused before running (it printed why) or a non-stage task failed
         return EXIT_USAGE if not self.ledger.started else EXIT_STAGE_FAILED
+
+    # -- the fast path's stamp --------------------------------------------------------
+
+    def _write_stamp(self, tasks: list, succeeded: bool) -> None:
+        """After the run: the selection's stamp (fastpath.py) when every selected stage
+        ended succeeded or up to date and none must always run; else none."""
+        from orchestrator import fastpath
+
+        root, key = str(self.root), self.options.fast_path_key
+        stamp = self._stamp(tasks) if succeeded else None
+        fastpath.write_stamp(root, key, stamp)
+
+    def _stamp(self, tasks: list) -> dict | None:
+        from orchestrator import fastpath
+        from orchestrator.compile import freshness_of
+
+        reporter, plan = self.reporter, self.plan
+        counts = reporter.counts
+        if (reporter.any_stage_failed or reporter.errors or reporter.internal_error
+                or self.ledger.write_error or self.ledger.any_warnings
+                or counts["succeeded"] + counts["up-to-date"] != len(plan.selected)):
+            return None
+        graph, builder = self.graph, fastpath.StampBuilder(str(self.root))
+        files, candidates = builder.followed, graph.script_candidates
+        for task in tasks:
+            freshness = freshness_of(task)
+            if freshness is None:
+                continue
+            stage = freshness.stage
+            if not stage.inputs:
+                return None  # always runs
+            for max_age in (*(i.max_age for i in stage.external_inputs),
+                            *(e.max_age for e in freshness.outside_world)):
+                finished = reporter.finished_at.get(stage.id)
+                if max_age is None or finished is None:
+                    return None  # always runs
+                builder.expires_at(_epoch(finished) + max_age)
+            files.update(dict.fromkeys(task.file_dep))
+            for artifact in freshness.tracked_inputs:
+                _cover(builder, artifact)
+            for artifact, _optional in freshness.outputs:
+                _cover(builder, artifact)
+            files.update(dict.fromkeys(candidates[stage.id]))
+            if stage.environment:
+                builder.env_names.update(v.name for v in stage.environment)
+        if self.options.env_file:
+            builder.file(os.path.abspath(self.options.env_file))
+        selection = self.options.selection
+        head = {"pipelineId": plan.pipeline_id, "label": self.options.label,
+                "stages": len(plan.selected), "keep": [graph.keep_runs, graph.keep_days],
+                "graphWarnings": graph.misspelling_lines(),
+                "selection": selection.as_options() if selection is not None else {}}
+        return builder.build(str(self.graph.path), graph.display, os.environ, head)
 
     # -- compiled tasks, for either entry point --------------------------------------
 
@@ -286,6 +357,19 @@ class RunSession:
         except UsageError as exc:
             self.console.error(f"error: {exc}")
             raise SystemExit(2) from None
+
+
+def _cover(builder, artifact) -> None:
+    if artifact.is_directory:
+        builder.tree(artifact.path, artifact.ignore)
+    else:
+        builder.file(artifact.path)
+
+
+def _epoch(moment: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(moment.replace("Z", "+00:00")).timestamp()
 
 
 def secret_masker(graph: Graph, environ: Mapping[str, str], file_values: Mapping[str, str]):

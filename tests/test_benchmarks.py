@@ -11,17 +11,22 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 
-SHAPE_MEASURES = ("full run", "no-op run", "dry run", "list", "status", "check", "history",
-                  "report", "peak RSS")
+SHAPE_MEASURES = ("full run", "no-op run", "no-op run, full path", "last output removed",
+                  "dry run", "list", "status", "check", "history", "report", "peak RSS",
+                  "peak RSS, no-op", "record + events of a no-op")
 # Which tools each per-shape measure has a value for; the others show "–".
 TOOLS = {"full run": ("pipeline", "raw doit", "make"),
          "no-op run": ("pipeline", "raw doit", "make"),
+         "no-op run, full path": ("pipeline",),
+         "last output removed": ("pipeline", "raw doit", "make"),
+         "peak RSS, no-op": ("pipeline", "raw doit", "make"),
+         "record + events of a no-op": ("pipeline",),
          "dry run": ("pipeline", "make"), "list": ("pipeline", "raw doit"),
          "status": ("pipeline",), "check": ("pipeline",), "history": ("pipeline",),
          "report": ("pipeline",), "peak RSS": ("pipeline", "raw doit", "make")}
 PROJECT_MEASURES = ("start-up (--version)", "list", "no-op run", "no-op minus 1-stage no-op",
                     "artifact_digest, cold process")
-VALUE = re.compile(r"^-?\d+(\.\d+)? (ms|s|MiB)$")
+VALUE = re.compile(r"^-?\d+(\.\d+)? (ms|s|MiB|KiB)$")
 
 
 def bench(*args: str) -> subprocess.CompletedProcess:
@@ -94,6 +99,22 @@ def test_quick_run_writes_every_row_and_the_targets(tmp_path):
         assert re.match(r"^\d+\.\d\d×$", row["second ÷ first"]), row
     assert "- **not measured**: copying a stage's output is linear" in doc  # quick: small
 
+    # the parallel row: every tool, side by side
+    (parallel,) = [r for r in rows if r["shape"] == "parallel"]
+    assert parallel["stages"] == "8 × 50 ms" and parallel["measure"] == "full run, 4 jobs"
+    for tool in ("pipeline", "raw doit", "make"):
+        assert VALUE.match(parallel[tool]), parallel
+    # a no-op of the fast path writes a record and events of a few KiB
+    for shape in ("chain", "fanout"):
+        size = by_key[(shape, "10", "record + events of a no-op")]["pipeline"]
+        assert size.endswith(" KiB") and float(size.split()[0]) < 4, size
+
+    second = [line for line in section(doc, "Targets (issue 17)").splitlines() if line]
+    assert len(second) == 10
+    for line in second:
+        assert re.match(r"^- \*\*(met|not met|not measured)\*\*: ", line), line
+    assert "**not measured**: `--jobs 4` on 200 independent" in doc  # quick: 8 stages
+
     targets = [line for line in section(doc, "Targets (issue 7)").splitlines() if line]
     assert len(targets) == 9
     for line in targets:
@@ -164,18 +185,21 @@ def test_the_baseline_verdict_judges_large_graphs_and_the_bundled_pipeline():
     from benchmarks.report import render_change
     from benchmarks.runner import Cell, Row
 
-    def row(group, size, then, now):
-        return Row(group, size, "no-op run", "s",
-                   {"now": Cell([now]), "baseline": Cell([then])})
+    def row(group, size, then, now, full):
+        return Row(group, size, "no-op run", "s", {"now": Cell([now]), "baseline": Cell([then]),
+                                                   "now, full path": Cell([full])})
 
-    small_only = [row("chain", "10", 0.1, 0.2)]  # start-up noise: not judged
+    small_only = [row("chain", "10", 0.1, 0.2, 0.2)]  # start-up noise: not judged
     assert "**not measured**" in render_change(small_only, "abc")[1][0]
-    lines, [verdict] = render_change([row("chain", "1,000", 0.148, 0.150),
-                                      row("project", "bundled pipeline", 0.2, 0.21)], "abc")
-    assert "| chain | 1,000 | 148 ms | 150 ms | +1% |" in lines
-    assert verdict.startswith("- **met**") and "worst +5%" in verdict
-    _, [verdict] = render_change([row("chain", "10,000", 1.0, 1.2)], "abc")
-    assert verdict.startswith("- **not met**") and "worst +20%" in verdict
+    lines, [verdict, full] = render_change([row("chain", "1,000", 0.148, 0.150, 0.160),
+                                            row("project", "bundled pipeline", 0.2, 0.21, 0.2)],
+                                           "abc")
+    assert "| chain | 1,000 | 148 ms | 150 ms | +1% | 160 ms | +8% |" in lines
+    assert verdict.startswith("- **met**: no-op runs at most") and "worst +5%" in verdict
+    assert full.startswith("- **met**: no-op runs decided stage by stage") and "worst +8%" in full
+    _, [verdict, full] = render_change([row("chain", "10,000", 1.0, 0.05, 1.2)], "abc")
+    assert verdict.startswith("- **met**") and "worst -95%" in verdict
+    assert full.startswith("- **not met**") and "worst +20%" in full
     assert render_change([], "abc") == ([], [])
 
 

@@ -178,8 +178,17 @@ def test_stages_run_on_the_workers_and_the_records_say_where(cluster, tmp_path):
     again = project.pipeline("run", "--executor", "dask", "--scheduler", cluster.address)
     assert again.code == 0, again.text
     second = project.last_record()
-    assert {s["status"] for s in second["stages"]} == {"up-to-date"}
+    if "fastPath" in second:  # nothing changed: decided without doit or the cluster
+        assert second["fastPath"]["stages"] == len(record["stages"]), second
+    else:
+        assert {s["status"] for s in second["stages"]} == {"up-to-date"}
     assert not any("worker" in s for s in second["stages"]) and "runs on" not in again.out
+    # decided stage by stage, still nothing is sent
+    third = project.pipeline("run", "--executor", "dask", "--scheduler", cluster.address,
+                             "--no-fast-path")
+    assert third.code == 0, third.text
+    stages = project.last_record()["stages"]
+    assert {s["status"] for s in stages} == {"up-to-date"} and "runs on" not in third.out
 
 
 @pytest.mark.dask

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import shlex
 
-COMMANDS = "run, run-stage, list, describe, status, logs, history, graph, check, doctor"
+COMMANDS = ("run, run-stage, list, describe, status, logs, history, report, graph, check, "
+            "doctor")
 
 
 def one_error(result) -> str:

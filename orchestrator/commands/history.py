@@ -104,7 +104,8 @@ def show_history(ctx, args) -> int:
         del stage["durations"]  # the report draws them; the JSON keeps its shape
     console = Console()
     if args.json:
-        console.json({"runs": len(records), "pipeline": args.pipeline, "stages": stages})
+        console.json({"runs": len(records), "pipeline": args.pipeline,
+                      "fastPathRuns": fast_path_runs(records), "stages": stages})
         return EXIT_OK
     if not records:
         which = f"of pipeline '{args.pipeline}' " if args.pipeline else ""
@@ -113,6 +114,11 @@ def show_history(ctx, args) -> int:
         return EXIT_OK
     show_table(records, stages, args.pipeline, console)
     return EXIT_OK
+
+
+def fast_path_runs(records: list[dict]) -> int:
+    """Runs that took the fast path: their records list no stage (fastpath.py)."""
+    return sum(1 for r in records if isinstance(r.get("fastPath"), dict))
 
 
 def percent(ratio: float | None) -> str:
@@ -126,6 +132,10 @@ def show_table(records: list[dict], stages: list[dict], pipeline: str | None,
     which = f"pipeline {pipeline}" if pipeline else "every pipeline"
     plural = "run" if len(records) == 1 else "runs"
     console.row(f"{len(records)} {plural} of {which}, {first} to {last} UTC", "bold")
+    fast = fast_path_runs(records)
+    if fast:
+        console.row(f"  {fast} of them found every stage up to date on the fast path "
+                    f"(not counted per stage below)", "note")
     if not stages:
         console.line("  (no stages recorded)", "note")
         return

@@ -50,6 +50,10 @@ def register(commands) -> None:
     logs.add_argument("--limit", type=int, metavar="N",
                       help="how many recent runs to list (default: 20)")
     logs.add_argument("--json", action="store_true", help="print one JSON document")
+    logs.add_argument("--prune", action="store_true",
+                      help="remove old runs now: keep the newest 100 and those of the last "
+                           "30 days (keepRuns in the graph, $PIPELINE_KEEP_RUNS, "
+                           "$PIPELINE_KEEP_DAYS)")
     logs.set_defaults(handler=show_logs)
 
 
@@ -117,6 +121,41 @@ def remediation(record: dict, stage_id: str, options: list[str]) -> list[str]:
 # -- finding runs -------------------------------------------------------------------
 
 
+def prune(ctx, args) -> int:
+    """`logs --prune`: what runs do at their end, by hand. The graph is read for its
+    `keepRuns` when it is there and sound; otherwise the defaults (and variables) hold."""
+    from orchestrator.errors import PipelineError
+    from orchestrator.ledger import keep_settings, prune_runs
+
+    for flag, given in (("RUN_ID", args.run_id), ("--latest", args.latest),
+                        ("--stage", args.stage), ("--follow", args.follow),
+                        ("--limit", args.limit is not None)):
+        if given:
+            raise UsageError(f"--prune removes old runs; it cannot be combined with {flag}")
+    console = Console()
+    graph_runs = graph_days = None
+    from orchestrator.graph import resolve_graph_path
+
+    if resolve_graph_path(ctx.root, ctx.graph_path).is_file():
+        try:
+            graph_runs, graph_days = ctx.graph.keep_runs, ctx.graph.keep_days
+        except PipelineError as exc:
+            console.warning(f"warning: the graph's keepRuns are not used: {exc}")
+    runs, days = keep_settings(graph_runs, graph_days)
+    removed = prune_runs(root=ctx.root, keep_runs=runs, keep_days=days)
+    if args.json:
+        console.json({"removed": removed, "keepRuns": runs, "keepDays": days})
+        return EXIT_OK
+    kept = f"the newest {runs} runs, those of the last {days:g} days and the newest of " \
+           f"each pipeline"
+    if removed:
+        console.line(f"Removed {len(removed)} run{'s' if len(removed) != 1 else ''} "
+                     f"(kept {kept}): {removed[0]} … {removed[-1]}")
+    else:
+        console.line(f"Nothing to remove (kept {kept}).")
+    return EXIT_OK
+
+
 def load_record(root: Path, run_id: str) -> dict:
     try:
         return read_run_record(root, run_id)
@@ -149,6 +188,8 @@ def find_stage(record: dict, stage_id: str) -> dict:
 
 def show_logs(ctx, args) -> int:
     root: Path = ctx.root  # never ctx.graph: logs must work with a broken graph
+    if args.prune:
+        return prune(ctx, args)
     if args.run_id and args.latest:
         raise UsageError("give a RUN_ID or --latest, not both")
     one_run = bool(args.run_id or args.latest)
@@ -254,6 +295,10 @@ def show_run(record: dict, console: Console, options: list[str]) -> None:
     console.row(f"  pipeline {pipeline}, started {when(record.get('startedAt'))} UTC, "
                 f"took {duration}, graph {record.get('graphPath')}", "note")
     stages = [s for s in record.get("stages") or [] if isinstance(s, dict)]
+    fast = record.get("fastPath")
+    if not stages and isinstance(fast, dict) and fast.get("reason"):
+        console.row(f"  ↷ {fast['reason']}", "skip")
+        return
     if not stages:
         console.line("  (no stages recorded)", "note")
         return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING
 
 from orchestrator.commands._environment import (
@@ -12,11 +13,11 @@ from orchestrator.commands._environment import (
 )
 from orchestrator.console import Console
 from orchestrator.errors import EXIT_OK, UsageError
-from orchestrator.plan import Plan, make_selection, plan_pipeline, plan_stage
 from orchestrator.session import RunOptions, RunSession
 
 if TYPE_CHECKING:
     from orchestrator.graph import Graph
+    from orchestrator.plan import Plan
 
 
 def register(commands) -> None:
@@ -42,6 +43,9 @@ def register(commands) -> None:
                           "works), and everything downstream of it")
     run.add_argument("--continue-on-error", action="store_true",
                      help="after a failure, keep running the stages that do not depend on it")
+    run.add_argument("--no-fast-path", action="store_true",
+                     help="decide stage by stage even when nothing changed since the last "
+                          "run (the fast path's stamp is written anew)")
     run.add_argument("-j", "--jobs", type=_positive_int, default=1, metavar="N",
                      help="run up to N independent stages at once (default 1)")
     _add_shared_options(run)
@@ -219,8 +223,31 @@ def _refuse_missing_python(ctx, args) -> None:
 
 
 def run_pipeline(ctx, args) -> int:
+    from orchestrator.ledger import keep_settings
+
     _refuse_json_without_dry_run(args)
     _refuse_missing_python(ctx, args)
+    keep_settings()  # a malformed $PIPELINE_KEEP_RUNS is refused before anything runs
+    key = _fast_path_key(ctx, args)
+    options = RunOptions(
+        command="run", label=args.pipeline, force=args.force,
+        since=args.since, keep_going=args.continue_on_error, jobs=args.jobs,
+        timeout=args.timeout, env_file=args.env_file, wait=args.wait,
+        log_level=args.log_level, json_logs=args.json_logs,
+        global_options=ctx.global_options, argv=ctx.argv, fast_path_key=key,
+        **executor_settings(args))
+    if key is not None and not (args.no_fast_path or args.force or args.log_level == "debug"):
+        from orchestrator import fastpath
+
+        console = Console(level=args.log_level, json_events=args.json_logs)
+        taken = fastpath.take(ctx.root, key, options.as_record(), args.wait, console)
+        if taken is not None:
+            code, run_id = taken
+            if not args.no_summary:
+                _append_summary(ctx, run_id)
+            return code
+    from orchestrator.plan import make_selection, plan_pipeline
+
     ctx.write_cache = not args.dry_run
     graph = ctx.graph
     if args.pipeline and args.pipeline not in graph.pipelines and args.pipeline in graph.stages:
@@ -237,12 +264,7 @@ def run_pipeline(ctx, args) -> int:
     if args.dry_run:
         return show_plan(graph, plan, stage_environ(file_values, args.python),
                          as_json=args.json)
-    options = RunOptions(
-        command="run", label=pipeline.id, selection=selection, force=args.force,
-        since=args.since, keep_going=args.continue_on_error, jobs=args.jobs,
-        timeout=args.timeout, env_file=args.env_file, wait=args.wait,
-        log_level=args.log_level, json_logs=args.json_logs,
-        global_options=ctx.global_options, argv=ctx.argv, **executor_settings(args))
+    options = dataclasses.replace(options, label=pipeline.id, selection=selection)
     return _run_with_summary(ctx, args, RunSession(graph, options, plan,
                                                    environ=_runner_environ(args),
                                                    file_values=file_values))
@@ -256,9 +278,34 @@ def _run_with_summary(ctx, args, session: RunSession) -> int:
         return session.run()
     finally:
         if not args.no_summary and session.ledger.started:
-            from orchestrator.commands.report import append_step_summary
+            _append_summary(ctx, session.ledger.run_id)
 
-            append_step_summary(ctx, session.ledger.run_id)
+
+def _append_summary(ctx, run_id: str | None) -> None:
+    import os
+
+    from orchestrator.commands.report import SUMMARY_VARIABLE
+
+    if os.environ.get(SUMMARY_VARIABLE):
+        from orchestrator.commands.report import append_step_summary
+
+        append_step_summary(ctx, run_id)
+
+
+def _fast_path_key(ctx, args) -> str | None:
+    """The key of the selection's fast-path stamp (fastpath.py); None for a run that
+    neither takes the fast path nor writes a stamp (--dry-run, --since)."""
+    if args.dry_run or args.since:
+        return None
+    import os
+
+    from orchestrator import fastpath
+    from orchestrator.paths import DEFAULT_GRAPH
+
+    graph_path = str(ctx.graph_path or (ctx.root / DEFAULT_GRAPH).absolute())
+    python = os.path.join(str(ctx.root), args.python) if args.python else None
+    return fastpath.selection_key(graph_path, args.pipeline, args.only, args.skip,
+                                  args.start, args.stop, args.env_file, python)
 
 
 def _stage_not_pipeline(ctx, graph: Graph, stage_id: str) -> str:
@@ -300,8 +347,12 @@ def _since_record(root, since: str) -> dict:
 
 
 def run_stage(ctx, args) -> int:
+    from orchestrator.ledger import keep_settings
+    from orchestrator.plan import plan_stage
+
     _refuse_json_without_dry_run(args)
     _refuse_missing_python(ctx, args)
+    keep_settings()
     ctx.write_cache = not args.dry_run
     graph = ctx.graph
     if args.stage not in graph.stages and args.stage in graph.pipelines:

@@ -119,6 +119,7 @@ def _encode(graph: Graph, key: str) -> bytes:
     large graph's parsed JSON is never all in memory at once."""
     header = {"key": key, "version": graph.version,
               "defaultPipeline": graph.default_pipeline_id, "python": graph.python,
+              "keepRuns": [graph.keep_runs, graph.keep_days],
               "artifacts": [[a.id, a.type, a.path, a.format, a.schema, a.description,
                              list(a.ignore)] for a in graph.artifacts.values()],
               "pipelines": [[p.id, list(p.stages), p.description]
@@ -216,7 +217,8 @@ def _decode(body: bytes, key: str, path: Path, root: Path, shown: str) -> Graph:
     graph = Graph(path=path, root=root, display=shown, pipelines=pipelines, stages=stages,
                   artifacts=artifacts, version=header["version"],
                   default_pipeline_id=header["defaultPipeline"], python=header["python"],
-                  misspelled=tuple(tuple(map(str, m)) for m in header["misspelled"]))
+                  misspelled=tuple(tuple(map(str, m)) for m in header["misspelled"]),
+                  keep_runs=header["keepRuns"][0], keep_days=header["keepRuns"][1])
     graph.__dict__["script_candidates"] = scripts  # a cached property, computed before
     return graph
 

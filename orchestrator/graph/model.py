@@ -173,6 +173,9 @@ class Graph:
     artifacts: dict[str, Artifact]
     version: str | None = None
     default_pipeline_id: str | None = None
+    # `keepRuns`: how many recorded runs, and how many days of them, pruning keeps
+    keep_runs: int | None = None
+    keep_days: float | None = None
     python: str | None = None  # the Python stages' interpreter (a path), unless theirs
     # (place, unknown field, the known field it is close to): warned at load, by `check`
     misspelled: tuple[tuple[str, str, str], ...] = ()

@@ -12,6 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from orchestrator import paths
 from orchestrator.errors import GraphError
 from orchestrator.graph import cache as graph_cache
 from orchestrator.graph.model import (
@@ -32,7 +33,7 @@ from orchestrator.graph.model import (
 )
 from orchestrator.graph.validate import SCHEMA_FILE, misspelled_fields, validate
 
-DEFAULT_GRAPH = Path("pipeline") / "stage-graph.json"
+DEFAULT_GRAPH = Path(paths.DEFAULT_GRAPH)
 # A YAML file can expand (through aliases) into far more data than it holds; past this
 # many values it is refused instead of being walked.
 MAX_VALUES = 1_000_000
@@ -286,4 +287,6 @@ def _freeze(data: dict, path: Path, root: Path, shown: str) -> Graph:
                  for p in data["pipelines"]}
     return Graph(path=path, root=root, display=shown, pipelines=pipelines, stages=stages,
                  artifacts=artifacts, version=data.get("version"),
-                 default_pipeline_id=data.get("defaultPipeline"), python=data.get("python"))
+                 default_pipeline_id=data.get("defaultPipeline"), python=data.get("python"),
+                 keep_runs=(data.get("keepRuns") or {}).get("count"),
+                 keep_days=(data.get("keepRuns") or {}).get("days"))

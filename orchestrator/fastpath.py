@@ -1,0 +1,356 @@
+"""The whole-graph fast path: a `pipeline run` where nothing changed, without doit.
+
+After a run in which every selected stage ended succeeded or up to date, the session
+writes a *stamp* for that selection (`stamp_path`): everything the up-to-date decision
+of those stages reads, as plain data:
+
+- the stat (size, mtime_ns, ctime_ns, inode) of every file it reads: each stage's
+  inputs, scripts and imported modules, its outputs, every file and folder inside its
+  directory artifacts (as their digest walks them), the script candidates that are
+  not files, the --env-file, doit's state file (`.doit.db` and its `-wal`, so that
+  `doit run` and `doit forget` invalidate the stamp) and the graph file (also by
+  digest);
+- a digest of the environment the decision reads: each selected stage's declared
+  variables, `PATH`, and every `PIPELINE_*` variable;
+- when the stamp expires: the soonest `maxAge` of an external input or a `network` /
+  `git` side effect (a selection with a stage that always runs gets no stamp).
+
+The next `pipeline run` of the same selection (`selection_key`) takes the run lock,
+stats everything, and if all matches writes a small record ("all N stages up to
+date") and exits 0, without importing doit or reading the graph. Anything else falls
+back to the full path, which decides stage by stage as always.
+
+A file written within `RACY_NS` of the stamp could be rewritten in the same tick of
+the filesystem's clock without its stat changing (git's "racily clean" problem): its
+content digest is kept too and compared on the fast path; a folder in that window
+cannot be checked that way, so such a stamp is not written.
+
+Plain JSON, read without importing anything heavy: a stamp is data, never code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import stat
+import time
+
+from orchestrator import __version__
+from orchestrator.paths import CACHE_DIR, STATE_DB
+
+FORMAT = 1
+FAST_PATH_DIR = f"{CACHE_DIR}/fast-path"
+KEEP_STAMPS = 16  # one per selection; the least recently written beyond these go
+# a file whose mtime or ctime is this close to the stamp's time may change again within
+# the same clock tick, unseen by its stat; coarse filesystems (whole seconds) get more
+RACY_NS = 50_000_000
+RACY_COARSE_NS = 2_000_000_000
+_READ = 1 << 20
+
+
+def selection_key(graph_path: str, pipeline: str | None, only: list[str], skip: list[str],
+                  start: str | None, stop: str | None, env_file: str | None,
+                  python: str | None = None) -> str:
+    """Which stamp a `pipeline run` may use: what it selects, and how (`python`: the
+    interpreter --python names, as a path)."""
+    text = json.dumps([FORMAT, __version__, graph_path, pipeline, sorted(only),
+                       sorted(skip), start, stop,
+                       os.path.abspath(env_file) if env_file else None, python])
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def stamp_path(root: str, key: str) -> str:
+    return os.path.join(root, FAST_PATH_DIR, key + ".json")
+
+
+def env_digest(names: list[str], environ) -> str:
+    """Digest of the values of `names` and of every PIPELINE_* variable (None if unset)."""
+    every = sorted(set(names) | {n for n in environ if n.startswith("PIPELINE_")})
+    pairs = [(n, environ.get(n)) for n in every]
+    return hashlib.sha256(json.dumps(pairs).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _sha256(path: str, dir_fd: int | None = None) -> str | None:
+    h = hashlib.sha256()
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        while chunk := os.read(fd, _READ):
+            h.update(chunk)
+    finally:
+        os.close(fd)
+    return h.hexdigest()
+
+
+# -- writing -----------------------------------------------------------------------
+
+
+class StampBuilder:
+    """Collects what a stamp covers (paths relative to the root), then writes it."""
+
+    def __init__(self, root: str):
+        self.root = root
+        self.followed: dict[str, None] = {}  # os.stat: files, and a directory artifact's top
+        self.trees: dict[str, tuple[str, ...]] = {}  # directory artifact -> ignore patterns
+        self.env_names: set[str] = {"PATH"}
+        self.expires: float | None = None
+
+    def file(self, rel: str) -> None:
+        self.followed[rel] = None
+
+    def tree(self, rel: str, ignore: tuple[str, ...]) -> None:
+        self.followed[rel] = None
+        self.trees[rel] = ignore
+
+    def expires_at(self, moment: float) -> None:
+        self.expires = moment if self.expires is None else min(self.expires, moment)
+
+    def _walk(self, rel: str, ignore: tuple[str, ...], out: list) -> bool:
+        """lstat of every entry of a directory artifact its digest reads (False when one
+        cannot be read: the stamp would not cover it)."""
+        from orchestrator.digest import ignore_for
+
+        skip = ignore_for(ignore)
+        top = os.path.join(self.root, rel)
+        if not os.path.isdir(top):
+            return True  # absent (or not a folder): its own stat covers it
+        stack = [(top, rel + "/", "")]
+        while stack:
+            path, shown, rel_dir = stack.pop()
+            try:
+                with os.scandir(path) as it:
+                    entries = list(it)
+            except OSError:
+                return False
+            for entry in entries:
+                try:
+                    is_dir = entry.is_dir(follow_symlinks=False)
+                    if skip.skips(entry.name, rel_dir + entry.name, is_dir):
+                        continue
+                    st = entry.stat(follow_symlinks=False)
+                except OSError:
+                    return False
+                out.append((shown + entry.name, st))
+                if is_dir:
+                    stack.append((entry.path, f"{shown}{entry.name}/",
+                                  f"{rel_dir}{entry.name}/"))
+        return True
+
+    def build(self, graph_file: str, graph_shown: str, environ, head: dict) -> dict | None:
+        """The stamp as data, or None when it could not be trusted (a folder changed
+        within the racy window, an unreadable folder)."""
+        root = self.root
+        written = time.time_ns()
+        followed: list[tuple[str, os.stat_result]] = []
+        absent: list[str] = []
+        fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            for rel in (*self.followed, STATE_DB, STATE_DB + "-wal"):
+                try:
+                    followed.append((rel, os.stat(rel, dir_fd=fd)))
+                except OSError:
+                    absent.append(rel)
+        finally:
+            os.close(fd)
+        walked: list[tuple[str, os.stat_result]] = []
+        for rel, ignore in self.trees.items():
+            if not self._walk(rel, ignore, walked):
+                return None
+        try:
+            graph_st = os.stat(graph_file)
+        except OSError:
+            return None
+        graph_digest = _sha256(graph_file)
+        if graph_digest is None:
+            return None
+        every = [st for _, st in followed] + [st for _, st in walked] + [graph_st]
+        coarse = all(st.st_mtime_ns % 1_000_000_000 == 0 for st in every)
+        window = written - (RACY_COARSE_NS if coarse else RACY_NS)
+        racy: dict[str, str] = {}
+        for rel, st in (*followed, *walked):
+            if st.st_mtime_ns >= window or st.st_ctime_ns >= window:
+                if not stat.S_ISREG(st.st_mode):
+                    return None  # a folder (or link) cannot be compared by content
+                digest = _sha256(os.path.join(root, rel))
+                if digest is None:
+                    return None
+                racy[rel] = digest
+        graph_racy = graph_st.st_mtime_ns >= window or graph_st.st_ctime_ns >= window
+        return {
+            "format": FORMAT, **head, "writtenNs": written, "expiresAt": self.expires,
+            "graph": [graph_file, graph_shown, graph_racy, *_sig(graph_st), graph_digest],
+            "envNames": sorted(self.env_names), "env": env_digest(sorted(self.env_names),
+                                                                  environ),
+            "stat": [rel for rel, _ in followed],
+            "statSig": [n for _, st in followed for n in _sig(st)],
+            "lstat": [rel for rel, _ in walked],
+            "lstatSig": [n for _, st in walked for n in _sig(st)],
+            "absent": absent, "racy": racy,
+        }
+
+
+def _sig(st: os.stat_result) -> tuple[int, int, int, int]:
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+
+
+def write_stamp(root: str, key: str, data: dict | None) -> None:
+    """Replace the selection's stamp with `data` (None: remove it); keep at most
+    KEEP_STAMPS. Best effort: a stamp that cannot be written only costs a full path."""
+    from orchestrator.files import replace_with_json
+
+    path = stamp_path(root, key)
+    try:
+        if data is None:
+            os.unlink(path)
+            return
+        replace_with_json(path, data)
+        folder = os.path.dirname(path)
+        names = [n for n in os.listdir(folder) if n.endswith(".json")]
+        if len(names) > KEEP_STAMPS:
+            names.sort(key=lambda n: os.stat(os.path.join(folder, n)).st_mtime_ns)
+            for name in names[:-KEEP_STAMPS]:
+                os.unlink(os.path.join(folder, name))
+    except OSError:
+        pass
+
+
+def forget_stamp(root: str, key: str) -> None:
+    write_stamp(root, key, None)
+
+
+# -- reading -----------------------------------------------------------------------
+
+
+def valid_stamp(root: str, key: str, environ) -> dict | None:
+    """The selection's stamp when everything it covers is as it was, else None."""
+    from orchestrator.files import read_regular_file
+
+    try:
+        data = json.loads(read_regular_file(stamp_path(root, key)))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    try:
+        return data if _still_true(root, data, environ) else None
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError):
+        return None  # not a stamp of ours: the full path decides
+
+
+def _still_true(root: str, data: dict, environ) -> bool:
+    if data.get("format") != FORMAT:
+        return False
+    expires = data["expiresAt"]
+    if expires is not None and time.time() >= expires:
+        return False
+    if env_digest(data["envNames"], environ) != data["env"]:
+        return False
+    graph_file, _shown, graph_racy, *sig, digest = data["graph"]
+    try:
+        st = os.stat(graph_file)
+    except OSError:
+        return False
+    if (graph_racy or list(_sig(st)) != sig) and _sha256(graph_file) != digest:
+        return False
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        return _files_unchanged(fd, data)
+    finally:
+        os.close(fd)
+
+
+def _files_unchanged(fd: int, data: dict) -> bool:
+    """Every path relative to the root's descriptor `fd` (absolute ones work too)."""
+    stat_at = os.stat
+    for kind, follow in (("stat", True), ("lstat", False)):
+        paths, sigs = data[kind], data[kind + "Sig"]
+        if len(sigs) != 4 * len(paths):
+            return False
+        for i, rel in enumerate(paths):
+            if type(rel) is not str:  # an int would name a descriptor
+                return False
+            try:
+                st = stat_at(rel, dir_fd=fd, follow_symlinks=follow)
+            except OSError:
+                return False
+            j = 4 * i
+            if (st.st_size != sigs[j] or st.st_mtime_ns != sigs[j + 1]
+                    or st.st_ctime_ns != sigs[j + 2] or st.st_ino != sigs[j + 3]):
+                return False
+    for rel in data["absent"]:
+        if type(rel) is not str:
+            return False
+        try:
+            stat_at(rel, dir_fd=fd)
+            return False
+        except OSError:
+            pass
+    for rel, digest in data["racy"].items():
+        if _sha256(rel, fd) != digest:
+            return False
+    return True
+
+
+def _prune(root, keep, run_id: str) -> None:
+    from orchestrator.errors import UsageError
+    from orchestrator.ledger import keep_settings, prune_runs
+
+    try:
+        runs, days = keep_settings(*keep)
+        prune_runs(root, runs, days, protect=run_id)
+    except (OSError, UsageError, TypeError, ValueError):
+        pass
+
+
+# -- taking it -----------------------------------------------------------------------
+
+
+def take(root, key: str, options: dict, wait: bool, console) -> tuple[int, str] | None:
+    """`pipeline run` on the fast path: under the run lock, when the selection's stamp
+    still holds, record the run (every stage up to date) and return (0, its run id);
+    None when the full path must decide. A run in progress is refused (or waited for)
+    as always."""
+    from orchestrator.ledger import RunLedger, mark_abandoned_runs
+    from orchestrator.lock import RunLock, waiting_message
+
+    t0 = time.monotonic()
+    lock = RunLock(root)
+    lock.acquire(wait=wait, on_wait=lambda holder: console.error(waiting_message(holder)))
+    try:
+        stamp = valid_stamp(str(root), key, os.environ)
+        if stamp is None:
+            return None
+        mark_abandoned_runs(root)
+        for line in stamp["graphWarnings"]:  # what loading the graph would have said
+            console.error(f"pipeline: warning: {line}")
+        count = stamp["stages"]
+        reason = f"all {count} stages up to date (fast path: nothing they read has changed)"
+        selection = stamp["selection"]
+        options = {**options, **selection} if isinstance(selection, dict) else options
+        ledger = RunLedger(root, stamp["graph"][1], options,
+                           on_event=console.event if console.json_events else None)
+        ledger.lock = lock
+        ledger.start(stamp["pipelineId"], [], label=stamp["label"],
+                     extra={"fastPath": {"stages": count, "reason": reason,
+                                         "stampWrittenNs": stamp["writtenNs"]}})
+        ledger.finish("failed" if ledger.write_error else "succeeded")
+        if ledger.write_error:
+            console.error(f"error: {ledger.write_error}")
+            return 1, ledger.run_id
+        _prune(root, stamp["keep"], ledger.run_id)
+        if not console.json_events:
+            from orchestrator.console import seconds
+
+            name = stamp["pipelineId"] or stamp["label"] or "run"
+            took = seconds((time.monotonic() - t0) * 1000)
+            console.line(f"{name} succeeded in {took}: 0 ran, {count} up to date (fast "
+                         f"path: nothing the stages read has changed). "
+                         f"Record: {ledger.relative(ledger.record_path)}", "ok")
+        return 0, ledger.run_id
+    finally:
+        lock.release()
