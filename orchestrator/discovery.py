@@ -26,10 +26,10 @@ def graph_from_environment(environ=None) -> str | None:
 
 
 def find_root(start: Path, environ=None) -> Path:
-    from orchestrator.graph import DEFAULT_GRAPH
+    from orchestrator.paths import DEFAULT_GRAPH
 
     named = graph_from_environment(environ)
-    graph = Path(named) if named else DEFAULT_GRAPH
+    graph = Path(named) if named else Path(DEFAULT_GRAPH)
     for folder in (start, *start.parents):
         if (folder / graph).is_file():
             return folder

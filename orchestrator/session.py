@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping
 
 from orchestrator.console import Console
@@ -29,68 +28,12 @@ from orchestrator.errors import (
     EXIT_USAGE,
     UsageError,
 )
+from orchestrator.options import RunOptions  # noqa: F401 (the session's options)
 from orchestrator.paths import DIGESTS_CACHE
 
 if TYPE_CHECKING:
     from orchestrator.graph import Graph
-    from orchestrator.plan import Plan, Selection
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    """How a run was asked for: what the record keeps under `options`, and what shapes
-    the run (the rest is in the plan)."""
-
-    command: str = "run"  # "run" | "run-stage" | "doit run"
-    label: str | None = None  # what the run is called: the pipeline or stage id
-    stage: str | None = None  # run-stage's stage
-    selection: Selection | None = None  # run's --only / --skip / --from / --to
-    force: bool = False
-    dry_run: bool = False
-    since: str | None = None
-    keep_going: bool = False  # --continue-on-error
-    jobs: int = 1
-    timeout: float | None = None
-    env_file: str | None = None
-    wait: bool = False  # wait for another run's lock instead of refusing
-    log_level: str = "info"
-    json_logs: bool = False
-    global_options: tuple[str, ...] = ()  # `-C DIR`, `-g FILE` as given (rerun hints)
-    # the selection's fast-path stamp (fastpath.py), written when the run allows it
-    fast_path_key: str | None = None
-    argv: tuple[str, ...] = ()  # the command line after `pipeline` (the report shows it)
-    executor: str = "local"  # "local" | "dask": where stage commands run
-    scheduler: str | None = None  # dask: the scheduler's address (None: a local cluster)
-    connect_timeout: float = 10.0  # dask: seconds to reach the scheduler and a worker
-    scheduler_security: str | None = None  # dask: a YAML file of Security arguments
-
-    @property
-    def entry_point(self) -> str:
-        return "doit" if self.command == "doit run" else "pipeline"
-
-    def as_record(self) -> dict[str, Any]:
-        """The run record's `options` (their keys are part of the record format)."""
-        head = {"command": self.command, "entryPoint": self.entry_point}
-        if self.command == "doit run":
-            return head
-        if self.argv:  # masked with the rest of the record
-            head["argv"] = ["pipeline", *self.argv]
-        output = {"logLevel": self.log_level, "jsonLogs": self.json_logs}
-        if self.command == "run-stage":
-            return {**head, "stage": self.stage, "force": True, "dryRun": False,
-                    "timeout": self.timeout, "envFile": self.env_file, **output,
-                    **self._executor_options()}
-        selection = self.selection.as_options() if self.selection is not None else {}
-        return {**head, **selection, "force": self.force, "dryRun": self.dry_run,
-                "since": self.since, "continueOnError": self.keep_going, "jobs": self.jobs,
-                "timeout": self.timeout, "envFile": self.env_file, **output,
-                **self._executor_options()}
-
-    def _executor_options(self) -> dict[str, Any]:
-        if self.executor == "local":
-            return {}  # the records of local runs keep their shape
-        return {"executor": self.executor, "scheduler": self.scheduler,
-                "connectTimeout": self.connect_timeout}
+    from orchestrator.plan import Plan
 
 
 class RunSession:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import TYPE_CHECKING
 
 from orchestrator.commands._environment import (
@@ -13,7 +12,7 @@ from orchestrator.commands._environment import (
 )
 from orchestrator.console import Console
 from orchestrator.errors import EXIT_OK, UsageError
-from orchestrator.session import RunOptions, RunSession
+from orchestrator.options import RunOptions
 
 if TYPE_CHECKING:
     from orchestrator.graph import Graph
@@ -106,11 +105,6 @@ def add_executor_options(parser, doctor: bool = False) -> None:
 def executor_settings(args) -> dict:
     """The RunOptions fields of the executor options; refuses Dask options without
     --executor dask, and says how to install Dask when it is missing."""
-    import os
-
-    from orchestrator.dask_executor import SCHEDULER_VARIABLE
-
-    scheduler = args.scheduler or os.environ.get(SCHEDULER_VARIABLE) or None
     if args.executor == "local":
         given = [flag for flag, value in (("--scheduler", args.scheduler),
                                           ("--scheduler-security", args.scheduler_security))
@@ -118,8 +112,11 @@ def executor_settings(args) -> dict:
         if given:
             raise UsageError(f"{given[0]} needs --executor dask")
         return {}
-    from orchestrator.dask_executor import import_distributed
+    import os
 
+    from orchestrator.dask_executor import SCHEDULER_VARIABLE, import_distributed
+
+    scheduler = args.scheduler or os.environ.get(SCHEDULER_VARIABLE) or None
     import_distributed()
     return {"executor": "dask", "scheduler": scheduler,
             "connect_timeout": args.connect_timeout,
@@ -264,13 +261,19 @@ def run_pipeline(ctx, args) -> int:
     if args.dry_run:
         return show_plan(graph, plan, stage_environ(file_values, args.python),
                          as_json=args.json)
-    options = dataclasses.replace(options, label=pipeline.id, selection=selection)
-    return _run_with_summary(ctx, args, RunSession(graph, options, plan,
+    options = options.replace(label=pipeline.id, selection=selection)
+    return _run_with_summary(ctx, args, _session(graph, options, plan,
                                                    environ=_runner_environ(args),
                                                    file_values=file_values))
 
 
-def _run_with_summary(ctx, args, session: RunSession) -> int:
+def _session(*args, **kwargs):
+    from orchestrator.session import RunSession
+
+    return RunSession(*args, **kwargs)
+
+
+def _run_with_summary(ctx, args, session) -> int:
     """Run the session; then, on GitHub Actions (GITHUB_STEP_SUMMARY set) and without
     --no-summary, append its Markdown report to the job summary: also when the run
     failed or was interrupted, which is when the summary is read."""
@@ -370,7 +373,7 @@ def run_stage(ctx, args) -> int:
         timeout=args.timeout, env_file=args.env_file, wait=args.wait,
         log_level=args.log_level, json_logs=args.json_logs,
         global_options=ctx.global_options, argv=ctx.argv, **executor_settings(args))
-    return _run_with_summary(ctx, args, RunSession(graph, options, plan,
+    return _run_with_summary(ctx, args, _session(graph, options, plan,
                                                    environ=_runner_environ(args),
                                                    file_values=file_values))
 
