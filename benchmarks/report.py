@@ -432,7 +432,13 @@ def render_doc(rows: list[Row], options: Options, failures: list[str],
         "",
         "Every command is a fresh subprocess of the project's interpreter "
         "(`python -m orchestrator`, `python -m doit`); times are wall-clock medians, ratios "
-        "are pipeline ÷ the other tool.",
+        "are pipeline ÷ the other tool. The project is installed as `make run` installs it: "
+        "editable, through setuptools' import hook, which every command pays for at start-up "
+        "(about 10 ms here: a 1,000-stage no-op on the fast path took 84 ms editable, 73 ms "
+        "with the hook replaced by a plain path entry); a regular install (`pip install .`) "
+        "starts that much sooner. doit's state is still committed after every stage (about "
+        "0.1 ms each with the write-ahead log): a run killed at any point loses no finished "
+        "stage.",
         "",
         "## Results",
         "",

@@ -135,7 +135,7 @@ class StampBuilder:
                     st = entry.stat(follow_symlinks=False)
                 except OSError:
                     return False
-                out.append((shown + entry.name, st))
+                out.append((shown + entry.name, _entry(st)))
                 if is_dir:
                     stack.append((entry.path, f"{shown}{entry.name}/",
                                   f"{rel_dir}{entry.name}/"))
@@ -146,52 +146,58 @@ class StampBuilder:
         within the racy window, an unreadable folder)."""
         root = self.root
         written = time.time_ns()
-        followed: list[tuple[str, os.stat_result]] = []
+        followed: list[tuple[str, tuple]] = []  # (path, _entry): small, for 10,000s
         absent: list[str] = []
         fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
             for rel in (*self.followed, STATE_DB, STATE_DB + "-wal"):
                 try:
-                    followed.append((rel, os.stat(rel, dir_fd=fd)))
+                    followed.append((rel, _entry(os.stat(rel, dir_fd=fd))))
                 except OSError:
                     absent.append(rel)
         finally:
             os.close(fd)
-        walked: list[tuple[str, os.stat_result]] = []
+        walked: list[tuple[str, tuple]] = []
         for rel, ignore in self.trees.items():
             if not self._walk(rel, ignore, walked):
                 return None
         try:
-            graph_st = os.stat(graph_file)
+            graph_entry = _entry(os.stat(graph_file))
         except OSError:
             return None
         graph_digest = _sha256(graph_file)
         if graph_digest is None:
             return None
-        every = [st for _, st in followed] + [st for _, st in walked] + [graph_st]
-        coarse = all(st.st_mtime_ns % 1_000_000_000 == 0 for st in every)
+        coarse = graph_entry[1] % 1_000_000_000 == 0 and all(
+            e[1] % 1_000_000_000 == 0 for _, e in (*followed, *walked))
         window = written - (RACY_COARSE_NS if coarse else RACY_NS)
         racy: dict[str, str] = {}
-        for rel, st in (*followed, *walked):
-            if st.st_mtime_ns >= window or st.st_ctime_ns >= window:
-                if not stat.S_ISREG(st.st_mode):
+        for rel, e in (*followed, *walked):
+            if e[1] >= window or e[2] >= window:
+                if not e[4]:
                     return None  # a folder (or link) cannot be compared by content
                 digest = _sha256(os.path.join(root, rel))
                 if digest is None:
                     return None
                 racy[rel] = digest
-        graph_racy = graph_st.st_mtime_ns >= window or graph_st.st_ctime_ns >= window
+        graph_racy = graph_entry[1] >= window or graph_entry[2] >= window
         return {
             "format": FORMAT, **head, "writtenNs": written, "expiresAt": self.expires,
-            "graph": [graph_file, graph_shown, graph_racy, *_sig(graph_st), graph_digest],
+            "graph": [graph_file, graph_shown, graph_racy, *graph_entry[:4], graph_digest],
             "envNames": sorted(self.env_names), "env": env_digest(sorted(self.env_names),
                                                                   environ),
             "stat": [rel for rel, _ in followed],
-            "statSig": [n for _, st in followed for n in _sig(st)],
+            "statSig": [n for _, e in followed for n in e[:4]],
             "lstat": [rel for rel, _ in walked],
-            "lstatSig": [n for _, st in walked for n in _sig(st)],
+            "lstatSig": [n for _, e in walked for n in e[:4]],
             "absent": absent, "racy": racy,
         }
+
+
+def _entry(st: os.stat_result) -> tuple[int, int, int, int, bool]:
+    """What a stamp keeps of a stat: size, mtime_ns, ctime_ns, inode; and whether it is
+    a regular file (only those can be compared by content)."""
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, stat.S_ISREG(st.st_mode))
 
 
 def _sig(st: os.stat_result) -> tuple[int, int, int, int]:
