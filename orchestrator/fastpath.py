@@ -37,10 +37,9 @@ import stat
 import time
 
 from orchestrator import __version__
-from orchestrator.paths import CACHE_DIR, STATE_DB
+from orchestrator.paths import FAST_PATH_DIR, STATE_DB
 
 FORMAT = 1
-FAST_PATH_DIR = f"{CACHE_DIR}/fast-path"
 KEEP_STAMPS = 16  # one per selection; the least recently written beyond these go
 # a file whose mtime or ctime is this close to the stamp's time may change again within
 # the same clock tick, unseen by its stat; coarse filesystems (whole seconds) get more

@@ -21,9 +21,10 @@ import os
 from pathlib import Path
 
 from orchestrator.errors import UsageError
-from orchestrator.paths import LOCK_FILE, RUNS_DIR, STATE_DB
+from orchestrator.paths import CACHE_DIR, FAST_PATH_DIR, LOCK_FILE, RUNS_DIR, STATE_DB
 
-STATE_PATHS = (RUNS_DIR, STATE_DB, LOCK_FILE)  # where a run writes: never through a link
+# where a run writes: never through a link
+STATE_PATHS = (RUNS_DIR, STATE_DB, LOCK_FILE, CACHE_DIR, FAST_PATH_DIR)
 
 
 def waiting_message(holder: str) -> str:

@@ -14,6 +14,8 @@ LOCK_FILE = f"{RUNS_DIR}/.lock"
 # (graph/read.py), the imports each script makes (imports.py) and file digests (digest.py)
 CACHE_DIR = f"{RUNS_DIR}/.cache"
 IMPORTS_CACHE = f"{CACHE_DIR}/imports.json"
+# the fast path's stamps, one per selection (fastpath.py)
+FAST_PATH_DIR = f"{CACHE_DIR}/fast-path"
 DIGESTS_CACHE = f"{CACHE_DIR}/digests.json"
 # doit's saved task state, shared by `pipeline run` and `doit run` (engine.py)
 STATE_DB = ".doit.db"

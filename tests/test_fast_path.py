@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -336,3 +337,19 @@ def test_a_fast_path_run_writes_the_job_summary_and_reports(tmp_path):
     report = project.pipeline("report", "--latest", "-o", str(tmp_path / "r.html"))
     assert report.code == 0, report.text
     assert "up-to-date (fast path)" in (tmp_path / "r.html").read_text()
+
+
+@pytest.mark.parametrize("linked", [".pipeline-runs/.cache", ".pipeline-runs/.cache/fast-path"])
+@pytest.mark.parametrize("how", [(), ("--no-fast-path",)])
+def test_a_linked_cache_folder_never_takes_a_write_outside_the_project(tmp_path, linked, how):
+    project = chain(tmp_path)
+    settled(project)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    folder = project.path(linked)
+    shutil.rmtree(folder)
+    folder.symlink_to(outside)
+    result = project.pipeline("run", *how)
+    assert result.code == 2, result.text
+    assert result.err.count("\n") == 1 and f"{linked} is a symbolic link" in result.err
+    assert list(outside.iterdir()) == []

@@ -248,8 +248,8 @@ def get(root: Path, key: str, path: Path, shown: str) -> Graph | None:
 
 def put(root: Path, key: str, graph: Graph) -> None:
     """Best effort: a project whose .pipeline-runs/ is not writable just validates anew."""
-    if os.path.islink(root / RUNS_DIR):  # never written through a link (the run itself
-        return  # refuses such a folder: lock.refuse_linked_state)
+    if os.path.islink(root / RUNS_DIR) or os.path.islink(root / CACHE_DIR):
+        return  # never written through a link (a run refuses one: lock.refuse_linked_state)
     secret = signing_key(create=True)
     if secret is None:
         return
