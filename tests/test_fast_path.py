@@ -353,3 +353,19 @@ def test_a_linked_cache_folder_never_takes_a_write_outside_the_project(tmp_path,
     assert result.code == 2, result.text
     assert result.err.count("\n") == 1 and f"{linked} is a symbolic link" in result.err
     assert list(outside.iterdir()) == []
+
+
+def test_a_stamp_from_another_checkout_never_matches(tmp_path):
+    """Stats hold inodes and change times only this checkout's files have."""
+    first = chain(tmp_path / "a")
+    settled(first)
+    second = Project(tmp_path / "b")
+    shutil.copytree(first.root, second.root, symlinks=True)  # the same content, new files
+    shutil.rmtree(second.path(".pipeline-runs/.cache/fast-path"))
+    # the copy's own stamp, by its own name, replaced by the original's content
+    assert FAST not in second.pipeline("run", "--no-fast-path").out
+    (mine,) = stamp_files(second)
+    (theirs,) = stamp_files(first)
+    mine.write_bytes(theirs.read_bytes())
+    result = second.pipeline("run")
+    assert result.code == 0 and FAST not in result.out, result.text
