@@ -47,9 +47,6 @@ class LocalExecutor:
     """Runs commands as child processes of this one."""
 
     def __init__(self):
-        from orchestrator.process import isolate_descriptors
-
-        isolate_descriptors()
         self.running = Running()
 
     def run(self, argv, env, cwd, log, *, timeout=None, prefix=None, masker=None,

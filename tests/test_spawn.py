@@ -49,3 +49,26 @@ def test_a_stage_inherits_no_descriptor_of_whoever_started_the_runner(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     held = project.path("out/probe.txt").read_text().split()
     assert held and ours not in held, held
+
+
+def test_run_process_itself_leaks_no_inherited_descriptor(tmp_path):
+    """What a Dask worker calls, without any executor around it: a descriptor the
+    calling process inherited still does not reach the command."""
+    code = ("import io, os, sys\n"
+            "from orchestrator.process import run_process\n"
+            "log = io.BytesIO()\n"
+            "run_process(['/bin/sh', '-c', 'for fd in /proc/$$/fd/*; do readlink $fd; done; "
+            "true'], dict(os.environ), os.getcwd(), log, echo=False)\n"
+            "print(log.getvalue().decode())\n")
+    read_end, write_end = os.pipe()
+    os.set_inheritable(write_end, True)
+    ours = os.readlink(f"/proc/self/fd/{write_end}")
+    try:
+        proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, pass_fds=(write_end,),
+                              capture_output=True, text=True, timeout=60)
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+    assert proc.returncode == 0, proc.stderr
+    held = proc.stdout.split()
+    assert held and ours not in held, held
