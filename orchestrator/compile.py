@@ -246,6 +246,23 @@ class StageFreshness:
                                f"{artifact.display_path}")
         return reasons or _NONE
 
+    def fresh_until(self, finished: str | None) -> float | None:
+        """Until when (seconds since the epoch) a stage that last succeeded at `finished`
+        stays up to date as far as time goes, by the rules of `stale_reasons`: forever
+        (inf) without an external input or an outside-world side effect; until the
+        soonest `maxAge` runs out with them; None when it runs every time (no declared
+        inputs, no `maxAge`, or no known last success)."""
+        stage = self.stage
+        if not stage.inputs:
+            return None
+        ages = [i.max_age for i in stage.external_inputs] + \
+            [e.max_age for e in self.outside_world]
+        if not ages:
+            return float("inf")
+        if finished is None or None in ages:
+            return None
+        return _epoch(finished) + min(ages)
+
     # doit inspects an uptodate callable's signature on every check; a ready-made one
     # spares it walking an instance's __call__ (about a tenth of a no-op run)
     __signature__ = inspect.Signature([
@@ -269,13 +286,19 @@ def _younger_than(values: dict[str, Any], max_age: float | None) -> bool:
     """Did the stage last succeed less than `max_age` seconds ago?"""
     if max_age is None:
         return False
-    from datetime import datetime, timezone
-
     finished = (values.get("run") or {}).get("finishedAt")
     if not finished:
         return False
-    moment = datetime.fromisoformat(finished.replace("Z", "+00:00"))
-    return (datetime.now(timezone.utc) - moment).total_seconds() < max_age
+    import time
+
+    return time.time() - _epoch(finished) < max_age
+
+
+def _epoch(moment: str) -> float:
+    """An ISO 8601 UTC time (`...Z`) as seconds since the epoch."""
+    from datetime import datetime
+
+    return datetime.fromisoformat(moment.replace("Z", "+00:00")).timestamp()
 
 
 def freshness_of(task) -> StageFreshness | None:

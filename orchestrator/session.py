@@ -217,14 +217,11 @@ class RunSession:
             if freshness is None:
                 continue
             stage = freshness.stage
-            if not stage.inputs:
-                return None  # always runs
-            for max_age in (*(i.max_age for i in stage.external_inputs),
-                            *(e.max_age for e in freshness.outside_world)):
-                finished = reporter.finished_at.get(stage.id)
-                if max_age is None or finished is None:
-                    return None  # always runs
-                builder.expires_at(_epoch(finished) + max_age)
+            until = freshness.fresh_until(reporter.finished_at.get(stage.id))
+            if until is None:
+                return None  # it runs every time: no stamp can stand for it
+            if until != float("inf"):
+                builder.expires_at(until)
             files.update(dict.fromkeys(task.file_dep))
             for artifact in freshness.tracked_inputs:
                 _cover(builder, artifact)
@@ -307,12 +304,6 @@ def _cover(builder, artifact) -> None:
         builder.tree(artifact.path, artifact.ignore)
     else:
         builder.file(artifact.path)
-
-
-def _epoch(moment: str) -> float:
-    from datetime import datetime
-
-    return datetime.fromisoformat(moment.replace("Z", "+00:00")).timestamp()
 
 
 def secret_masker(graph: Graph, environ: Mapping[str, str], file_values: Mapping[str, str]):
