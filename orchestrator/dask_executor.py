@@ -39,6 +39,17 @@ _END_WAIT_S = 5.0  # after the task ended, how long its last events may take to 
 _RUNNER_VARIABLES = ("PIPELINE_STAGE_ID", "PIPELINE_RUN_ID")
 
 
+def require_distributed() -> None:
+    """A usage error saying how to install Dask when it is not installed; without
+    importing it (half a second), which the executor does when it starts: a run whose
+    stages are all up to date never pays for it."""
+    import importlib.util
+
+    if importlib.util.find_spec("distributed") is None:
+        raise UsageError(f"--executor dask needs Dask, which is not installed: "
+                         f"{INSTALL_HINT}")
+
+
 def import_distributed():
     """The `distributed` package, or a usage error saying how to install it."""
     try:

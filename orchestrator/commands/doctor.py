@@ -147,12 +147,11 @@ def run_checks(graph: Graph, root: Path, environ: dict[str, str] | None = None
 def dask_checks(graph: Graph, root: Path, settings: dict) -> list[Check]:
     """--executor dask: the scheduler answers, and each worker runs this package, sees
     the project, and finds every executable the stages name (`node`, `python3`, ...)."""
-    import distributed
-
     from orchestrator import __version__
-    from orchestrator.dask_executor import load_security
+    from orchestrator.dask_executor import import_distributed, load_security
     from orchestrator.dask_remote import file_digest, probe, version
 
+    distributed = import_distributed()
     checks = [Check("dask", True, f"distributed {distributed.__version__}")]
     address, timeout = settings["scheduler"], settings["connect_timeout"]
     if address is None:

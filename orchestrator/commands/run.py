@@ -114,10 +114,10 @@ def executor_settings(args) -> dict:
         return {}
     import os
 
-    from orchestrator.dask_executor import SCHEDULER_VARIABLE, import_distributed
+    from orchestrator.dask_executor import SCHEDULER_VARIABLE, require_distributed
 
     scheduler = args.scheduler or os.environ.get(SCHEDULER_VARIABLE) or None
-    import_distributed()
+    require_distributed()
     return {"executor": "dask", "scheduler": scheduler,
             "connect_timeout": args.connect_timeout,
             "scheduler_security": args.scheduler_security}
