@@ -17,6 +17,7 @@ import time
 from orchestrator.console import columns
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+ERASE = b"\x1b[K"  # every draw of the live line ends by erasing the rest of the row
 LONG_ID = "refresh-the-catalogue-of-modules-from-upstream"  # 46 characters
 
 
@@ -40,8 +41,10 @@ def run_in_terminal(root, cols: int, resize_to: int | None = None,
                     resize_after: float = 1.6, argv=("run",)) -> tuple[int, str, int]:
     """`pipeline ARGV` (default `run`) with a pty of `cols` columns as its controlling
     terminal; the pty
-    is resized after `resize_after` seconds (the kernel sends SIGWINCH). Returns the exit
-    code, what the terminal received, and where in it the resize happened."""
+    is resized after `resize_after` seconds, once a whole live line has been drawn (the
+    kernel sends SIGWINCH; on a slow machine the start-up alone can take that long).
+    Returns the exit code, what the terminal received, and where in it the resize
+    happened: just after the last whole draw received."""
     master, slave = os.openpty()
     set_size(slave, cols)
     env = {k: v for k, v in os.environ.items()
@@ -59,9 +62,13 @@ def run_in_terminal(root, cols: int, resize_to: int | None = None,
     start = time.monotonic()
     try:
         while True:
-            if resize_to and resized_at < 0 and time.monotonic() - start > resize_after:
+            if (resize_to and resized_at < 0 and time.monotonic() - start > resize_after
+                    and ERASE in received):
                 set_size(master, resize_to)
-                resized_at = len(received)
+                # a read may end inside a draw: what came before the resize ends at the
+                # last whole one
+                resized_at = len(received[:received.rindex(ERASE) + len(ERASE)]
+                                 .decode("utf-8", "replace"))
             ready, _, _ = select.select([master], [], [], 0.1)
             if ready:
                 try:
