@@ -14,12 +14,17 @@ import json
 import os
 import re
 import time
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable
 
 from orchestrator.errors import UsageError
 from orchestrator.paths import RUNS_DIR
+
+# The fast path writes its record through this module: datetime and typing are not
+# imported for it (times are formatted with the time module; see now_iso).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from datetime import datetime
+    from typing import Any, Callable
 
 RECORD_INTERVAL_S = 1.0
 # ... and longer when the record is big: rewriting it takes at most this share of a run
@@ -29,15 +34,32 @@ _encode_record = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).enc
 # most of what an event costs when 10,000 stages report up to date.
 _encode_line = json.JSONEncoder(ensure_ascii=False).encode
 
-_ONE_MS = timedelta(milliseconds=1)
 
 
 def utc_now() -> datetime:
+    from datetime import datetime, timezone
+
     return datetime.now(timezone.utc)
 
 
 def iso(moment: datetime) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def now_ms() -> int:
+    """The current time in whole milliseconds since the epoch."""
+    return time.time_ns() // 1_000_000
+
+
+def iso_ms(ms: int, form: str = "%Y-%m-%dT%H:%M:%S") -> str:
+    """`ms` (milliseconds since the epoch) in UTC as `form` plus `.mmmZ`: by default
+    ISO 8601 as records write it (`2026-11-28T06:27:42.182Z`, the same text as
+    `iso()` of that moment)."""
+    return time.strftime(form, time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z"
+
+
+def now_iso() -> str:
+    return iso_ms(now_ms())
 
 
 def safe_name(text: str, limit: int = 80) -> str:
@@ -67,29 +89,29 @@ def stage_log_name(stage_id: str) -> str:
     return name + ".log"
 
 
-def new_run_id(runs_dir: Path, label: str, moment: datetime | None = None,
+def new_run_id(runs_dir: Path, label: str, moment: int | None = None,
                content: Callable[[str], Any] | None = None) -> str:
     """`<UTC time to the ms>_<label>`, claimed by creating its record file exclusively,
     with `content(run_id)` as its first content: the file is written whole under a
     temporary name and then linked to its own (which fails if the name is taken), so a
     record never exists empty, even if the run is killed as it starts.
 
-    Two runs started in the same millisecond get consecutive milliseconds, so ids stay
-    unique and sort in start order.
+    `moment`: the start, in milliseconds since the epoch (default: now). Two runs
+    started in the same millisecond get consecutive milliseconds, so ids stay unique and
+    sort in start order.
     """
     runs_dir.mkdir(parents=True, exist_ok=True)
-    moment = moment or utc_now()
+    moment = now_ms() if moment is None else moment
     label = safe_name(label)
     while True:
-        run_id = moment.strftime("%Y%m%dT%H%M%S.") + f"{moment.microsecond // 1000:03d}Z_{label}"
+        run_id = f"{iso_ms(moment, RUN_ID_TIME)}_{label}"
         target = runs_dir / f"{run_id}.json"
         tmp = runs_dir / f".{run_id}.{os.getpid()}.claim"
         try:
             _write_json_file(tmp, content(run_id) if content else {"runId": run_id})
             os.link(tmp, target)
         except FileExistsError:
-            moment = moment.replace(microsecond=(moment.microsecond // 1000) * 1000) \
-                + _ONE_MS
+            moment += 1
             continue
         finally:
             tmp.unlink(missing_ok=True)
@@ -232,7 +254,7 @@ class RunLedger:
               label: str | None = None, extra: dict[str, Any] | None = None) -> None:
         """Open the run: `stages` lists (id, status, reason) for every stage of the plan;
         `extra`: more fields of the record (before `stages`, which stays last)."""
-        moment = utc_now()
+        moment = now_ms()
         self._t0 = time.monotonic()
         for sid, status, reason in stages:
             self._stages[sid] = self._stage_entry(sid, status, reason)
@@ -244,7 +266,7 @@ class RunLedger:
                 "pipelineId": pipeline_id,
                 "graphPath": self.graph_path,
                 "status": "running",
-                "startedAt": iso(moment),
+                "startedAt": iso_ms(moment),
                 "finishedAt": None,
                 "durationMs": None,
                 "options": self.options,
@@ -281,7 +303,7 @@ class RunLedger:
 
     def stage_started(self, stage_id: str, reason: str | None) -> None:
         entry = self.stage(stage_id)
-        entry.update(status="running", reason=reason, startedAt=iso(utc_now()))
+        entry.update(status="running", reason=reason, startedAt=now_iso())
         self.event("stage-started", stage_id, status="running")
 
     def stage_finished(self, stage_id: str, status: str, reason: str | None = None,
@@ -307,13 +329,12 @@ class RunLedger:
     def finish(self, status: str) -> None:
         if not self.started or self.record.get("finishedAt"):
             return
-        moment = utc_now()
         for entry in self._stages.values():
             if entry["status"] == "running":
                 entry["status"] = "failed"
                 entry["error"] = entry["error"] or (
                     "interrupted" if status == "interrupted" else "did not finish")
-        self.record.update(status=status, finishedAt=iso(moment),
+        self.record.update(status=status, finishedAt=now_iso(),
                            durationMs=round((time.monotonic() - self._t0) * 1000))
         self.event("run-finished", status=status, duration_ms=self.record["durationMs"])
         self.write_record(force=True)
@@ -343,7 +364,7 @@ class RunLedger:
 
     def _event(self, name: str, stage_id: str | None, status: str | None,
                duration_ms: int | None, artifacts: list[dict] | None) -> None:
-        ts = iso(utc_now())
+        ts = now_iso()
         if status == "up-to-date" and self.on_event is None and not self.masker \
                 and stage_id is not None and not artifacts and duration_ms is None:
             # the one event a no-op run writes per stage, formatted directly (the same
@@ -399,6 +420,7 @@ class RunLedger:
 # that does not even read as a JSON object is ours when its name has the form of our run
 # ids (a record just claimed by a starting run is empty): it is listed as unreadable.
 RUN_ID_FORM = re.compile(r"\d{8}T\d{6}\.\d{3}Z_")
+RUN_ID_TIME = "%Y%m%dT%H%M%S"  # then milliseconds and Z: see iso_ms
 # The start of a record holds everything but `stages`, which we write last: a listing
 # reads this much of each record and parses its head alone (a record of 10,000 stages
 # is megabytes; its head is a few hundred bytes).
@@ -432,6 +454,8 @@ def foreign_reason(stem: str, data: Any) -> str | None:
 def parse_started(stamp: Any) -> datetime | None:
     """An ISO 8601 time as an aware datetime (UTC when it names no zone); None if it is
     not one."""
+    from datetime import datetime, timezone
+
     if not isinstance(stamp, str):
         return None
     try:
@@ -444,6 +468,8 @@ def parse_started(stamp: Any) -> datetime | None:
 def _id_time(run_id: str) -> datetime | None:
     """The start time our run ids begin with (`20261125T092603.539Z_...`); None when
     `run_id` does not begin with one."""
+    from datetime import datetime, timezone
+
     if not RUN_ID_FORM.match(run_id):
         return None
     try:
@@ -605,6 +631,8 @@ def resolve_run(root: Path, run_id: str | None, latest: bool) -> str:
 
 def _abandoned_empty(run_id: str) -> dict[str, Any]:
     """The record of a run that died between claiming its id and writing its record."""
+    from datetime import datetime, timezone
+
     stamp = run_id.split("_", 1)[0]
     try:
         started = iso(datetime.strptime(stamp, "%Y%m%dT%H%M%S.%fZ").replace(
@@ -722,20 +750,28 @@ def keep_settings(graph_runs: int | None = None, graph_days: float | None = None
 def prune_runs(root: Path, keep_runs: int, keep_days: float, protect: str | None = None,
                now: datetime | None = None) -> list[str]:
     """Remove what this runner recorded of old runs: a run goes when it is neither among
-    the newest `keep_runs` nor younger than `keep_days`. Never removed: the run `protect`
-    (the one in progress), a run still marked running, the newest run of each pipeline,
-    and files of other tools. Each run's record, events and stage logs go together
-    (a link is removed, never followed). Returns the removed ids, oldest first."""
+    the newest `keep_runs` nor younger than `keep_days` (its age: the start time its id
+    begins with, so that the names alone tell when nothing is old enough). Never
+    removed: the run `protect` (the one in progress), a run still marked running, the
+    newest run of each pipeline, and files of other tools. Each run's record, events and
+    stage logs go together (a link is removed, never followed). Returns the removed
+    ids, oldest first."""
     runs_dir = root / RUNS_DIR
-    try:  # a cheap count first: most runs have nothing to prune
-        count = sum(1 for name in os.listdir(runs_dir)
-                    if name.endswith(".json") and RUN_ID_FORM.match(name))
+    try:  # a cheap look first (every run prunes): most runs have nothing to prune
+        names = sorted(name for name in os.listdir(runs_dir)
+                       if name.endswith(".json") and RUN_ID_FORM.match(name))
     except OSError:
         return []
-    if count <= keep_runs:
+    cutoff_s = (time.time() if now is None else now.timestamp()) - keep_days * 86400.0
+    # nothing is old enough: too few runs, or the oldest began after the cutoff (a
+    # record's startedAt is the time its id begins with), or a cutoff before 1970
+    if len(names) <= keep_runs or cutoff_s < 0 \
+            or names[0] >= iso_ms(int(cutoff_s * 1000), RUN_ID_TIME):
         return []
+    from datetime import datetime, timezone
+
     records = run_records(root)
-    cutoff = (now or utc_now()) - timedelta(days=keep_days)
+    cutoff = datetime.fromtimestamp(cutoff_s, timezone.utc)
     newest_of: dict[Any, str] = {}
     for record in records:
         if record.head is not None:
@@ -743,7 +779,7 @@ def prune_runs(root: Path, keep_runs: int, keep_days: float, protect: str | None
     kept = set(newest_of.values()) | {protect}
     removed = []
     for record in records[:-keep_runs]:
-        if record.run_id in kept or record.started >= cutoff:
+        if record.run_id in kept or (_id_time(record.run_id) or record.started) >= cutoff:
             continue
         if record.head is not None and record.head.get("status") == "running":
             continue

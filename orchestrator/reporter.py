@@ -24,7 +24,7 @@ from orchestrator.engine import (
     tasks_and_deps,
     unreadable_states,
 )
-from orchestrator.ledger import RunLedger, iso, utc_now
+from orchestrator.ledger import RunLedger, now_iso
 from orchestrator.paths import STATE_DB
 from orchestrator.plan import Plan
 
@@ -73,7 +73,7 @@ def _remember_failure(task, message: str, blocked: bool = False) -> None:
     freshness = freshness_of(task)
     previous = freshness.previous if freshness is not None else {}
     kept = {"run": previous["run"]} if previous.get("run") else {}
-    kept[FAILURE_KEY] = {"at": iso(utc_now()), "error": message, "blocked": blocked}
+    kept[FAILURE_KEY] = {"at": now_iso(), "error": message, "blocked": blocked}
     save_values(task.name, kept)
 
 

@@ -23,7 +23,7 @@ from orchestrator.compile import CHANGED_DURING_RUN_KEY, freshness_of
 from orchestrator.digest import DigestCache, digest_of
 from orchestrator.executor import Executor, ExecutorFailed, LocalExecutor, StartFailed
 from orchestrator.graph import Graph, Hook, Stage
-from orchestrator.ledger import iso, open_for_writing, utc_now
+from orchestrator.ledger import now_iso, open_for_writing
 from orchestrator.runtimes import ExecutableNotFound, build_invocation, stage_interpreter
 from orchestrator.schemas import SchemaCache, SchemaProblem, validate_artifact
 
@@ -145,7 +145,7 @@ class StageAction:
                 return StageFailure(problem)
         started = time.monotonic()
         log = StageLog(self.log_path(self.stage.id))
-        details: dict[str, Any] = {"startedAt": iso(utc_now()), "logPath": None,
+        details: dict[str, Any] = {"startedAt": now_iso(), "logPath": None,
                                    "hooks": [], "attempts": [], "exitCode": None}
         freshness = freshness_of(task)
         if freshness is not None:
@@ -175,7 +175,7 @@ class StageAction:
                 pass  # reported with the failure it caused
             details["logPath"] = self._logged(log)
         details["durationMs"] = round((time.monotonic() - started) * 1000)
-        details["finishedAt"] = iso(utc_now())
+        details["finishedAt"] = now_iso()
         outputs = {}
         root = str(self.root)
         for out in self.stage.outputs:

@@ -10,7 +10,8 @@ from orchestrator.ledger import RunLedger, new_run_id, safe_name
 
 
 def test_run_ids_are_sortable_unique_within_a_millisecond_and_safe(tmp_path):
-    moment = datetime(2026, 11, 25, 9, 0, 0, 123456, tzinfo=timezone.utc)
+    moment = int(datetime(2026, 11, 25, 9, 0, 0, 123456, tzinfo=timezone.utc).timestamp()
+                 * 1000)
     ids = [new_run_id(tmp_path, "full-refresh", moment) for _ in range(3)]
     assert ids == ["20261125T090000.123Z_full-refresh", "20261125T090000.124Z_full-refresh",
                    "20261125T090000.125Z_full-refresh"]
@@ -194,9 +195,10 @@ def test_a_run_id_is_claimed_with_its_first_content(tmp_path):
     assert sorted(p.name for p in runs.iterdir()) == [f"{first}.json", f"{second}.json"]
 
 
-def datetime_of(run_id: str):
-    return datetime.strptime(run_id.split("_")[0], "%Y%m%dT%H%M%S.%fZ").replace(
-        tzinfo=timezone.utc)
+def datetime_of(run_id: str) -> int:
+    """The start in a run id, in milliseconds since the epoch."""
+    return round(datetime.strptime(run_id.split("_")[0], "%Y%m%dT%H%M%S.%fZ").replace(
+        tzinfo=timezone.utc).timestamp() * 1000)
 
 
 def test_an_empty_record_left_by_a_killed_run_is_repaired_by_the_next(project):

@@ -26,15 +26,24 @@ def run_ids(project: Project) -> list[str]:
 
 
 def aged(project: Project, days: float) -> None:
-    """Make every record so far look `days` old (its startedAt; ids keep their time)."""
+    """Make every run so far `days` older: its id (which begins with its start time, the
+    age pruning goes by), and so its record, events and log folder, and its startedAt."""
     from datetime import datetime, timedelta, timezone
 
-    for path in sorted(project.path(".pipeline-runs").glob("*.json")):
-        record = json.loads(path.read_text())
-        started = datetime.now(timezone.utc) - timedelta(days=days)
-        record["startedAt"] = started.isoformat(timespec="milliseconds").replace(
-            "+00:00", "Z")
-        path.write_text(json.dumps(record))
+    runs = project.path(".pipeline-runs")
+    for run_id in run_ids(project):
+        stamp, label = run_id.split("_", 1)
+        moment = datetime.strptime(stamp, "%Y%m%dT%H%M%S.%fZ").replace(
+            tzinfo=timezone.utc) - timedelta(days=days)
+        new_id = moment.strftime("%Y%m%dT%H%M%S.") + f"{moment.microsecond // 1000:03d}Z_{label}"
+        record = json.loads((runs / f"{run_id}.json").read_text())
+        record["runId"] = new_id
+        record["startedAt"] = moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        (runs / f"{new_id}.json").write_text(json.dumps(record))
+        (runs / f"{run_id}.json").unlink()
+        for suffix in (".log", ""):
+            if os.path.lexists(runs / f"{run_id}{suffix}"):
+                os.rename(runs / f"{run_id}{suffix}", runs / f"{new_id}{suffix}")
 
 
 def test_runs_beyond_the_newest_and_older_than_the_days_are_removed_whole(tmp_path):
@@ -43,9 +52,9 @@ def test_runs_beyond_the_newest_and_older_than_the_days_are_removed_whole(tmp_pa
     assert project.pipeline("run", "one", env=env).code == 0
     for _ in range(3):
         assert project.pipeline("run", "all", "--force", env=env).code == 0
-    before = run_ids(project)
-    assert len(before) == 4  # all younger than a day: nothing goes
+    assert len(run_ids(project)) == 4  # all younger than a day: nothing goes
     aged(project, 2)
+    before = run_ids(project)
     foreign = project.path(".pipeline-runs/2026-11-27T23-58-55-957Z_full-refresh.json")
     foreign.write_text(json.dumps({"pipeline": "full-refresh", "status": "success"}))
     assert project.pipeline("run", "all", "--force", env=env).code == 0
