@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import os
 import sys
-import textwrap
-import threading
 import time
-from typing import TextIO
+from _thread import RLock
+
+# the fast path prints through this module: what it imports, every no-op run pays for
+# (textwrap, threading and typing are imported where they are needed)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import threading
+    from typing import TextIO
 
 WIDTH = 100  # human output fits this many columns
 
@@ -76,6 +81,8 @@ def fit_columns(text: str, width: int) -> str:
 
 def wrap(text: str, indent: str = "    ") -> list[str]:
     """Lines of at most WIDTH columns; long ids and paths are broken, never cut off."""
+    import textwrap
+
     return textwrap.wrap(text, WIDTH, subsequent_indent=indent, break_long_words=True,
                          break_on_hyphens=False) or [text]
 
@@ -160,7 +167,7 @@ class Console:
         self._watching = False
         self._table_width: int | None = 0  # 0: not measured yet
         self._live_t0 = 0.0
-        self._live_lock = threading.RLock()
+        self._live_lock = RLock()
         self._ticker: threading.Thread | None = None
         if self.live:  # the signal handler can only be set from the main thread
             self._watch_resizes()
@@ -314,6 +321,8 @@ class Console:
             self._watch_resizes()  # once; a no-op after the first time
             self._draw_live(None)
             if self._ticker is None:
+                import threading
+
                 self._ticker = threading.Thread(target=self._tick, daemon=True)
                 self._ticker.start()
 
@@ -354,6 +363,7 @@ class Console:
         """Measure the width again when the terminal is resized (SIGWINCH); the next
         redraw, within half a second, fits the new width."""
         import signal
+        import threading
 
         if self._watching or not hasattr(signal, "SIGWINCH") \
                 or threading.current_thread() is not threading.main_thread():

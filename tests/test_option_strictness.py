@@ -57,7 +57,7 @@ def long_options_of_every_command() -> list[tuple[str, str]]:
     """(command, one of its long options) for every command the CLI has."""
     import argparse
 
-    from orchestrator.cli import build_parser
+    from orchestrator.parsing import build_parser
 
     parser = build_parser()
     commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
@@ -77,3 +77,27 @@ def test_no_command_takes_an_abbreviation(project, command, option):
     result = project.pipeline(command, *positional, option[:-1])
     assert result.code == 2, result.text
     assert result.err.startswith("pipeline: error: ") and option[:-1] in result.err
+
+
+@pytest.mark.parametrize("argv", [["run"], ["run", "full-refresh"], ["run", "nightly build"]])
+def test_the_quick_parse_of_a_plain_run_is_what_argparse_makes_of_it(argv):
+    """`pipeline run [PIPELINE]` skips argparse (a no-op run's time); what it gets must be
+    argparse's namespace exactly, with every option's default (a new option of `run`
+    without its default in quick_args fails here)."""
+    from orchestrator.commands.run import quick_args
+    from orchestrator.parsing import build_parser
+
+    assert vars(quick_args(argv)) == vars(build_parser("run").parse_args(argv))
+
+
+@pytest.mark.parametrize("argv", [["run", "--force"], ["run", "-"], ["run", ""],
+                                  ["run", "a", "b"], ["run", "--"], ["list"], []])
+def test_any_other_line_is_left_to_argparse(argv):
+    from orchestrator.commands.run import quick_args
+
+    assert quick_args(argv) is None
+
+
+def test_a_usage_error_after_the_pipeline_id_is_still_argparses(project):
+    result = project.pipeline("run", "full-refresh", "--jobs", "0")
+    assert result.code == 2 and "--jobs" in result.err, result.text

@@ -5,11 +5,13 @@ environment: `run`, `run-stage` (also with `--dry-run`), `status`, `describe` an
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Iterable
 
 from orchestrator.errors import UsageError
 
+TYPE_CHECKING = False  # typing is not imported: the fast path starts here
 if TYPE_CHECKING:
+    from typing import Iterable
+
     from orchestrator.graph import Graph
 
 
