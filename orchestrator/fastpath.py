@@ -20,6 +20,15 @@ stats everything, and if all matches writes a small record ("all N stages up to
 date") and exits 0, without importing doit or reading the graph. Anything else falls
 back to the full path, which decides stage by stage as always.
 
+What the stamp vouches for is what the run decided on, not what the files are when it
+ends: a file changed after the stages that read or wrote it were done (a person editing
+an input while a later stage runs, a stage meddling with another's files, the graph
+edited mid-run) is seen by nobody. So the session snapshots every covered path before
+doit starts (`snapshot`; the graph file's stat is taken before it was read) and each
+stage's outputs when it succeeds; a stamp is written only when every path's stat at the
+end is the one it had before the run or the one its writer left (`build`, `before` and
+`outputs`). Otherwise the next run decides stage by stage.
+
 A file written within `RACY_NS` of the stamp could be rewritten in the same tick of
 the filesystem's clock without its stat changing (git's "racily clean" problem): its
 content digest is kept too and compared on the fast path; a folder in that window
@@ -109,6 +118,29 @@ class StampBuilder:
     def expires_at(self, moment: float) -> None:
         self.expires = moment if self.expires is None else min(self.expires, moment)
 
+    def snapshot(self, files=None, trees=None) -> dict[str, tuple | None] | None:
+        """path -> stat signature (None: absent) of `files` and of every entry of the
+        directory `trees` (default: everything covered so far); None when a folder
+        cannot be read."""
+        files = self.followed if files is None else files
+        trees = self.trees if trees is None else trees
+        seen: dict[str, tuple | None] = {}
+        fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            for rel in files:
+                try:
+                    seen[rel] = _sig(os.stat(rel, dir_fd=fd))
+                except OSError:
+                    seen[rel] = None
+        finally:
+            os.close(fd)
+        walked: list[tuple[str, tuple]] = []
+        for rel, ignore in trees.items():
+            if not self._walk(rel, ignore, walked):
+                return None
+        seen.update((rel, e[:4]) for rel, e in walked)
+        return seen
+
     def _walk(self, rel: str, ignore: tuple[str, ...], out: list) -> bool:
         """lstat of every entry of a directory artifact its digest reads (False when one
         cannot be read: the stamp would not cover it)."""
@@ -140,9 +172,13 @@ class StampBuilder:
                                   f"{rel_dir}{entry.name}/"))
         return True
 
-    def build(self, graph_file: str, graph_shown: str, environ, head: dict) -> dict | None:
-        """The stamp as data, or None when it could not be trusted (a folder changed
-        within the racy window, an unreadable folder)."""
+    def build(self, graph_file: str, graph_shown: str, environ, head: dict,
+              before: dict | None = None, outputs: dict | None = None) -> dict | None:
+        """The stamp as data, or None when it could not be trusted: a covered path
+        whose stat is neither the one it had before the run (`before`, from `snapshot`,
+        with the graph file's stat from before it was read) nor the one the stage that
+        wrote it left (`outputs`: a `snapshot` of each stage's outputs as it
+        succeeded), a folder changed within the racy window, an unreadable folder."""
         root = self.root
         written = time.time_ns()
         followed: list[tuple[str, tuple]] = []  # (path, _entry): small, for 10,000s
@@ -166,6 +202,9 @@ class StampBuilder:
             return None
         graph_digest = _sha256(graph_file)
         if graph_digest is None:
+            return None
+        if before is not None and not _as_decided(
+                [*followed, *walked, (graph_file, graph_entry)], absent, before, outputs or {}):
             return None
         coarse = graph_entry[1] % 1_000_000_000 == 0 and all(
             e[1] % 1_000_000_000 == 0 for _, e in (*followed, *walked))
@@ -193,6 +232,25 @@ class StampBuilder:
         }
 
 
+def _as_decided(entries: list, absent: list[str], before: dict, written: dict) -> bool:
+    """Is every path as the run decided on it: its stat now (`entries`: (path, _entry);
+    `absent`: paths missing now) is the one it had before the run or the one its
+    writer left? doit's state file is the run's own record, not an input."""
+    missing = object()
+    for rel, entry in entries:
+        if rel in (STATE_DB, STATE_DB + "-wal"):
+            continue
+        sig = entry[:4]
+        if before.get(rel, missing) != sig and written.get(rel, missing) != sig:
+            return False
+    for rel in absent:
+        if rel in (STATE_DB, STATE_DB + "-wal"):
+            continue
+        if before.get(rel, missing) is not None and written.get(rel, missing) is not None:
+            return False
+    return True
+
+
 def _entry(st: os.stat_result) -> tuple[int, int, int, int, bool]:
     """What a stamp keeps of a stat: size, mtime_ns, ctime_ns, inode; and whether it is
     a regular file (only those can be compared by content)."""
@@ -201,6 +259,14 @@ def _entry(st: os.stat_result) -> tuple[int, int, int, int, bool]:
 
 def _sig(st: os.stat_result) -> tuple[int, int, int, int]:
     return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+
+
+def stat_sig(path: str) -> tuple[int, int, int, int] | None:
+    """What a stamp compares of `path` (None: it cannot be stat'ed)."""
+    try:
+        return _sig(os.stat(path))
+    except OSError:
+        return None
 
 
 def write_stamp(root: str, key: str, data: dict | None) -> None:

@@ -31,6 +31,8 @@ class RunOptions:
     global_options: tuple[str, ...] = ()  # `-C DIR`, `-g FILE` as given (rerun hints)
     # the selection's fast-path stamp (fastpath.py), written when the run allows it
     fast_path_key: str | None = None
+    # the graph file's stat before it was read: the stamp vouches for that content only
+    graph_stat: tuple | None = None
     argv: tuple[str, ...] = ()  # the command line after `pipeline` (the report shows it)
     executor: str = "local"  # "local" | "dask": where stage commands run
     scheduler: str | None = None  # dask: the scheduler's address (None: a local cluster)
@@ -55,6 +57,7 @@ class RunOptions:
         "json_logs": False,
         "global_options": (),
         "fast_path_key": None,
+        "graph_stat": None,
         "argv": (),
         "executor": "local",
         "scheduler": None,

@@ -214,6 +214,7 @@ class PipelineReporter:
         artifacts = [{"path": p, "digest": d} for p, d in outputs.items()]
         flush_state()  # first: a stage the records call succeeded is stored as such
         self.ledger.stage_finished(sid, "succeeded", details=details, artifacts=artifacts)
+        self.session.stage_written(sid)
         self._settled(task, action)
         task.values = {}  # stored above; doit reads no task's values back in this run
 

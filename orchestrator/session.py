@@ -72,6 +72,12 @@ class RunSession:
             before_stage=self.claim_for_stage if options.entry_point == "doit" else None)
         self.lock = RunLock(self.root, can_wait=options.entry_point != "doit")
         self._claimed = False
+        # the fast path's stamp (see _snapshot): what it covers, its stats before the
+        # run, each stage's outputs, and their stats as each writer left them
+        self._stamp_builder = None
+        self._before: dict | None = None
+        self._outputs: dict[str, list] = {}
+        self._written: dict = {}
         self._claiming = threading.Lock()  # doit's worker threads start stages at once
         self.ledger = RunLedger(self.root, graph.display, options.as_record(),
                                 on_event=self.console.event if options.json_logs else None)
@@ -174,6 +180,8 @@ class RunSession:
         from orchestrator.engine import run_doit
 
         tasks = self.tasks(plan.selected)
+        if self.options.fast_path_key is not None:
+            self._snapshot(tasks)
         code = run_doit(tasks, list(plan.selected), reporter,
                         force=plan.force, keep_going=self.options.keep_going,
                         jobs=self.options.jobs, checker=self.digests.checker_class(),
@@ -200,16 +208,13 @@ class RunSession:
         stamp = self._stamp(tasks) if succeeded else None
         fastpath.write_stamp(root, key, stamp)
 
-    def _stamp(self, tasks: list) -> dict | None:
+    def _snapshot(self, tasks: list) -> None:
+        """Before doit starts: what the stamp will cover, and its stats now (see
+        fastpath.py: the stamp vouches only for what the run decided on). The graph
+        file's stat is the one taken before it was read (`options.graph_stat`)."""
         from orchestrator import fastpath
         from orchestrator.compile import freshness_of
 
-        reporter, plan = self.reporter, self.plan
-        counts = reporter.counts
-        if (reporter.any_stage_failed or reporter.errors or reporter.internal_error
-                or self.ledger.write_error or self.ledger.any_warnings
-                or counts["succeeded"] + counts["up-to-date"] != len(plan.selected)):
-            return None
         graph, builder = self.graph, fastpath.StampBuilder(str(self.root))
         files, candidates = builder.followed, graph.script_candidates
         for task in tasks:
@@ -217,27 +222,64 @@ class RunSession:
             if freshness is None:
                 continue
             stage = freshness.stage
-            until = freshness.fresh_until(reporter.finished_at.get(stage.id))
-            if until is None:
-                return None  # it runs every time: no stamp can stand for it
-            if until != float("inf"):
-                builder.expires_at(until)
             files.update(dict.fromkeys(task.file_dep))
             for artifact in freshness.tracked_inputs:
                 _cover(builder, artifact)
             for artifact, _optional in freshness.outputs:
                 _cover(builder, artifact)
+            self._outputs[stage.id] = [artifact for artifact, _ in freshness.outputs]
             files.update(dict.fromkeys(candidates[stage.id]))
             if stage.environment:
                 builder.env_names.update(v.name for v in stage.environment)
         if self.options.env_file:
             builder.file(os.path.abspath(self.options.env_file))
+        before = builder.snapshot()
+        if before is not None and self.options.graph_stat is not None:
+            before[str(graph.path)] = tuple(self.options.graph_stat)
+            self._stamp_builder, self._before = builder, before
+
+    def stage_written(self, stage_id: str) -> None:
+        """A stage succeeded: the stats its outputs have now are the ones the stamp may
+        find at the end (a later change to them is seen by nobody)."""
+        outputs = self._outputs.get(stage_id)
+        if self._stamp_builder is None or not outputs:
+            return
+        seen = self._stamp_builder.snapshot(
+            [a.path for a in outputs if not a.is_directory],
+            {a.path: a.ignore for a in outputs if a.is_directory})
+        if seen is None:
+            self._stamp_builder = None  # an output folder that cannot be read: no stamp
+        else:
+            self._written.update(seen)
+
+    def _stamp(self, tasks: list) -> dict | None:
+        from orchestrator.compile import freshness_of
+
+        reporter, plan = self.reporter, self.plan
+        counts = reporter.counts
+        builder = self._stamp_builder
+        if (builder is None or reporter.any_stage_failed or reporter.errors
+                or reporter.internal_error or self.ledger.write_error
+                or self.ledger.any_warnings
+                or counts["succeeded"] + counts["up-to-date"] != len(plan.selected)):
+            return None
+        for task in tasks:
+            freshness = freshness_of(task)
+            if freshness is None:
+                continue
+            until = freshness.fresh_until(reporter.finished_at.get(freshness.stage.id))
+            if until is None:
+                return None  # it runs every time: no stamp can stand for it
+            if until != float("inf"):
+                builder.expires_at(until)
+        graph = self.graph
         selection = self.options.selection
         head = {"pipelineId": plan.pipeline_id, "label": self.options.label,
                 "stages": len(plan.selected), "keep": [graph.keep_runs, graph.keep_days],
                 "graphWarnings": graph.misspelling_lines(),
                 "selection": selection.as_options() if selection is not None else {}}
-        return builder.build(str(self.graph.path), graph.display, os.environ, head)
+        return builder.build(str(graph.path), graph.display, os.environ, head,
+                             before=self._before, outputs=self._written)
 
     # -- compiled tasks, for either entry point --------------------------------------
 

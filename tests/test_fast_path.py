@@ -369,3 +369,37 @@ def test_a_stamp_from_another_checkout_never_matches(tmp_path):
     mine.write_bytes(theirs.read_bytes())
     result = second.pipeline("run")
     assert result.code == 0 and FAST not in result.out, result.text
+
+
+MEDDLE = ("import os, sys\nwith open(sys.argv[1], 'a') as f:\n    f.write('\\n')\n"
+          "os.makedirs('out', exist_ok=True)\n"
+          "open('out/late', 'w').write(open('data/other.txt').read())\n")
+
+
+@pytest.mark.parametrize("target", ["data/in.txt", "data/tree/a.txt", "out/mid",
+                                    "pipeline/stage-graph.json"])
+def test_a_change_made_during_the_run_after_a_stage_was_decided_declines_it(tmp_path,
+                                                                            target):
+    """A file the stamp covers changes while the run goes on, after the stages that read
+    or wrote it were done (here a later stage appends to it; a person editing it is the
+    same): the stamp must not vouch for what no stage saw. The next run decides stage by
+    stage, and a stage whose input changed runs again."""
+    project = chain(tmp_path, **{"stages/meddle.py": MEDDLE, "data/other.txt": "o\n"})
+    graph = json.loads(project.path("pipeline/stage-graph.json").read_text())
+    graph["artifacts"] += [{"id": "other", "type": "file", "path": "data/other.txt"},
+                           {"id": "late", "type": "file", "path": "out/late"}]
+    graph["stages"].append({"id": "meddler", "dependsOn": ["second"],
+                            "command": {"executable": "python3",
+                                        "args": ["stages/meddle.py", target]},
+                            "inputs": [{"artifact": "other"}],
+                            "outputs": [{"artifact": "late"}]})
+    graph["pipelines"] = [{"id": "all", "stages": ["first", "second", "meddler"]}]
+    project.path("pipeline/stage-graph.json").write_text(json.dumps(graph, indent=2))
+    first = project.pipeline("run")
+    assert first.code == 0, first.text
+    assert ran(project) == {"first": 1, "second": 1}
+    again = project.pipeline("run")
+    assert again.code == 0, again.text
+    assert FAST not in again.out, again.text
+    if target.startswith("data/"):  # the input of `first`: it runs again, and `second`
+        assert ran(project) == {"first": 2, "second": 2}, again.text

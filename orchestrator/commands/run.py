@@ -266,6 +266,12 @@ def run_pipeline(ctx, args) -> int:
     from orchestrator.plan import make_selection, plan_pipeline
 
     ctx.write_cache = not args.dry_run
+    if key is not None:  # before the graph is read: the stamp vouches for what was read
+        from orchestrator import fastpath
+        from orchestrator.graph import resolve_graph_path
+
+        options = options.replace(graph_stat=fastpath.stat_sig(
+            str(resolve_graph_path(ctx.root, ctx.graph_path))))
     graph = ctx.graph
     if args.pipeline and args.pipeline not in graph.pipelines and args.pipeline in graph.stages:
         raise UsageError(_stage_not_pipeline(ctx, graph, args.pipeline))
