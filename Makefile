@@ -58,4 +58,5 @@ bench: $(STAMP)
 bench-snakemake: $(STAMP_SNAKEMAKE)
 
 clean:
-	rm -rf $(VENV) .venv-doit* $(VENV_SNAKEMAKE) .pipeline-runs .doit.db website modules modules_temp report.html
+	rm -rf $(VENV) .venv-doit* $(VENV_SNAKEMAKE) .pipeline-runs .doit.db website modules \
+		modules_temp report.html
