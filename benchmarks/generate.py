@@ -1,4 +1,5 @@
-"""Generate the same trivial work as a stage graph, a raw doit dodo.py and a Makefile.
+"""Generate the same trivial work as a stage graph, a raw doit dodo.py, a Makefile and a
+Snakefile.
 
 Every stage copies one small file to the next with `cp`. In a *chain* stage i reads what
 stage i-1 wrote; in a *fan-out* one root stage writes a file that every other stage reads.
@@ -107,6 +108,21 @@ def write_make_project(directory: Path, shape: str, size: int, delay: float = 0)
     (directory / "Makefile").write_text("\n".join(lines))
 
 
+def write_snakemake_project(directory: Path, shape: str, size: int) -> None:
+    """The same work as a Snakefile, written like the Makefile: one rule per copy (named
+    after its stage), and a first rule `all` wanting every output, which Snakemake runs
+    by default. Snakemake's own state goes to `.snakemake/` beside it."""
+    _fresh(directory)
+    steps = edges(shape, size)
+    lines = ["rule all:", "    input:"]
+    lines += [f'        "{dst}",' for _, dst, _ in steps]
+    lines.append("")
+    for i, (src, dst, _) in enumerate(steps):
+        lines += [f"rule s{i}:", f'    input: "{src}"', f'    output: "{dst}"',
+                  '    shell: "cp {input} {output}"', ""]
+    (directory / "Snakefile").write_text("\n".join(lines))
+
+
 def clean_outputs(directory: Path) -> None:
     """Remove every output and every kind of run state: the project's fresh state."""
     for entry in (directory / "data").iterdir():
@@ -115,7 +131,7 @@ def clean_outputs(directory: Path) -> None:
     for entry in directory.iterdir():
         if entry.name.startswith(".doit.db"):
             entry.unlink()
-        elif entry.name == ".pipeline-runs":
+        elif entry.name in (".pipeline-runs", ".snakemake"):
             shutil.rmtree(entry)
 
 

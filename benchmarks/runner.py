@@ -1,13 +1,15 @@
 """`python -m benchmarks`: measure `pipeline` against raw doit and make, write the report.
 
 Every measured command is a fresh subprocess of this interpreter (`sys.executable -m
-orchestrator`, `sys.executable -m doit`) or `make`, in a generated project under a
-temporary directory; the repository itself is never written to except `--out`.
+orchestrator`, `sys.executable -m doit`), `make`, or Snakemake (when there is one: see
+--snakemake), in a generated project under a temporary directory; the repository itself
+is never written to except `--out`.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 import tempfile
@@ -28,6 +30,10 @@ OPERATIONS = ("full run", "no-op run", "no-op run, full path", "last output remo
 LARGE = 10_000  # sizes from here on use --large-repeat for full runs
 PARALLEL_DELAY_S = 0.05  # each stage of the parallel row sleeps this long
 PARALLEL_JOBS = 4
+# Snakemake (issue 17) is no dependency: `make bench-snakemake` installs it here
+SNAKEMAKE_DEFAULT = REPO / ".venv-snakemake" / "bin" / "snakemake"
+SNAKEMAKE_GROUP = "snakemake"
+SNAKEMAKE_NOOP = "Nothing to be done"  # what Snakemake 9 says when everything is up to date
 
 
 @dataclass
@@ -50,6 +56,9 @@ class Row:
     unit: str  # "s" or "KiB"
     cells: dict[str, Cell] = field(default_factory=dict)
     repeats: int = 0
+    # what the report says beside the numbers: the version of an outside tool it timed,
+    # or why that tool was not timed
+    note: str = ""
 
 
 @dataclass
@@ -70,6 +79,8 @@ class Options:
     output_bytes: int = 10_000_000
     parallel_stages: int = 200  # the parallel row's independent stages
     dask: bool = False  # also the Dask executor's rows (benchmarks/dask_rows.py)
+    snakemake: Path | None = None  # the snakemake executable, when there is one
+    snakemake_stages: int = 200  # the chain Snakemake's no-op is timed on
 
 
 SECRET_BYTES = 65536
@@ -133,7 +144,16 @@ def parse_args(argv: list[str]) -> Options:
     parser.add_argument("--dask", action="store_true",
                         help="also time --executor dask against the local executor on a "
                              "two-worker cluster on 127.0.0.1 (needs the dask extra)")
+    parser.add_argument("--snakemake", metavar="PATH", type=Path,
+                        help="the snakemake executable whose no-op run on a 200-stage chain "
+                             "is timed against pipeline's (default "
+                             ".venv-snakemake/bin/snakemake when it exists: "
+                             "`make bench-snakemake` installs it)")
     args = parser.parse_args(argv)
+    if args.snakemake is not None and not _executable(args.snakemake):
+        parser.error(f"--snakemake: {args.snakemake} is not an executable file")
+    snakemake = args.snakemake or (SNAKEMAKE_DEFAULT if _executable(SNAKEMAKE_DEFAULT)
+                                   else None)
     if args.dask and not _has_dask():
         parser.error("--dask needs the dask extra: pip install -e '.[dask]'")
     if args.baseline is not None and not _known_revision(args.baseline):
@@ -142,10 +162,15 @@ def parse_args(argv: list[str]) -> Options:
     if args.quick:
         return Options([10], args.shapes, 1, 1, args.out, True, args.timeout, 100, command,
                        args.baseline, line_bytes=4_000_000, output_bytes=1_000_000,
-                       parallel_stages=8, dask=args.dask)
+                       parallel_stages=8, dask=args.dask, snakemake=snakemake,
+                       snakemake_stages=10)
     return Options(args.sizes, args.shapes, args.repeat, min(args.large_repeat, args.repeat),
                    args.out, False, args.timeout, 10_000, command, args.baseline,
-                   dask=args.dask)
+                   dask=args.dask, snakemake=snakemake)
+
+
+def _executable(path: Path) -> bool:
+    return path.is_file() and os.access(path, os.X_OK)
 
 
 def _has_dask() -> bool:
@@ -191,8 +216,10 @@ class Bench:
         print(f"[bench] {text}", file=sys.stderr, flush=True)
 
     def sample(self, cell: Cell, argv: list[str], cwd: Path, memory: Cell | None = None,
-               before=None, env: dict[str, str] | None = None) -> None:
-        """One measured run into cell (and its peak memory into `memory`), unless it failed."""
+               before=None, env: dict[str, str] | None = None,
+               expect: str | None = None) -> None:
+        """One measured run into cell (and its peak memory into `memory`), unless it
+        failed, or (with `expect`) the end of its stderr does not say `expect`."""
         if cell.error:
             return
         if before:
@@ -202,6 +229,14 @@ class Bench:
         except CommandFailed as exc:
             cell.error = "timeout" if exc.sample.code == -1 else f"exit {exc.sample.code}"
             self.failures.append(f"{cwd.name}: {exc}")
+            if memory is not None:
+                memory.error = cell.error
+            return
+        if expect is not None and expect not in result.stderr_tail:
+            cell.error = "unexpected output"
+            last = (result.stderr_tail.strip().splitlines() or [""])[-1]
+            self.failures.append(f"{cwd.name}: {' '.join(argv[:4])} did not say "
+                                 f"{expect!r}: {last[:200]}")
             if memory is not None:
                 memory.error = cell.error
             return
@@ -422,6 +457,93 @@ class Bench:
                             before=lambda r=root: generate.clean_outputs(r))
         self.rows.append(row)
 
+    def snakemake_rows(self) -> None:
+        """Snakemake's no-op run against `pipeline`'s on the same chain (issue 17).
+
+        Each tool has its project, brought up to date by a full run (not timed); their
+        no-op runs then alternate, so that load on the machine falls on both alike. Every
+        Snakemake no-op must say that it had nothing to do, or it is no no-op."""
+        stages = self.options.snakemake_stages
+        repeat = self.options.repeat
+        noop = Row(SNAKEMAKE_GROUP, f"{stages:,}", "no-op run", "s", repeats=repeat)
+        memory = Row(SNAKEMAKE_GROUP, f"{stages:,}", "peak RSS, no-op", "KiB", repeats=repeat)
+        self.rows += [noop, memory]
+        snakemake = self.options.snakemake
+        if snakemake is None:
+            for row in (noop, memory):
+                row.cells["snakemake"] = Cell(error="not installed")
+            noop.note = (f"no Snakemake at {SNAKEMAKE_DEFAULT.relative_to(REPO)}: "
+                         "`make bench-snakemake` installs Snakemake 9 there (or pass "
+                         "--snakemake PATH)")
+            return
+        env = self.snakemake_env()
+        version = self.snakemake_version(snakemake, env)
+        if version is None:
+            for row in (noop, memory):
+                row.cells["snakemake"] = Cell(error="does not start")
+            noop.note = f"{snakemake} --version failed (see Failed commands)"
+            return
+        noop.note = f"Snakemake {version}"
+        roots = {"snakemake": self.work / f"snakemake-chain-{stages}",
+                 "pipeline": self.work / f"snakemake-chain-{stages}-pipeline"}
+        generate.write_snakemake_project(roots["snakemake"], "chain", stages)
+        generate.write_graph_project(roots["pipeline"], "chain", stages)
+        argv = {"snakemake": [str(snakemake), "--cores", "1", "-s", "Snakefile"],
+                "pipeline": [self.py, "-m", "orchestrator", "run"]}
+        envs = {"snakemake": env, "pipeline": self.env}
+        self.progress(f"snakemake: {stages}-stage chain, full run then no-op x{repeat}")
+        for tool, root in roots.items():
+            first = Cell()  # the full run, not measured
+            self.sample(first, argv[tool], root, env=envs[tool])
+            last = root / generate.edges("chain", stages)[-1][1]
+            if first.error is None and not last.exists():
+                first.error = "no output"
+                self.failures.append(f"{root.name}: the full run did not write {last.name}")
+            noop.cells[tool] = Cell(error=first.error)
+            memory.cells[tool] = Cell(error=first.error)
+        for _ in range(repeat):
+            for tool, root in roots.items():
+                self.sample(noop.cells[tool], argv[tool], root, memory.cells[tool],
+                            env=envs[tool],
+                            expect=SNAKEMAKE_NOOP if tool == "snakemake" else None)
+        for peak in memory.cells.values():
+            if peak.values and peak.error is None:
+                peak.values = [max(peak.values)]
+        for root in roots.values():
+            generate.clean_outputs(root)
+
+    def snakemake_env(self) -> dict[str, str]:
+        """Snakemake's environment: its home, caches, configuration and temporary files
+        in the work directory (it writes a source cache under XDG_CACHE_HOME, and would
+        read a user's profile), and none of our PYTHONPATH in its own interpreter."""
+        home = self.work / "snakemake-home"
+        (home / "tmp").mkdir(parents=True, exist_ok=True)
+        env = dict(self.env, HOME=str(home), XDG_CACHE_HOME=str(home / ".cache"),
+                   XDG_CONFIG_HOME=str(home / ".config"),
+                   XDG_DATA_HOME=str(home / ".local" / "share"), TMPDIR=str(home / "tmp"))
+        for name in ("PYTHONPATH", "SNAKEMAKE_PROFILE", "SNAKEMAKE_OUTPUT_CACHE"):
+            env.pop(name, None)
+        return env
+
+    def snakemake_version(self, snakemake: Path, env: dict[str, str]) -> str | None:
+        """`snakemake --version`, or None (and a failure) when it does not run."""
+        import subprocess
+
+        try:
+            proc = subprocess.run([str(snakemake), "--version"], capture_output=True,
+                                  text=True, env=env, cwd=self.work,
+                                  timeout=self.options.timeout)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            self.failures.append(f"{snakemake} --version: {exc}")
+            return None
+        version = proc.stdout.strip()
+        if proc.returncode != 0 or not version:
+            last = (proc.stderr.strip().splitlines() or [""])[-1]
+            self.failures.append(f"{snakemake} --version exited {proc.returncode}: "
+                                 f"{last[:200]}")
+            return None
+        return version
+
     def run(self) -> list[Row]:
         for shape in self.options.shapes:
             for size in self.options.sizes:
@@ -429,6 +551,7 @@ class Bench:
         self.parallel_rows()
         self.project_rows()
         self.output_rows()
+        self.snakemake_rows()
         if self.options.dask:
             from benchmarks.dask_rows import dask_rows
 

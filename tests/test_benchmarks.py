@@ -29,6 +29,9 @@ PROJECT_MEASURES = ("start-up (--version)", "list", "no-op run", "no-op minus 1-
 VALUE = re.compile(r"^-?\d+(\.\d+)? (ms|s|MiB|KiB)$")
 
 
+SNAKEMAKE = REPO / ".venv-snakemake" / "bin" / "snakemake"  # `make bench-snakemake`
+
+
 def bench(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "benchmarks", *args], cwd=REPO,
                           capture_output=True, text=True, timeout=120)
@@ -114,6 +117,19 @@ def test_quick_run_writes_every_row_and_the_targets(tmp_path):
     for line in second:
         assert re.match(r"^- \*\*(met|not met|not measured)\*\*: ", line), line
     assert "**not measured**: `--jobs 4` on 200 independent" in doc  # quick: 8 stages
+    # Snakemake where it is installed (make bench-snakemake); a quick run has 10 stages
+    snakemake = section(doc, "Snakemake (issue 17)")
+    if SNAKEMAKE.exists():
+        timed = parse_table(snakemake)
+        assert [(r["stages"], r["measure"]) for r in timed] == [
+            ("10", "no-op run"), ("10", "peak RSS, no-op")]
+        for row in timed:
+            assert VALUE.match(row["pipeline"]) and VALUE.match(row["Snakemake"]), row
+        assert re.search(r"^- \*\*not measured\*\*: Snakemake 9, no-op on a 200-stage chain"
+                         r".* — only a 10-stage chain \(quick run\): Snakemake 9\.", doc, re.M)
+    else:
+        assert "- not measured: no Snakemake at .venv-snakemake/bin/snakemake: " \
+            "`make bench-snakemake` installs Snakemake 9 there" in snakemake
 
     targets = [line for line in section(doc, "Targets (issue 7)").splitlines() if line]
     assert len(targets) == 9
@@ -127,7 +143,8 @@ def test_quick_run_writes_every_row_and_the_targets(tmp_path):
 
 def test_bad_option_is_one_line_and_exit_2(tmp_path):
     out = tmp_path / "perf.md"
-    for args in (["--sizes", "ten"], ["--shapes", "circle"], ["--repeat", "0"]):
+    for args in (["--sizes", "ten"], ["--shapes", "circle"], ["--repeat", "0"],
+                 ["--snakemake", str(tmp_path / "no-such-snakemake")]):
         result = bench(*args, "--out", str(out))
         assert result.returncode == 2, args
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
@@ -272,3 +289,133 @@ def test_the_dask_verdicts_judge_the_two_targets():
     assert sleep.startswith("- **not met**") and dispatch.startswith("- **not met**")
     assert "17 ms per stage" in dispatch
     assert render_dask([], quick=False) == ([], [])
+
+
+def test_the_snakefile_is_the_chain_the_other_tools_get(tmp_path):
+    from benchmarks.generate import SOURCE, edges, write_snakemake_project
+
+    write_snakemake_project(tmp_path, "chain", 5)
+    text = (tmp_path / "Snakefile").read_text()
+    assert (tmp_path / SOURCE).read_text() == "benchmark source\n"
+    rules = re.findall(r'^rule (\w+):\n((?:    .*\n|        .*\n)+)', text + "\n", re.M)
+    assert [name for name, _ in rules] == ["all", "s0", "s1", "s2", "s3", "s4"]
+    assert re.findall(r'"(data/[^"]+)"', rules[0][1]) == [dst for _, dst, _ in
+                                                          edges("chain", 5)]
+    for (name, body), (src, dst, _) in zip(rules[1:], edges("chain", 5)):
+        assert body.splitlines() == [f'    input: "{src}"', f'    output: "{dst}"',
+                                     '    shell: "cp {input} {output}"'], name
+
+
+@pytest.mark.skipif(not SNAKEMAKE.exists(),
+                    reason="no .venv-snakemake: `make bench-snakemake` installs Snakemake 9")
+def test_snakemake_runs_the_generated_chain_then_has_nothing_to_do(tmp_path):
+    from benchmarks.generate import SOURCE, edges, write_snakemake_project
+    from benchmarks.runner import Bench, parse_args
+
+    write_snakemake_project(tmp_path / "chain", "chain", 5)
+    env = Bench(parse_args(["--quick"]), tmp_path).snakemake_env()
+    argv = [str(SNAKEMAKE), "--cores", "1", "-s", "Snakefile"]
+    first = subprocess.run(argv, cwd=tmp_path / "chain", env=env, capture_output=True,
+                           text=True, timeout=120)
+    assert first.returncode == 0, first.stderr
+    assert "6 of 6 steps (100%) done" in first.stderr  # five copies and `all`
+    for _, dst, _ in edges("chain", 5):
+        assert (tmp_path / "chain" / dst).read_text() == (tmp_path / "chain" / SOURCE) \
+            .read_text()
+    again = subprocess.run(argv, cwd=tmp_path / "chain", env=env, capture_output=True,
+                           text=True, timeout=120)
+    assert again.returncode == 0 and "Nothing to be done" in again.stderr, again.stderr
+    # its caches went to the benchmark's directory, not the user's home
+    assert (tmp_path / "snakemake-home" / ".cache" / "snakemake").is_dir()
+
+
+def snakemake_bench(tmp_path: Path, snakemake: Path | None):
+    """A quick run's Bench that times only Snakemake's rows, with this executable."""
+    import dataclasses
+
+    from benchmarks.runner import Bench, parse_args
+
+    options = dataclasses.replace(parse_args(["--quick"]), snakemake=snakemake)
+    bench = Bench(options, tmp_path)
+    bench.snakemake_rows()
+    return bench
+
+
+def test_without_snakemake_its_rows_say_how_to_get_it(tmp_path):
+    bench = snakemake_bench(tmp_path, None)
+    noop, memory = bench.rows
+    assert noop.cells["snakemake"].error == memory.cells["snakemake"].error == "not installed"
+    assert "pipeline" not in noop.cells  # nothing timed for nothing to compare
+    assert "`make bench-snakemake` installs Snakemake 9" in noop.note
+    assert bench.failures == [] and list(tmp_path.iterdir()) == []
+
+
+def test_a_snakemake_that_does_something_on_a_no_op_is_not_timed(tmp_path):
+    """A stand-in that writes the chain's last output but never says it had nothing to do:
+    its runs are failures, not times."""
+    fake = tmp_path / "snakemake"
+    fake.write_text('#!/bin/sh\n[ "$1" = --version ] && { echo 9.0.0; exit 0; }\n'
+                    "cp data/s0.txt data/s10.txt\necho 'Finished job 0.' >&2\n")
+    fake.chmod(0o755)
+    work = tmp_path / "work"
+    work.mkdir()
+    bench = snakemake_bench(work, fake)
+    noop, memory = bench.rows
+    assert noop.note == "Snakemake 9.0.0"
+    assert noop.cells["snakemake"].error == "unexpected output"
+    assert noop.cells["snakemake"].value is None and memory.cells["snakemake"].value is None
+    assert noop.cells["pipeline"].value is not None
+    assert any("did not say 'Nothing to be done'" in f for f in bench.failures), bench.failures
+
+
+def snakemake_rows(size: str, pipeline: float, snakemake: float, note: str = "Snakemake 9.27.1"):
+    from benchmarks.runner import Cell, Row
+
+    return [Row("snakemake", size, "no-op run", "s",
+                {"pipeline": Cell([pipeline]), "snakemake": Cell([snakemake])}, note=note),
+            Row("snakemake", size, "peak RSS, no-op", "KiB",
+                {"pipeline": Cell([15 * 1024]), "snakemake": Cell([85 * 1024])})]
+
+
+def snakemake_verdict(rows) -> tuple[str, str]:
+    from benchmarks.report import judge_second_round
+
+    (found,) = [v for v in judge_second_round(rows) if v[0].startswith("Snakemake 9")]
+    return found[1], found[2]
+
+
+def test_the_snakemake_target_is_judged_on_the_200_stage_no_op():
+    from benchmarks.report import render_snakemake, table_rows
+
+    rows = snakemake_rows("200", 0.070, 1.60)
+    assert snakemake_verdict(rows) == (
+        "met", "Snakemake 9.27.1 1.60 s vs pipeline 70 ms: 22.9× slower")
+    lines = render_snakemake(rows)
+    assert lines[0] == "## Snakemake (issue 17)" and "- version: Snakemake 9.27.1" in lines
+    assert "| 200 | no-op run | 70 ms | 1.60 s | 22.9× |" in lines
+    assert "| 200 | peak RSS, no-op | 15.0 MiB | 85.0 MiB | 5.7× |" in lines
+    assert table_rows(rows) == []  # not in the results table
+    assert snakemake_verdict(snakemake_rows("200", 0.100, 1.50)) == (
+        "not met", "Snakemake 9.27.1 1.50 s vs pipeline 100 ms: 15.0× slower")
+    status, evidence = snakemake_verdict(snakemake_rows("10", 0.070, 1.60))
+    assert status == "not measured" and evidence.startswith("only a 10-stage chain (quick run)")
+    status, evidence = snakemake_verdict(snakemake_rows("200", 0.07, 1.6, "Snakemake 8.30.0"))
+    assert status == "not measured" and evidence.startswith("not Snakemake 9: ")
+    assert snakemake_verdict([]) == ("not measured", "no Snakemake row in this run")
+    assert render_snakemake([]) == []
+
+
+def test_without_snakemake_the_report_says_why_and_how_to_get_it():
+    from benchmarks.report import render_snakemake
+    from benchmarks.runner import Cell, Row
+
+    note = ("no Snakemake at .venv-snakemake/bin/snakemake: `make bench-snakemake` installs "
+            "Snakemake 9 there (or pass --snakemake PATH)")
+    rows = [Row("snakemake", "200", "no-op run", "s",
+                {"snakemake": Cell(error="not installed")}, note=note),
+            Row("snakemake", "200", "peak RSS, no-op", "KiB",
+                {"snakemake": Cell(error="not installed")})]
+    assert snakemake_verdict(rows) == ("not measured", note)
+    lines = render_snakemake(rows)
+    assert f"- not measured: {note}" in lines
+    assert not any(line.startswith("|") for line in lines)
