@@ -14,7 +14,9 @@ failed.
 The browser test (tests/test_report_browser.py: `pipeline report` in headless Chromium)
 runs only in the last VENV's pass (the newest doit: the report does not touch doit),
 and only when Chromium and chromedriver are found; otherwise the summary says, in one
-line, that it was not run and how to run it. It is never skipped silently.
+line, that it was not run and how to run it. It is never skipped silently. So is the
+test of the benchmark's Snakefile under the real Snakemake (tests/test_bench_snakemake.py),
+which needs the benchmark's own `.venv-snakemake` (`make bench-snakemake`).
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BROWSER_TEST = "tests/test_report_browser.py"
+SNAKEMAKE_TEST = "tests/test_bench_snakemake.py"
+SNAKEMAKE = ROOT / ".venv-snakemake" / "bin" / "snakemake"
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 
 
@@ -105,6 +109,8 @@ def main(argv: list[str]) -> int:
     for i, venv in enumerate(venvs):
         newest = i == len(venvs) - 1
         ignore = [] if newest and missing is None else [f"--ignore={BROWSER_TEST}"]
+        if not (newest and SNAKEMAKE.exists()):
+            ignore.append(f"--ignore={SNAKEMAKE_TEST}")
         parts.append(pytest(ROOT / venv, [*ignore, *pytest_args]))
     header("summary")
     for name, *_, shown in parts:
@@ -113,6 +119,9 @@ def main(argv: list[str]) -> int:
         print(f"browser test not run ({missing}): install chromium and chromium-driver "
               f"(Debian: apt-get install chromium chromium-driver; .ci/run does it as "
               f"root), then run make test or python -m pytest {BROWSER_TEST}")
+    if not SNAKEMAKE.exists():
+        print(f"Snakemake test not run (no {SNAKEMAKE.relative_to(ROOT)}): run make "
+              f"bench-snakemake, then make test or python -m pytest {SNAKEMAKE_TEST}")
     passed, failed, skipped = (sum(part[i] for part in parts) for i in (1, 2, 3))
     print(counts(passed, failed, skipped))
     return 1 if failed else 0

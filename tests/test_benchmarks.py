@@ -306,29 +306,6 @@ def test_the_snakefile_is_the_chain_the_other_tools_get(tmp_path):
                                      '    shell: "cp {input} {output}"'], name
 
 
-@pytest.mark.skipif(not SNAKEMAKE.exists(),
-                    reason="no .venv-snakemake: `make bench-snakemake` installs Snakemake 9")
-def test_snakemake_runs_the_generated_chain_then_has_nothing_to_do(tmp_path):
-    from benchmarks.generate import SOURCE, edges, write_snakemake_project
-    from benchmarks.runner import Bench, parse_args
-
-    write_snakemake_project(tmp_path / "chain", "chain", 5)
-    env = Bench(parse_args(["--quick"]), tmp_path).snakemake_env()
-    argv = [str(SNAKEMAKE), "--cores", "1", "-s", "Snakefile"]
-    first = subprocess.run(argv, cwd=tmp_path / "chain", env=env, capture_output=True,
-                           text=True, timeout=120)
-    assert first.returncode == 0, first.stderr
-    assert "6 of 6 steps (100%) done" in first.stderr  # five copies and `all`
-    for _, dst, _ in edges("chain", 5):
-        assert (tmp_path / "chain" / dst).read_text() == (tmp_path / "chain" / SOURCE) \
-            .read_text()
-    again = subprocess.run(argv, cwd=tmp_path / "chain", env=env, capture_output=True,
-                           text=True, timeout=120)
-    assert again.returncode == 0 and "Nothing to be done" in again.stderr, again.stderr
-    # its caches went to the benchmark's directory, not the user's home
-    assert (tmp_path / "snakemake-home" / ".cache" / "snakemake").is_dir()
-
-
 def snakemake_bench(tmp_path: Path, snakemake: Path | None):
     """A quick run's Bench that times only Snakemake's rows, with this executable."""
     import dataclasses
