@@ -10,6 +10,11 @@ scheduler starts one itself).
   the two-worker cluster at --jobs 2, and with the local cluster (--jobs 2).
 - *dispatch*: the fan-out graph of `cp` stages, full runs locally and on the cluster,
   both at --jobs 1; the difference divided by the stages is the added cost per stage.
+  The same at --jobs 2 (two stages in flight, one per worker) shows what overlapping
+  the round trips buys.
+- *bare Dask task*: the floor under any per-stage cost at --jobs 1: the median time of
+  `client.submit(f).result()` for a function that returns at once, on the same cluster
+  (a client of its own, in a process of its own).
 
 Targets: under 5 ms added per stage, and two workers within 15% of local --jobs 2 on the
 sleep graph.
@@ -139,9 +144,49 @@ def dask_rows(bench: Bench) -> list[Row]:
         copy_root = bench.work / "dask-copies"
         generate.write_graph_project(copy_root, "fanout", copies)
         variants = (("full run, local --jobs 1", pipe),
-                    ("full run, 2 Dask workers --jobs 1", pipe + remote))
+                    ("full run, 2 Dask workers --jobs 1", pipe + remote),
+                    ("full run, local --jobs 2", pipe + ["--jobs", "2"]),
+                    ("full run, 2 Dask workers --jobs 2", pipe + ["--jobs", "2", *remote]))
         rows += bench_variants(bench, copy_root, f"{copies:,} cp", variants, env, Cell, Row)
+        rows.append(bare_round_trip(bench, cluster, env, Cell, Row))
     return rows
+
+
+ROUND_TRIP = '''
+import statistics, sys, time
+from distributed import Client
+
+def nothing(x):
+    return x
+
+with Client(sys.argv[1], timeout=30, set_as_default=False) as client:
+    for i in range(20):
+        client.submit(nothing, i, pure=False).result()
+    times = []
+    for i in range(int(sys.argv[2])):
+        start = time.perf_counter()
+        client.submit(nothing, i, pure=False).result()
+        times.append(time.perf_counter() - start)
+print(statistics.median(times))
+'''
+
+
+def bare_round_trip(bench: Bench, cluster: LocalDaskCluster, env, Cell, Row) -> Row:
+    """The median of a trivial task's submit and result, `repeat` times over 200."""
+    row = Row(GROUP, "bare Dask task", "submit + result", "s", repeats=bench.options.repeat)
+    cell = row.cells.setdefault("pipeline", Cell())
+    bench.progress("dask: bare task round trip")
+    for _ in range(bench.options.repeat):
+        done = subprocess.run([sys.executable, "-c", ROUND_TRIP, cluster.address, "200"],
+                              cwd=cluster.work, env=env, capture_output=True, text=True,
+                              timeout=bench.options.timeout)
+        try:
+            cell.values.append(float(done.stdout.strip().splitlines()[-1]))
+        except (IndexError, ValueError):
+            cell.error = f"exit {done.returncode}"
+            bench.failures.append(f"bare Dask task: {done.stderr.strip()[-300:]}")
+            break
+    return row
 
 
 def bench_variants(bench, root, size, variants, env, Cell, Row) -> list:
@@ -181,6 +226,11 @@ def render_dask(rows: list[Row], quick: bool) -> tuple[list[str], list[str]]:
     remote1 = value(copies, "full run, 2 Dask workers --jobs 1")
     added = (remote1 - local1) / count if count and local1 is not None \
         and remote1 is not None else None
+    local2c = value(copies, "full run, local --jobs 2")
+    remote2c = value(copies, "full run, 2 Dask workers --jobs 2")
+    added2 = (remote2c - local2c) / count if count and local2c is not None \
+        and remote2c is not None else None
+    floor = value("bare Dask task", "submit + result")
     def judged(met: bool) -> str:
         return "not measured" if quick else "met" if met else "not met"
 
@@ -193,6 +243,11 @@ def render_dask(rows: list[Row], quick: bool) -> tuple[list[str], list[str]]:
                         f"under {DISPATCH_LIMIT_S * 1000:g} ms of added cost per stage on "
                         f"Dask — " + ("not measured" if added is None else
                                       f"{fmt(added, 's')} per stage over {copies}")
+                        + (f" at --jobs 1, {fmt(added2, 's')} at --jobs 2"
+                           if added2 is not None else "")
+                        + (f"; a bare Dask task's round trip on this machine takes "
+                           f"{fmt(floor, 's')}, the floor at --jobs 1"
+                           if floor is not None else "")
                         + (" (quick run: few stages)" if quick else ""))
     lines = ["## Dask executor (issue 16)", "",
              "`pipeline run --executor dask` against the local executor. A scheduler and "

@@ -255,16 +255,24 @@ def test_a_quick_run_with_dask_times_both_executors_and_judges(tmp_path):
         ("8 × 0.2 s + fan-in", "full run, 2 Dask workers --jobs 2"),
         ("8 × 0.2 s + fan-in", "full run, local Dask cluster --jobs 2"),
         ("20 cp", "full run, local --jobs 1"),
-        ("20 cp", "full run, 2 Dask workers --jobs 1")]
+        ("20 cp", "full run, 2 Dask workers --jobs 1"),
+        ("20 cp", "full run, local --jobs 2"),
+        ("20 cp", "full run, 2 Dask workers --jobs 2"),
+        ("bare Dask task", "submit + result")]
     for row in rows:
         assert VALUE.match(row["time"]), row
+    # a task that returns at once still takes a round trip: more than 0.1 ms, under 1 s
+    floor = rows[-1]["time"]
+    assert floor.endswith(" ms") and 0.1 < float(floor.split()[0]) < 1000, floor
     # eight stages of 0.2 s: serially at least 1.6 s; two workers overlap them
     times = {r["measure"]: r["time"] for r in rows if r["graph"].startswith("8 ×")}
     assert float(times["full run, local --jobs 1"].split()[0]) >= 1.6
     assert re.search(r"^- \*\*not measured\*\*: two Dask workers within 15% of local "
                      r"--jobs 2 on the sleep graph — \d+\.\d\d× \(quick run", doc, re.M), doc
     assert re.search(r"^- \*\*not measured\*\*: under 5 ms of added cost per stage on Dask "
-                     r"— -?[\d.]+ m?s per stage over 20 cp", doc, re.M), doc
+                     r"— -?[\d.]+ m?s per stage over 20 cp at --jobs 1, -?[\d.]+ m?s at "
+                     r"--jobs 2; a bare Dask task's round trip on this machine takes [\d.]+ "
+                     r"ms, the floor at --jobs 1", doc, re.M), doc
     assert all(r["shape"] != "dask" for r in parse_table(section(doc, "Results")))
     assert "## Failed commands" not in doc
 
@@ -273,21 +281,33 @@ def test_the_dask_verdicts_judge_the_two_targets():
     from benchmarks.dask_rows import render_dask
     from benchmarks.runner import Cell, Row
 
-    def rows(local2, workers2, local1, remote1):
+    def rows(local2, workers2, local1, remote1, floor=None):
         sleep, copies = "40 × 0.5 s + fan-in", "1,000 cp"
-        return [Row("dask", size, measure, "s", {"pipeline": Cell([value])})
+        made = [Row("dask", size, measure, "s", {"pipeline": Cell([value])})
                 for size, measure, value in (
                     (sleep, "full run, local --jobs 2", local2),
                     (sleep, "full run, 2 Dask workers --jobs 2", workers2),
                     (copies, "full run, local --jobs 1", local1),
                     (copies, "full run, 2 Dask workers --jobs 1", remote1))]
+        if floor is not None:
+            made += [Row("dask", copies, "full run, local --jobs 2", "s",
+                         {"pipeline": Cell([3.0])}),
+                     Row("dask", copies, "full run, 2 Dask workers --jobs 2", "s",
+                         {"pipeline": Cell([9.5])}),
+                     Row("dask", "bare Dask task", "submit + result", "s",
+                         {"pipeline": Cell([floor])})]
+        return made
 
     _, (sleep, dispatch) = render_dask(rows(10.0, 11.0, 4.0, 7.0), quick=False)
     assert sleep.startswith("- **met**") and "1.10×" in sleep
     assert dispatch.startswith("- **met**") and "3.0 ms per stage over 1,000 cp" in dispatch
     _, (sleep, dispatch) = render_dask(rows(10.0, 12.0, 4.0, 21.0), quick=False)
     assert sleep.startswith("- **not met**") and dispatch.startswith("- **not met**")
-    assert "17 ms per stage" in dispatch
+    assert "17 ms per stage" in dispatch and "floor" not in dispatch
+    _, (_, dispatch) = render_dask(rows(10.0, 12.0, 4.0, 21.0, floor=0.0131), quick=False)
+    assert dispatch.endswith("17 ms per stage over 1,000 cp at --jobs 1, 6.5 ms at --jobs 2; "
+                             "a bare Dask task's round trip on this machine takes 13 ms, the "
+                             "floor at --jobs 1"), dispatch
     assert render_dask([], quick=False) == ([], [])
 
 
