@@ -40,6 +40,9 @@ class Plan:
     force: bool = False
     settled: dict[str, str] = field(default_factory=dict)  # up to date by --since: why
     reasons: dict[str, str] = field(default_factory=dict)  # why --since runs a stage
+    # up to date by the fast path's stamp (partial_plan): neither doit nor the record
+    # sees them one by one
+    stamped: tuple[str, ...] = ()
 
 
 def stage_order(graph: Graph, stage_ids: tuple[str, ...] | list[str]) -> list[str]:
@@ -125,6 +128,28 @@ def plan_pipeline(graph: Graph, pipeline: Pipeline, selection: Selection = Selec
         raise UsageError("the filters leave no stage to run in pipeline "
                          f"'{pipeline.id}'")
     return Plan(pipeline.id, tuple(order), tuple(selected), skipped, force)
+
+
+def partial_plan(graph: Graph, plan: Plan, changed) -> Plan:
+    """The partial fast path: the plan's stages something `changed` for, and every
+    stage downstream of them (by dependsOn, and from an artifact's writer to its
+    readers), in plan order, decided by doit (not forced: a stage downstream may well be
+    up to date by content); the other selected stages are `stamped`, up to date by the
+    fast path's stamp. The filters' skipped stages stay as they were."""
+    from dataclasses import replace
+
+    chosen = set(changed)
+    written: set[str] = set()  # artifacts a chosen stage writes
+    for sid in plan.selected:  # plan order is topological: upstream first
+        stage = graph.stages[sid]
+        if sid not in chosen and (any(d in chosen for d in stage.depends_on)
+                                  or any(i.artifact in written for i in stage.inputs)):
+            chosen.add(sid)
+        if sid in chosen:
+            written.update(o.artifact for o in stage.outputs)
+    return replace(plan, order=tuple(s for s in plan.order if s in chosen or s in plan.skipped),
+                   selected=tuple(s for s in plan.selected if s in chosen),
+                   stamped=tuple(s for s in plan.selected if s not in chosen), force=False)
 
 
 def plan_stage(graph: Graph, stage_id: str) -> Plan:
