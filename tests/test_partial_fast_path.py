@@ -340,3 +340,33 @@ def test_an_interrupted_partial_run_leaves_no_stamp(tmp_path):
     assert FAST not in again.out and PARTIAL not in again.out, again.text
     assert delta(project, before) == {"hold": 2}
     assert project.path("out/held").read_text() == project.path("out/o3").read_text()
+
+
+def test_logs_history_report_and_summary_show_a_partial_run(tmp_path):
+    project = chain5(tmp_path)
+    settled(project)
+    project.path("out/o5").unlink()
+    summary = tmp_path / "summary.md"
+    result = project.pipeline("run", env={"GITHUB_STEP_SUMMARY": str(summary)})
+    assert PARTIAL in result.out, result.text
+    run_id = project.last_record()["runId"]
+    assert "1 succeeded" in summary.read_text() and \
+        "4 up-to-date (fast path)" in summary.read_text(), summary.read_text()
+    shown = project.pipeline("logs", "--latest")
+    assert shown.code == 0, shown.text
+    assert "↷ 4 stages up to date (fast path: nothing they read has changed" in shown.out
+    assert "c5" in shown.out and "output missing: out/o5" in shown.out, shown.out
+    history = project.pipeline("history")
+    assert "found some stages up to date on the fast path" in history.out, history.text
+    as_json = json.loads(project.pipeline("history", "--json").out)
+    assert as_json["partialFastPathRuns"] == 1 and as_json["fastPathRuns"] >= 1
+    report = project.pipeline("report", "--latest", "-o", str(tmp_path / "r.html"))
+    assert report.code == 0, report.text
+    html = (tmp_path / "r.html").read_text()
+    assert "1 succeeded, 4 up-to-date (fast path)" in html
+    # --since a partial run: the stages it did not list have no fingerprint in it to
+    # compare, so they run (as after a whole fast-path run), saying so
+    since = project.pipeline("run", "--since", run_id)
+    assert since.code == 0, since.text
+    assert f"c1 (no fingerprint recorded in {run_id} (fast path))" in since.out, since.text
+    assert "c5 (upstream 'c4' runs)" in since.out, since.text
