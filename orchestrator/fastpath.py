@@ -123,6 +123,7 @@ class StampBuilder:
         # stage's own environment and expiry
         self.owner: str | None = None  # the stage whose paths are being covered
         self.owners: dict[str, list[str]] = {}
+        self.shared: set[str] = set()  # covered for every stage (the --env-file)
         self.stage_env: dict[str, list[str]] = {}  # stage -> its declared variables
         self.until: dict[str, float] = {}  # stage -> its finite maxAge expiry
 
@@ -141,10 +142,12 @@ class StampBuilder:
         self._own(rel)
 
     def _own(self, rel: str) -> None:
-        if self.owner is not None:
-            owners = self.owners.setdefault(rel, [])
-            if not owners or owners[-1] != self.owner:
-                owners.append(self.owner)
+        if self.owner is None:
+            self.shared.add(rel)
+            return
+        owners = self.owners.setdefault(rel, [])
+        if not owners or owners[-1] != self.owner:
+            owners.append(self.owner)
 
     def stage_until(self, stage_id: str, moment: float) -> None:
         """The stage stays fresh (as far as time goes) until `moment`."""
@@ -275,7 +278,7 @@ def side_data(builder: StampBuilder, selected, environ) -> dict:
     digest of their values (never the values), a digest of PATH and every PIPELINE_*
     variable, and each stage's finite maxAge expiry."""
     return {"format": FORMAT, "selected": list(selected), "owners": builder.owners,
-            "trees": list(builder.trees),
+            "shared": sorted(builder.shared), "trees": list(builder.trees),
             "env": {sid: [names, values_digest(names, environ)]
                     for sid, names in builder.stage_env.items()},
             "common": env_digest(["PATH"], environ), "until": builder.until}
@@ -514,10 +517,10 @@ def changed_stages(root: str, data: dict, side: dict, environ) -> dict[str, str]
         os.close(fd)
     if paths is None:
         return None
-    owners, trees = side["owners"], set(side["trees"])
+    owners, trees, shared = side["owners"], set(side["trees"]), set(side["shared"])
     for rel in paths:
         who = _owners_of(rel, owners, trees)
-        if not who:
+        if not who or rel in shared:
             return None  # doit's state file, the --env-file: everyone's
         for sid in who:
             changed.setdefault(sid, rel)
@@ -619,6 +622,7 @@ def merge_partial(new: dict, new_side: dict, old: dict, old_side: dict,
              "stat": stat, "statSig": stat_sig, "lstat": lstat, "lstatSig": lstat_sig,
              "absent": absent, "racy": racy}
     side = {**new_side, "selected": old_side["selected"], "owners": owners,
+            "shared": sorted({*old_side["shared"], *new_side["shared"]}),
             "trees": sorted(new_trees | {t for t in old_trees if t in owners}),
             "env": {**{sid: v for sid, v in old_side["env"].items() if sid not in fresh},
                     **new_side["env"]},

@@ -370,3 +370,17 @@ def test_logs_history_report_and_summary_show_a_partial_run(tmp_path):
     assert since.code == 0, since.text
     assert f"c1 (no fingerprint recorded in {run_id} (fast path))" in since.out, since.text
     assert "c5 (upstream 'c4' runs)" in since.out, since.text
+
+
+def test_an_env_file_edit_means_the_full_path(tmp_path):
+    """The --env-file's values reach every stage: it is no single stage's file."""
+    project = chain5(tmp_path, c3={"environment": [{"name": "GREETING", "required": False}]})
+    project.path(".env").write_text("GREETING=hello\n")
+    settled(project, "--env-file", ".env")
+    before = ran(project)
+    project.path(".env").write_text("GREETING=howdy\n")
+    result = project.pipeline("run", "--env-file", ".env")
+    assert result.code == 0, result.text
+    assert PARTIAL not in result.out and FAST not in result.out, result.text
+    assert len(project.last_record()["stages"]) == 5
+    assert delta(project, before) == {"c3": 1}
