@@ -34,6 +34,19 @@ the filesystem's clock without its stat changing (git's "racily clean" problem):
 content digest is kept too and compared on the fast path; a folder in that window
 cannot be checked that way, so such a stamp is not written.
 
+The *partial fast path*: beside each stamp lies a side file (`side_path`, `side_data`):
+which stages cover each path, each stage's declared variables (with a digest of their
+values) and finite expiry, a digest of PATH and the PIPELINE_* variables. It is written
+before the stamp, which keeps its sha256 (`stagesDigest`), and read only when the stamp
+declines. If what changed is only some stages' own (`changed_stages`), `take` returns a
+`Partial` that still holds the run lock: the run adopts the lock, doit decides those
+stages and everything downstream of them (plan.partial_plan), and the others are up to
+date by the stamp. The stamp written after such a run merges the old one's entries for
+the paths only the untouched stages cover, at their old stats (`merge_partial`): a
+change made to them after the decision is seen by the next run. Anything that is no
+single stage's (the graph, doit's state file, the --env-file, PATH, PIPELINE_*) means
+the full path.
+
 Plain JSON, read without importing anything heavy: a stamp is data, never code.
 """
 
