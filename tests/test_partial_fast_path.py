@@ -384,3 +384,31 @@ def test_an_env_file_edit_means_the_full_path(tmp_path):
     assert PARTIAL not in result.out and FAST not in result.out, result.text
     assert len(project.last_record()["stages"]) == 5
     assert delta(project, before) == {"c3": 1}
+
+
+def test_a_stage_reading_a_folder_another_stage_writes_into_is_downstream(tmp_path):
+    """`bundle` reads the folder out/ as a directory artifact; c3..c5 write files inside
+    it as artifacts of their own: no artifact id links them, their paths do. When those
+    stages run again and change their files, bundle is decided too, and runs."""
+    project = chain5(tmp_path)
+    graph = project.graph()
+    graph["artifacts"] += [{"id": "outdir", "type": "directory", "path": "out"},
+                           {"id": "bundle", "type": "file", "path": "data/bundle"}]
+    stage = copy_stage("bundle", ["outdir"], "bundle", ["out"])
+    stage["command"]["args"][2] = "data/bundle"  # not inside the folder it reads
+    stage["outputs"] = [{"artifact": "bundle"}]
+    graph["stages"].append(stage)  # last in the list, but no dependsOn
+    graph["pipelines"] = [{"id": "all", "stages": [s["id"] for s in graph["stages"]]}]
+    project.write_graph(graph)
+    project.path("out").mkdir()  # no stage writes the folder itself
+    settled(project)
+    before = ran(project)
+    project.path("data/extra.txt").write_text("extra, edited\n")
+    result = project.pipeline("run")
+    assert result.code == 0, result.text
+    assert PARTIAL in result.out, result.text
+    ids, _ = partial_record(project)
+    assert ids == ["c3", "c4", "c5", "bundle"], ids
+    assert delta(project, before) == {"c3": 1, "c4": 1, "c5": 1, "bundle": 1}
+    assert "extra, edited" in project.path("data/bundle").read_text()
+    assert FAST in project.pipeline("run").out
