@@ -612,13 +612,14 @@ def merge_partial(new: dict, new_side: dict, old: dict, old_side: dict,
             stat_sig.extend(old["statSig"][4 * i: 4 * i + 4])
     lstat, lstat_sig = list(new["lstat"]), list(new["lstatSig"])
     for i, rel in enumerate(old["lstat"]):
-        if rel not in covered and not in_new_tree(rel):
+        # kept even when a decided stage covers the same path as a file: the folder's
+        # reader, not decided, must see next time what that stage wrote into it
+        if not in_new_tree(rel):
             lstat.append(rel)
             lstat_sig.extend(old["lstatSig"][4 * i: 4 * i + 4])
-    kept = {*stat, *lstat}
+    kept = {*stat[len(new["stat"]):], *lstat[len(new["lstat"]):]}  # at their old stats
     absent = [*new["absent"], *(r for r in old["absent"] if r not in covered)]
-    racy = {**{r: d for r, d in old["racy"].items() if r in kept and r not in covered},
-            **new["racy"]}
+    racy = {**{r: d for r, d in old["racy"].items() if r in kept}, **new["racy"]}
     owners: dict[str, list[str]] = {}
     for rel, who in old_side["owners"].items():
         others = [sid for sid in who if sid not in fresh]

@@ -412,3 +412,32 @@ def test_a_stage_reading_a_folder_another_stage_writes_into_is_downstream(tmp_pa
     assert delta(project, before) == {"c3": 1, "c4": 1, "c5": 1, "bundle": 1}
     assert "extra, edited" in project.path("data/bundle").read_text()
     assert FAST in project.pipeline("run").out
+
+
+def test_a_folder_read_before_a_stage_writes_into_it_is_decided_next_time(tmp_path):
+    """`bundle` comes first and reads out/, which later stages write into (an ordering
+    hazard `pipeline check` warns of): the partial run does not decide it, but the stamp
+    keeps the folder's old entries, so the next run does, and it runs."""
+    project = chain5(tmp_path)
+    graph = project.graph()
+    graph["artifacts"] += [{"id": "outdir", "type": "directory", "path": "out"},
+                           {"id": "bundle", "type": "file", "path": "data/bundle"}]
+    stage = copy_stage("bundle", ["outdir"], "bundle", ["out"])
+    stage["command"]["args"][2] = "data/bundle"
+    graph["stages"].insert(0, stage)
+    graph["pipelines"] = [{"id": "all", "stages": [s["id"] for s in graph["stages"]]}]
+    project.write_graph(graph)
+    project.path("out").mkdir()
+    project.path("out/o1").write_text("in\n")  # so that out/ is the same at every run
+    for i in range(2, 6):
+        project.path(f"out/o{i}").write_text("in\n")
+    settled(project)
+    before = ran(project)
+    project.path("data/extra.txt").write_text("extra, edited\n")
+    result = project.pipeline("run")
+    assert result.code == 0, result.text
+    assert delta(project, before) == {"c3": 1, "c4": 1, "c5": 1}, result.text
+    after = project.pipeline("run")
+    assert after.code == 0, after.text
+    assert delta(project, before) == {"c3": 1, "c4": 1, "c5": 1, "bundle": 1}, after.text
+    assert "extra, edited" in project.path("data/bundle").read_text()
