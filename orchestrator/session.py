@@ -10,6 +10,8 @@ fields.
     RunSession(graph, RunOptions(...), plan)
       .run()            pipeline run / run-stage: lock, refuse missing inputs, compile,
                         doit, exit code
+      .adopt(lock, p)   before run(): the lock the partial fast path took to decide is
+                        the run's (one hold), and its old stamp is merged into the new
       .doit_config()    plain doit: DOIT_CONFIG whose reporter claims the lock when doit
       .tasks()          starts, and the compiled tasks of the whole graph
 """
