@@ -405,6 +405,12 @@ class Console:
         why = f" ({reason})" if reason else ""
         self.line(f"↷ {self.counter(index, total)} {stage_id} up to date{why}", "skip")
 
+    def stage_up_to_date_by_stamp(self, count: int, reason: str) -> None:
+        """The partial fast path: one line for every stage the stamp found up to date."""
+        if not self._shows("warn"):
+            return
+        self.line(f"↷ {reason}", "skip")
+
     def stage_blocked(self, index: int, total: int, stage_id: str, message: str) -> None:
         if not self._shows("error"):
             return

@@ -40,13 +40,19 @@ def replace_with_json(path: str, data) -> None:
     OSError is raised."""
     import json
 
+    # one write: json.dump makes many
+    replace_with_bytes(path, json.dumps(data, separators=(",", ":")).encode("utf-8"))
+
+
+def replace_with_bytes(path: str, data: bytes) -> None:
+    """Replace the cache file at `path` with `data`, as `replace_with_json` does."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
     tmp = f"{path}.{os.getpid()}.tmp"
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC,
                      0o644)
-        with open(fd, "w", encoding="utf-8") as f:
-            f.write(json.dumps(data, separators=(",", ":")))  # one write: json.dump makes many
+        with open(fd, "wb") as f:
+            f.write(data)
         os.replace(tmp, path)
     except BaseException:
         try:

@@ -40,6 +40,9 @@ class Plan:
     force: bool = False
     settled: dict[str, str] = field(default_factory=dict)  # up to date by --since: why
     reasons: dict[str, str] = field(default_factory=dict)  # why --since runs a stage
+    # up to date by the fast path's stamp (partial_plan): neither doit nor the record
+    # sees them one by one
+    stamped: tuple[str, ...] = ()
 
 
 def stage_order(graph: Graph, stage_ids: tuple[str, ...] | list[str]) -> list[str]:
@@ -125,6 +128,48 @@ def plan_pipeline(graph: Graph, pipeline: Pipeline, selection: Selection = Selec
         raise UsageError("the filters leave no stage to run in pipeline "
                          f"'{pipeline.id}'")
     return Plan(pipeline.id, tuple(order), tuple(selected), skipped, force)
+
+
+def partial_plan(graph: Graph, plan: Plan, changed) -> Plan:
+    """The partial fast path: the plan's stages something `changed` for, and every
+    stage after them that depends on one (dependsOn) or reads what one writes (the same
+    artifact, a file inside a folder it writes, or a folder holding a file it writes),
+    in plan order, decided by doit (not forced: a stage downstream may well be up to
+    date by content); the other selected stages are `stamped`, up to date by the fast
+    path's stamp. The filters' skipped stages stay as they were."""
+    from dataclasses import replace
+
+    chosen = set(changed)
+    written: set[str] = set()  # paths a chosen stage writes
+    holding: set[str] = set()  # the folders those paths lie in
+    for sid in plan.selected:  # plan order is topological: upstream first
+        stage = graph.stages[sid]
+        if sid not in chosen and (any(d in chosen for d in stage.depends_on) or (
+                written and any(_reads_written(graph.artifacts[i.artifact].path, written,
+                                               holding)
+                                for i in stage.inputs if i.artifact in graph.artifacts))):
+            chosen.add(sid)
+        if sid in chosen:
+            for out in stage.outputs:
+                path = graph.artifacts[out.artifact].path
+                written.add(path)
+                holding.update(_folders_of(path))
+    return replace(plan, order=tuple(s for s in plan.order if s in chosen or s in plan.skipped),
+                   selected=tuple(s for s in plan.selected if s in chosen),
+                   stamped=tuple(s for s in plan.selected if s not in chosen), force=False)
+
+
+def _folders_of(path: str) -> list[str]:
+    parts = path.rstrip("/").split("/")
+    return ["/".join(parts[:n]) for n in range(1, len(parts))]
+
+
+def _reads_written(path: str, written: set[str], holding: set[str]) -> bool:
+    """Does reading `path` read something written: the path itself, a folder that holds
+    a written path, or a path inside a written folder?"""
+    path = path.rstrip("/")
+    return path in written or path in holding or any(
+        f in written for f in _folders_of(path))
 
 
 def plan_stage(graph: Graph, stage_id: str) -> Plan:

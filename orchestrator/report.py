@@ -91,7 +91,8 @@ def label_of(run_id: str) -> str:
 
 
 def fast_path_counts(record: dict) -> dict[str, int]:
-    """A fast-path run lists no stage: it counts them (fastpath.py)."""
+    """A fast-path run lists no stage, a partial one only those doit decided: it counts
+    the others (fastpath.py)."""
     fast = record.get("fastPath")
     count = fast.get("stages") if isinstance(fast, dict) else None
     return {"up-to-date (fast path)": count} if isinstance(count, int) else {}
@@ -333,7 +334,7 @@ def gather(root: Path, record: dict, runs: int = DEFAULT_RUNS,
         record=record, run_id=run_id, stages=stages, spans=spans,
         lanes=max((s.lane for s in spans), default=-1) + 1, length_ms=length,
         command_line=line, command_reconstructed=rebuilt, executor=executor_of(record),
-        counts=status_counts(stages) or fast_path_counts(record),
+        counts={**status_counts(stages), **fast_path_counts(record)},
         trends={t["id"]: t for t in stage_history(history)}, trend_runs=len(history),
         graph=graph, graph_note=note,
         failures=failures(root, record, stages, hint_options or []), generated_at=now)

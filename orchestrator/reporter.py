@@ -171,7 +171,23 @@ class PipelineReporter:
             self.label = self.label or self.pipeline_id or "+".join(selected_tasks)[:60]
         if not self.ledger.started:
             self.session.claim_for_doit()  # plain `doit run`: nobody took the lock yet
-            self.ledger.start(self.pipeline_id, stages, label=self.label)
+            self.ledger.start(self.pipeline_id, stages, label=self.label,
+                              extra=self._stamped_field())
+            self._say_stamped()
+
+    def _stamped_field(self) -> dict | None:
+        """The partial fast path: the record counts the stages up to date by the stamp
+        in one field rather than listing them (there may be 10,000)."""
+        stamped = len(self.plan.stamped) if self.plan is not None else 0
+        if not stamped:
+            return None
+        return {"fastPath": {"stages": stamped, "reason": stamped_reason(stamped),
+                             "partial": True}}
+
+    def _say_stamped(self) -> None:
+        stamped = len(self.plan.stamped) if self.plan is not None else 0
+        if stamped and not self.console.json_events:
+            self.console.stage_up_to_date_by_stamp(stamped, stamped_reason(stamped))
 
     def get_status(self, task) -> None:
         pass
@@ -370,7 +386,9 @@ class PipelineReporter:
             return
         c = self.counts
         name = self.pipeline_id or self.label or "run"
-        parts = [f"{c['succeeded']} ran", f"{c['up-to-date']} up to date"]
+        stamped = len(self.plan.stamped) if self.plan else 0
+        by_stamp = f" ({stamped} by the fast path)" if stamped else ""
+        parts = [f"{c['succeeded']} ran", f"{c['up-to-date'] + stamped} up to date{by_stamp}"]
         if c["failed"]:
             parts.append(f"{c['failed']} failed")
         if c["blocked"]:
@@ -394,6 +412,13 @@ class PipelineReporter:
             self.console.line(summary, style)
         else:
             self.console.failure_line(summary, style)
+
+
+def stamped_reason(count: int) -> str:
+    """Why the partial fast path's stages are up to date (the record and console say it)."""
+    stages = "stage" if count == 1 else "stages"
+    return (f"{count} {stages} up to date (fast path: nothing they read has changed, "
+            f"nor anything upstream)")
 
 
 def describe_error(exc: BaseException) -> tuple[str, bool]:

@@ -10,6 +10,8 @@ fields.
     RunSession(graph, RunOptions(...), plan)
       .run()            pipeline run / run-stage: lock, refuse missing inputs, compile,
                         doit, exit code
+      .adopt(lock, p)   before run(): the lock the partial fast path took to decide is
+                        the run's (one hold), and its old stamp is merged into the new
       .doit_config()    plain doit: DOIT_CONFIG whose reporter claims the lock when doit
       .tasks()          starts, and the compiled tasks of the whole graph
 """
@@ -78,6 +80,7 @@ class RunSession:
         self._before: dict | None = None
         self._outputs: dict[str, list] = {}
         self._written: dict = {}
+        self._partial = None  # the fastpath.Partial this run finishes (see adopt)
         self._claiming = threading.Lock()  # doit's worker threads start stages at once
         self.ledger = RunLedger(self.root, graph.display, options.as_record(),
                                 on_event=self.console.event if options.json_logs else None)
@@ -122,6 +125,21 @@ class RunSession:
             self._claimed = True
             self.ledger.lock = self.lock
             mark_abandoned_runs(self.root)  # we hold the lock: a `running` record is dead
+
+    def adopt(self, lock, partial=None) -> None:
+        """Run under a lock already held (the partial fast path took it to decide, so
+        the decision and the run happen under one hold); `partial`: the fastpath.Partial
+        whose old stamp the new one is merged with, when the plan is partial_plan's.
+        The lock is released when the run ends, as one the session took."""
+        from orchestrator.ledger import mark_abandoned_runs
+
+        with self._claiming:
+            self.release()
+            self.lock = lock
+            self._claimed = True
+            self.ledger.lock = lock
+            self._partial = partial
+            mark_abandoned_runs(self.root)
 
     def _say_waiting(self, holder: str) -> None:
         """--wait, and another run holds the project: say so, and for which run."""
@@ -182,10 +200,15 @@ class RunSession:
         tasks = self.tasks(plan.selected)
         if self.options.fast_path_key is not None:
             self._snapshot(tasks)
-        code = run_doit(tasks, list(plan.selected), reporter,
-                        force=plan.force, keep_going=self.options.keep_going,
-                        jobs=self.options.jobs, checker=self.digests.checker_class(),
-                        masker=self.masker)
+        try:
+            code = run_doit(tasks, list(plan.selected), reporter,
+                            force=plan.force, keep_going=self.options.keep_going,
+                            jobs=self.options.jobs, checker=self.digests.checker_class(),
+                            masker=self.masker)
+        except BaseException:  # interrupted: no stamp may claim what was not decided
+            if self.options.fast_path_key is not None:
+                self._write_stamp(tasks, False)
+            raise
         if self.options.fast_path_key is not None:
             self._write_stamp(tasks, code == 0)
         if reporter.internal_error:
@@ -205,8 +228,8 @@ class RunSession:
         from orchestrator import fastpath
 
         root, key = str(self.root), self.options.fast_path_key
-        stamp = self._stamp(tasks) if succeeded else None
-        fastpath.write_stamp(root, key, stamp)
+        stamp, side = self._stamp(tasks) if succeeded else (None, None)
+        fastpath.write_stamp(root, key, stamp, side)
 
     def _snapshot(self, tasks: list) -> None:
         """Before doit starts: what the stamp will cover, and its stats now (see
@@ -216,21 +239,25 @@ class RunSession:
         from orchestrator.compile import freshness_of
 
         graph, builder = self.graph, fastpath.StampBuilder(str(self.root))
-        files, candidates = builder.followed, graph.script_candidates
+        candidates = graph.script_candidates
         for task in tasks:
             freshness = freshness_of(task)
             if freshness is None:
                 continue
             stage = freshness.stage
-            files.update(dict.fromkeys(task.file_dep))
+            builder.owner = stage.id  # what follows is read by this stage's decision
+            builder.files(task.file_dep)
             for artifact in freshness.tracked_inputs:
                 _cover(builder, artifact)
             for artifact, _optional in freshness.outputs:
                 _cover(builder, artifact)
             self._outputs[stage.id] = [artifact for artifact, _ in freshness.outputs]
-            files.update(dict.fromkeys(candidates[stage.id]))
+            builder.files(candidates[stage.id])
             if stage.environment:
-                builder.env_names.update(v.name for v in stage.environment)
+                names = sorted({v.name for v in stage.environment})
+                builder.env_names.update(names)
+                builder.stage_env[stage.id] = names
+        builder.owner = None  # the --env-file is every stage's
         if self.options.env_file:
             builder.file(os.path.abspath(self.options.env_file))
         before = builder.snapshot()
@@ -252,7 +279,21 @@ class RunSession:
         else:
             self._written.update(seen)
 
-    def _stamp(self, tasks: list) -> dict | None:
+    def _stamp(self, tasks: list) -> tuple[dict | None, dict | None]:
+        """The stamp and its side file (fastpath.side_data), or (None, None); after a
+        partial run, merged with the old ones for the stages doit did not see."""
+        from orchestrator import fastpath
+
+        stamp = self._own_stamp(tasks)
+        if stamp is None:
+            return None, None
+        side = fastpath.side_data(self._stamp_builder, self.plan.selected, os.environ)
+        partial = self._partial
+        if partial is None:
+            return stamp, side
+        return fastpath.merge_partial(stamp, side, partial.stamp, partial.side, os.environ)
+
+    def _own_stamp(self, tasks: list) -> dict | None:
         from orchestrator.compile import freshness_of
 
         reporter, plan = self.reporter, self.plan
@@ -271,7 +312,7 @@ class RunSession:
             if until is None:
                 return None  # it runs every time: no stamp can stand for it
             if until != float("inf"):
-                builder.expires_at(until)
+                builder.stage_until(freshness.stage.id, until)
         graph = self.graph
         selection = self.options.selection
         head = {"pipelineId": plan.pipeline_id, "label": self.options.label,

@@ -67,6 +67,10 @@ def since_plan(graph: Graph, plan: Plan, record: dict, environ=None) -> Plan:
 
     run_id = record.get("runId", "?")
     recorded = {s.get("id"): s for s in record.get("stages", []) if isinstance(s, dict)}
+    # a fast-path run (whole or partial) lists no fingerprint for the stages its stamp
+    # found up to date: they cannot be compared, so they run, and say why
+    unlisted = f"no fingerprint recorded in {run_id} (fast path)" if isinstance(
+        record.get("fastPath"), dict) else f"did not succeed in {run_id}"
     tasks = compile_tasks(graph, plan.selected, graph.root, lambda stage: (lambda: None),
                           environ=environ)
     reasons: dict[str, str] = {}
@@ -77,7 +81,9 @@ def since_plan(graph: Graph, plan: Plan, record: dict, environ=None) -> Plan:
         missing = [graph.artifacts[o.artifact].display_path for o in graph.stages[sid].outputs
                    if not o.optional and o.artifact not in graph.stages[sid].cache_artifacts
                    and digest_of(str(graph.root), graph.artifacts[o.artifact]) is None]
-        if before.get("status") not in ("succeeded", "up-to-date"):
+        if not before:
+            reasons[sid] = unlisted
+        elif before.get("status") not in ("succeeded", "up-to-date"):
             reasons[sid] = f"did not succeed in {run_id}"
         elif before.get("fingerprint") != freshness.current()["digest"]:
             reasons[sid] = f"inputs changed since {run_id}"

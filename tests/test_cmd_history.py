@@ -209,7 +209,8 @@ def test_no_records_is_a_friendly_line_and_empty_json(project):
     result = project.pipeline("history")
     assert result.code == 0
     assert result.out.startswith("No runs recorded yet under .pipeline-runs/")
-    assert history(project) == {"runs": 0, "pipeline": None, "fastPathRuns": 0, "stages": []}
+    assert history(project) == {"runs": 0, "pipeline": None, "fastPathRuns": 0,
+                                "partialFastPathRuns": 0, "stages": []}
 
 
 def test_a_pipeline_in_the_graph_without_runs_is_not_an_error(project):
@@ -217,7 +218,8 @@ def test_a_pipeline_in_the_graph_without_runs_is_not_an_error(project):
     assert result.code == 0, result.text
     assert "No runs of pipeline 'full-refresh'" in result.out
     assert history(project, "--pipeline", "full-refresh") == {
-        "runs": 0, "pipeline": "full-refresh", "fastPathRuns": 0, "stages": []}
+        "runs": 0, "pipeline": "full-refresh", "fastPathRuns": 0, "partialFastPathRuns": 0,
+        "stages": []}
 
 
 def test_unknown_pipeline_exits_2_with_a_suggestion(project):

@@ -105,7 +105,9 @@ def show_history(ctx, args) -> int:
     console = Console()
     if args.json:
         console.json({"runs": len(records), "pipeline": args.pipeline,
-                      "fastPathRuns": fast_path_runs(records), "stages": stages})
+                      "fastPathRuns": fast_path_runs(records),
+                      "partialFastPathRuns": fast_path_runs(records, partial=True),
+                      "stages": stages})
         return EXIT_OK
     if not records:
         which = f"of pipeline '{args.pipeline}' " if args.pipeline else ""
@@ -116,9 +118,12 @@ def show_history(ctx, args) -> int:
     return EXIT_OK
 
 
-def fast_path_runs(records: list[dict]) -> int:
-    """Runs that took the fast path: their records list no stage (fastpath.py)."""
-    return sum(1 for r in records if isinstance(r.get("fastPath"), dict))
+def fast_path_runs(records: list[dict], partial: bool = False) -> int:
+    """Runs that took the fast path: their records list no stage (fastpath.py); with
+    `partial`, the runs that took the partial fast path, whose records list only the
+    stages doit decided."""
+    return sum(1 for r in records if isinstance(r.get("fastPath"), dict)
+               and bool(r["fastPath"].get("partial")) is partial)
 
 
 def percent(ratio: float | None) -> str:
@@ -136,6 +141,10 @@ def show_table(records: list[dict], stages: list[dict], pipeline: str | None,
     if fast:
         console.row(f"  {fast} of them found every stage up to date on the fast path "
                     f"(not counted per stage below)", "note")
+    partial = fast_path_runs(records, partial=True)
+    if partial:
+        console.row(f"  {partial} of them found some stages up to date on the fast path "
+                    f"(those are not counted per stage below)", "note")
     if not stages:
         console.line("  (no stages recorded)", "note")
         return

@@ -296,8 +296,9 @@ def show_run(record: dict, console: Console, options: list[str]) -> None:
                 f"took {duration}, graph {record.get('graphPath')}", "note")
     stages = [s for s in record.get("stages") or [] if isinstance(s, dict)]
     fast = record.get("fastPath")
-    if not stages and isinstance(fast, dict) and fast.get("reason"):
+    if isinstance(fast, dict) and fast.get("reason"):  # not listed one by one
         console.row(f"  ↷ {fast['reason']}", "skip")
+    if not stages and isinstance(fast, dict) and fast.get("reason"):
         return
     if not stages:
         console.line("  (no stages recorded)", "note")

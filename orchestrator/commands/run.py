@@ -253,16 +253,30 @@ def run_pipeline(ctx, args) -> int:
         log_level=args.log_level, json_logs=args.json_logs,
         global_options=ctx.global_options, argv=ctx.argv, fast_path_key=key,
         **executor_settings(args))
+    partial = None
     if key is not None and not (args.no_fast_path or args.force or args.log_level == "debug"):
         from orchestrator import fastpath
 
         console = Console(level=args.log_level, json_events=args.json_logs)
         taken = fastpath.take(ctx.root, key, options.as_record(), args.wait, console)
-        if taken is not None:
+        if isinstance(taken, fastpath.Partial):
+            partial = taken  # it holds the run lock: the run below adopts it
+        elif taken is not None:
             code, run_id = taken
             if not args.no_summary:
                 _append_summary(ctx, run_id)
             return code
+    try:
+        return _full_or_partial(ctx, args, options, key, partial)
+    finally:
+        if partial is not None:
+            partial.lock.release()  # on every path; releasing twice is harmless
+
+
+def _full_or_partial(ctx, args, options: RunOptions, key: str | None, partial) -> int:
+    """The run that the fast path declined: decided stage by stage, or with a
+    fastpath.Partial, only for the stages something changed for and those downstream
+    of them, under the lock the Partial holds."""
     from orchestrator.plan import make_selection, plan_pipeline
 
     ctx.write_cache = not args.dry_run
@@ -288,9 +302,25 @@ def run_pipeline(ctx, args) -> int:
         return show_plan(graph, plan, stage_environ(file_values, args.python),
                          as_json=args.json)
     options = options.replace(label=pipeline.id, selection=selection)
-    return _run_with_summary(ctx, args, _session(graph, options, plan,
-                                                   environ=_runner_environ(args),
-                                                   file_values=file_values))
+    used = None
+    if partial is not None and _decided_on(partial, options.graph_stat, plan):
+        from orchestrator.plan import partial_plan
+
+        plan, used = partial_plan(graph, plan, partial.changed), partial
+    session = _session(graph, options, plan, environ=_runner_environ(args),
+                       file_values=file_values)
+    if partial is not None:  # a stamp of other stages than these: the full path, held
+        session.adopt(partial.lock, used)
+    return _run_with_summary(ctx, args, session)
+
+
+def _decided_on(partial, graph_stat, plan) -> bool:
+    """Is this run's plan the one the partial fast path decided on: the graph read is
+    the one the stamp was checked against (its stat, taken before it was read, is the
+    stamp's, outside the racy window), and the stamp stands for exactly these stages?"""
+    _file, _shown, racy, *sig, _digest = partial.stamp["graph"]
+    return (not racy and graph_stat is not None and list(graph_stat) == sig
+            and tuple(partial.side["selected"]) == plan.selected)
 
 
 def _session(*args, **kwargs):
