@@ -29,7 +29,8 @@ if os.path.exists('hold.flag'):
     open('holding', 'w').write('yes')
     probe = os.environ.get('PROBE_RUN')
     if probe:  # a second `pipeline run` while this one runs
-        done = __import__('subprocess').run([sys.executable, '-m', 'orchestrator', 'run'],
+        runner = os.environ['RUNNER_PYTHON']  # the tests' interpreter: it has the runner
+        done = __import__('subprocess').run([runner, '-m', 'orchestrator', 'run'],
                                             capture_output=True, text=True)
         open(probe, 'w').write(f'{done.returncode}\\n{done.stderr}')
     else:
@@ -309,7 +310,8 @@ def held(tmp_path: Path) -> Project:
 def test_a_second_run_during_a_partial_run_is_refused(tmp_path):
     project = held(tmp_path)
     probe = tmp_path / "probe.txt"
-    result = project.pipeline("run", env={"PROBE_RUN": str(probe)})
+    result = project.pipeline("run", env={"PROBE_RUN": str(probe),
+                                          "RUNNER_PYTHON": sys.executable})
     assert result.code == 0, result.text
     assert PARTIAL in result.out, result.text
     code, said = probe.read_text().split("\n", 1)
