@@ -204,6 +204,7 @@ class PipelineReporter:
         if not sid:
             return
         collector.resume()  # real work from here on: let the collector run again
+        self.session.stage_decided(sid)
         reason = (self.plan.reasons.get(sid) if self.plan else None) or run_reason(task)
         self.console.stage_started(self._number(sid), self.total, sid, reason)
         if self.console.debug:
@@ -304,6 +305,7 @@ class PipelineReporter:
         sid = _stage_id(task)
         if not sid:
             return
+        self.session.stage_decided(sid)
         # doit fills task.values only after this call; the check kept what it read
         freshness = freshness_of(task)
         saved = freshness.previous if freshness is not None else {}

@@ -80,6 +80,8 @@ class RunSession:
         self._before: dict | None = None
         self._outputs: dict[str, list] = {}
         self._written: dict = {}
+        self._decided: set[str] = set()  # stages doit has decided so far in this run
+        self._sorted_covered: list[str] | None = None
         self._partial = None  # the fastpath.Partial this run finishes (see adopt)
         self._claiming = threading.Lock()  # doit's worker threads start stages at once
         self.ledger = RunLedger(self.root, graph.display, options.as_record(),
@@ -274,10 +276,51 @@ class RunSession:
         seen = self._stamp_builder.snapshot(
             [a.path for a in outputs if not a.is_directory],
             {a.path: a.ignore for a in outputs if a.is_directory})
-        if seen is None:
-            self._stamp_builder = None  # an output folder that cannot be read: no stamp
+        if seen is None or self._read_before(stage_id, outputs):
+            # an output folder that cannot be read, or a stage decided before this one
+            # wrote reads what it wrote: no stamp (the next run decides that stage again)
+            self._stamp_builder = None
         else:
             self._written.update(seen)
+
+    def stage_decided(self, stage_id: str) -> None:
+        """doit decided the stage: up to date, or about to run it."""
+        self._decided.add(stage_id)
+
+    def _covered_inside(self, folder: str) -> list[str]:
+        """The covered paths inside `folder` (a sorted list, made once, and bisected:
+        10,000 stages writing folders must not each scan every path)."""
+        import bisect
+
+        if self._sorted_covered is None:
+            self._sorted_covered = sorted(self._stamp_builder.owners)
+        paths, inside = self._sorted_covered, folder.rstrip("/") + "/"
+        found = []
+        for rel in paths[bisect.bisect_left(paths, inside):]:
+            if not rel.startswith(inside):
+                break
+            found.append(rel)
+        return found
+
+    def _read_before(self, writer: str, outputs: list) -> bool:
+        """Does a stage decided before `writer` ended also cover one of its outputs:
+        the same file, a folder holding it, or (for a folder output) something inside?
+        Only a stage that comes first without depending on the writer can (a folder it
+        reads that a later stage writes into): it was decided on what was there before."""
+        builder = self._stamp_builder
+        owners, roots = builder.owners, [r.rstrip("/") + "/" for r in builder.trees]
+        for artifact in outputs:
+            path = artifact.path
+            readers = set(owners.get(path, ()))
+            for root in roots:
+                if path.startswith(root):
+                    readers.update(owners.get(root.rstrip("/"), ()))
+            if artifact.is_directory:
+                readers.update(o for rel in self._covered_inside(path) for o in owners[rel])
+            readers.discard(writer)
+            if readers & self._decided:
+                return True
+        return False
 
     def _stamp(self, tasks: list) -> tuple[dict | None, dict | None]:
         """The stamp and its side file (fastpath.side_data), or (None, None); after a

@@ -52,6 +52,29 @@ def test_read_without_depending_on_the_writer(project):
     assert report["warnings"] == []
 
 
+def test_a_folder_read_before_a_stage_writes_into_it_is_an_unordered_read(project):
+    """Another artifact id, the same bytes: extract reads the folder build/, which
+    transform writes a file into, and publish reads a file inside the folder build/site/
+    that publish itself writes (its own: fine). The run's up-to-date decision of extract
+    would depend on the order; check says so, naming both artifacts."""
+    graph = project.graph()
+    graph["artifacts"].append({"id": "build", "type": "directory", "path": "build/"})
+    stage(graph, "extract")["inputs"].append({"artifact": "build", "mode": "read",
+                                              "optional": True})
+    graph["artifacts"].append({"id": "page", "type": "file", "path": "build/site/index.html"})
+    stage(graph, "publish")["inputs"].append({"artifact": "page", "mode": "read",
+                                              "optional": True})
+    project.write_graph(graph)
+    code, report = check_json(project)
+    assert code == 1
+    found = [(e["stage"], e["artifact"], e["writer"]) for e in report["errors"]
+             if e["code"] == "unordered-read"]
+    assert found == [("extract", "build", "transform"), ("extract", "build", "publish")]
+    assert ("stage 'extract' reads artifact 'build' (build/), and 'transform' writes "
+            "artifact 'clean' (build/clean.json) inside it but does not depend on it; add "
+            "'transform' to its dependsOn") in report["errors"][0]["message"]
+
+
 def test_transitive_dependency_orders_the_read(project):
     graph = project.graph()
     # publish depends on transform, which depends on extract: reading raw is ordered

@@ -443,3 +443,61 @@ def test_a_folder_read_before_a_stage_writes_into_it_is_decided_next_time(tmp_pa
     assert after.code == 0, after.text
     assert delta(project, before) == {"c3": 1, "c4": 1, "c5": 1, "bundle": 1}, after.text
     assert "extra, edited" in project.path("data/bundle").read_text()
+
+
+def test_a_folder_read_before_a_stage_writes_into_it_gets_no_stamp(tmp_path):
+    """The same hazard on the full path: `bundle` is decided up to date on out/ as it
+    was, then c3..c5 write into out/. No stamp may vouch for out/ as they left it: the
+    next run decides bundle again, and it runs (as --no-fast-path would)."""
+    project = chain5(tmp_path)
+    graph = project.graph()
+    graph["artifacts"] += [{"id": "outdir", "type": "directory", "path": "out"},
+                           {"id": "bundle", "type": "file", "path": "data/bundle"}]
+    stage = copy_stage("bundle", ["outdir"], "bundle", ["out"])
+    stage["command"]["args"][2] = "data/bundle"
+    graph["stages"].insert(0, stage)
+    graph["pipelines"] = [{"id": "all", "stages": [s["id"] for s in graph["stages"]]}]
+    project.write_graph(graph)
+    project.path("out").mkdir()
+    for i in range(1, 6):
+        project.path(f"out/o{i}").write_text("in\n")
+    settled(project)
+    before = ran(project)
+    project.path("data/extra.txt").write_text("extra, edited\n")
+    result = project.pipeline("run", "--no-fast-path")
+    assert result.code == 0, result.text
+    assert delta(project, before) == {"c3": 1, "c4": 1, "c5": 1}, result.text
+    after = project.pipeline("run")
+    assert after.code == 0, after.text
+    assert FAST not in after.out, after.text
+    assert delta(project, before) == {"c3": 1, "c4": 1, "c5": 1, "bundle": 1}, after.text
+    assert "extra, edited" in project.path("data/bundle").read_text()
+
+
+def test_a_file_read_before_a_stage_writes_the_folder_holding_it_gets_no_stamp(tmp_path):
+    """`reader` comes first and reads out/o1; `filler`, later and not upstream of it,
+    writes the whole folder out/ (out/o1 too). The stamp may not vouch for reader."""
+    filler = ("import os, sys\nos.makedirs('.counts', exist_ok=True)\n"
+              "open('.counts/filler', 'a').write('ran\\n')\nos.makedirs('out', exist_ok=True)\n"
+              "open('out/o1', 'w').write(open('data/in.txt').read())\n")
+    artifacts = [{"id": "in", "type": "file", "path": "data/in.txt"},
+                 {"id": "o1", "type": "file", "path": "out/o1"},
+                 {"id": "outdir", "type": "directory", "path": "out"},
+                 {"id": "copy", "type": "file", "path": "data/copy"}]
+    reader = copy_stage("reader", ["o1"], "copy", ["out/o1"])
+    reader["command"]["args"][2] = "data/copy"
+    stages = [reader, {"id": "filler", "command": {"executable": "python3",
+                                                   "args": ["stages/filler.py"]},
+                       "inputs": [{"artifact": "in"}], "outputs": [{"artifact": "outdir"}]}]
+    project = make(tmp_path, {"artifacts": artifacts, "stages": stages},
+                   {"data/in.txt": "first\n", "out/o1": "first\n", "stages/filler.py": filler})
+    settled(project)
+    before = ran(project)
+    project.path("data/in.txt").write_text("second\n")
+    result = project.pipeline("run", "--no-fast-path")
+    assert result.code == 0, result.text
+    assert delta(project, before) == {"filler": 1}, result.text  # reader saw "first"
+    after = project.pipeline("run")
+    assert after.code == 0, after.text
+    assert FAST not in after.out, after.text
+    assert project.path("data/copy").read_text() == "second\n"

@@ -171,28 +171,77 @@ def duplicate_writers(graph: Graph, pipeline: Pipeline, index: int) -> list[Find
 
 def unordered_reads(graph: Graph, pipeline: Pipeline) -> list[Finding]:
     """A stage reads what another stage of the pipeline writes, without depending on it:
-    whether it sees the old or the new content depends on the listed order."""
+    whether it sees the old or the new content depends on the listed order. "What it
+    writes" is by path: the same artifact, a file inside a folder it reads, or a folder
+    holding a file it reads (another artifact id, the same bytes)."""
     upstream = upstream_within(graph, pipeline)
-    writers = writers_within(graph, pipeline)
+    writers = _WritersByPath(graph, pipeline)
     findings = []
     for sid in pipeline.stages:
         stage = graph.stages[sid]
         for k, inp in enumerate(stage.inputs):
             if inp.artifact is None:
                 continue
-            for writer in writers.get(inp.artifact, []):
-                if writer == sid or upstream(writer, sid):
-                    continue  # its own cache, or ordered by dependsOn
-                artifact = graph.artifacts[inp.artifact]
+            artifact = graph.artifacts[inp.artifact]
+            named: set[str] = set()
+            for writer, written in writers.overlapping(artifact):
+                if writer == sid or writer in named or upstream(writer, sid):
+                    continue  # its own cache, said already, or ordered by dependsOn
+                named.add(writer)
+                what = (f"artifact '{inp.artifact}' ({artifact.display_path}) written by "
+                        f"'{writer}'" if written.id == artifact.id else
+                        f"artifact '{inp.artifact}' ({artifact.display_path}), and "
+                        f"'{writer}' writes artifact '{written.id}' "
+                        f"({written.display_path}) {_overlap(artifact, written)}")
                 findings.append(Finding(
                     UNORDERED_READ,
-                    f"pipeline '{pipeline.id}': stage '{sid}' reads artifact "
-                    f"'{inp.artifact}' ({artifact.display_path}) written by '{writer}' "
-                    f"but does not depend on it; add '{writer}' to its dependsOn",
+                    f"pipeline '{pipeline.id}': stage '{sid}' reads {what} but does not "
+                    f"depend on it; add '{writer}' to its dependsOn",
                     f"stages[{stage.index}].inputs[{k}]",
                     {"pipeline": pipeline.id, "stage": sid, "artifact": inp.artifact,
                      "writer": writer}))
     return findings
+
+
+def _overlap(read, written) -> str:
+    if written.path.rstrip("/") == read.path.rstrip("/"):
+        return "at the same path"
+    return "inside it" if read.is_directory else "which holds it"
+
+
+class _WritersByPath:
+    """Who writes what in a pipeline, asked by the path an input reads."""
+
+    def __init__(self, graph: Graph, pipeline: Pipeline):
+        import bisect
+
+        self._bisect = bisect.bisect_left
+        self.at: dict[str, list[tuple[str, object]]] = {}  # path -> (writer, artifact)
+        for sid in pipeline.stages:
+            for out in graph.stages[sid].outputs:
+                written = graph.artifacts[out.artifact]
+                entry = (sid, written)
+                places = self.at.setdefault(written.path.rstrip("/"), [])
+                if entry not in places:
+                    places.append(entry)
+        self.paths = sorted(self.at)
+
+    def overlapping(self, artifact) -> list[tuple[str, object]]:
+        """(writer, artifact written) for the same path, a folder output holding it, and
+        (for a folder) every output inside it."""
+        path = artifact.path.rstrip("/")
+        found = list(self.at.get(path, ()))
+        parent = path
+        while "/" in parent:
+            parent = parent.rsplit("/", 1)[0]
+            found += [(w, a) for w, a in self.at.get(parent, ()) if a.is_directory]
+        if artifact.is_directory:
+            inside = path + "/"
+            for rel in self.paths[self._bisect(self.paths, inside):]:
+                if not rel.startswith(inside):
+                    break
+                found += self.at[rel]
+        return found
 
 
 # ---------------------------------------------------------------------------
