@@ -99,12 +99,24 @@ def _compile(schema: Any, resolve: Callable[[str], Check]) -> Check:
         return lambda v: True
     if len(checks) == 1:
         return checks[0]
-    return lambda v: all(check(v) for check in checks)
+    return _all_of(tuple(checks))
+
+
+def _all_of(checks: tuple[Check, ...]) -> Check:
+    # loops rather than all() over a generator: this runs for every object of the graph
+    def check(v: Any) -> bool:
+        for test in checks:
+            if not test(v):
+                return False
+        return True
+    return check
 
 
 def _type(value: Any, schema: dict, resolve) -> Check:
     names = value if isinstance(value, list) else [value]
     tests = [_TYPES[name] for name in names]  # KeyError: an unknown type
+    if len(tests) == 1:
+        return tests[0]
     return lambda v: any(test(v) for test in tests)
 
 
@@ -119,9 +131,11 @@ def _properties(value: Any, schema: dict, resolve) -> Check:
     def check(v: Any) -> bool:
         if not isinstance(v, dict):
             return True
-        if len(v) < len(checks):
-            return all(checks[key](item) for key, item in v.items() if key in checks)
-        return all(test(v[key]) for key, test in checks.items() if key in v)
+        for key, item in v.items():
+            test = checks.get(key)
+            if test is not None and not test(item):
+                return False
+        return True
     return check
 
 
@@ -129,7 +143,15 @@ def _items(value: Any, schema: dict, resolve) -> Check:
     if not isinstance(value, dict):
         raise _Unsupported("items")
     item = _compile(value, resolve)
-    return lambda v: not isinstance(v, list) or all(item(x) for x in v)
+
+    def check(v: Any) -> bool:
+        if not isinstance(v, list):
+            return True
+        for x in v:
+            if not item(x):
+                return False
+        return True
+    return check
 
 
 def _ref(value: Any, schema: dict, resolve) -> Check:
