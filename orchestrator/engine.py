@@ -112,6 +112,7 @@ def _prefetched_backend():
         desc = "doit's sqlite3 backend, rows read in one query"
 
         def __init__(self, name, codec, **options):  # doit 0.37 adds module_name=
+            _create_in_wal_mode(name)
             super().__init__(name, codec, **options)
             _tune_for_commits(self._conn)
             self._raw: dict[str, str] = {}
@@ -246,6 +247,29 @@ def state_releaser(task_ids=()) -> Callable[[str], None] | None:
     if prefetch is not None:
         prefetch(task_ids)
     return getattr(backend, "release", None)
+
+
+def _create_in_wal_mode(path: str) -> None:
+    """A state DB that does not exist yet is created in WAL mode, before doit creates
+    its table in it: doit's `create table` under the default rollback journal, then
+    the switch to WAL, synced a new file several times over (about 25 ms of a fresh
+    project's start-up, against about 1 ms this way). The file is the same sqlite3 DB
+    doit would have made, already in the mode `_tune_for_commits` sets."""
+    import os
+    import sqlite3
+
+    if os.path.exists(path):
+        return
+    try:
+        conn = sqlite3.connect(path)
+    except sqlite3.Error:  # e.g. a read-only directory: doit's own open says so
+        return
+    try:
+        conn.execute("pragma journal_mode=wal")
+    except sqlite3.Error:
+        pass
+    finally:
+        conn.close()
 
 
 def _tune_for_commits(conn) -> None:

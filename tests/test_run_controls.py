@@ -272,3 +272,23 @@ def test_a_closed_console_pipe_does_not_break_the_run(project):
     assert "Traceback" not in err
     assert project.last_record()["status"] == "succeeded"
     assert project.counts() == {"extract": 1, "transform": 1, "publish": 1}
+
+
+def test_jobs_keep_every_slot_busy_and_never_run_more_at_once(project):
+    """Six stages of 0.4 s under --jobs 2: never three at once, and a slot freed by a
+    stage is taken by the next one at once, not after a poll interval (generous bound:
+    a quarter of a second per hand-over, on a loaded machine)."""
+    count, jobs, seconds = 6, 2, 0.4
+    add_stages(project, "busy", *({"id": f"s{i}", "command": sleeper(f"s{i}", seconds)}
+                                  for i in range(count)))
+    result = project.pipeline("run", "busy", "--jobs", str(jobs))
+    assert result.code == 0, result.text
+    spans = sorted((parse(s["startedAt"]).timestamp(),
+                    parse(s["startedAt"]).timestamp() + s["durationMs"] / 1000)
+                   for s in project.last_record()["stages"])
+    assert len(spans) == count
+    for start, _ in spans:  # how many run at each start, this one included
+        assert sum(1 for s, e in spans if s <= start < e) <= jobs
+    for k in range(jobs, count):  # the k-th start waits for the (k - jobs + 1)-th end
+        freed = sorted(end for _, end in spans[:k])[k - jobs]
+        assert spans[k][0] - freed < 0.25, (k, spans)
