@@ -23,6 +23,23 @@ from orchestrator.session import RunOptions, RunSession
 __all__ = ["DOIT_CONFIG", "task_stage_graph"]
 
 _ROOT = Path.cwd()
+
+
+def _refuse_linked_state() -> None:
+    """Before doit opens its state DB (it does so before any reporter or task of ours
+    runs): a state path linked outside the project is one line and exit 2, as for
+    `pipeline run`; opening the DB through a link to a file not there yet would create
+    it outside."""
+    from orchestrator.lock import refuse_linked_state
+
+    try:
+        refuse_linked_state(_ROOT)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+_refuse_linked_state()
 _GRAPH_PATH = resolve_graph_path(_ROOT, os.environ.get("PIPELINE_GRAPH") or None)
 _GRAPH = None
 _ERROR: str | None = None

@@ -23,8 +23,10 @@ from pathlib import Path
 from orchestrator.errors import UsageError
 from orchestrator.paths import CACHE_DIR, FAST_PATH_DIR, LOCK_FILE, RUNS_DIR, STATE_DB
 
-# where a run writes: never through a link
-STATE_PATHS = (RUNS_DIR, STATE_DB, LOCK_FILE, CACHE_DIR, FAST_PATH_DIR)
+# where a run writes: never through a link (sqlite writes its log and shared memory
+# beside the state DB)
+STATE_PATHS = (RUNS_DIR, STATE_DB, STATE_DB + "-wal", STATE_DB + "-shm", STATE_DB + "-journal",
+               LOCK_FILE, CACHE_DIR, FAST_PATH_DIR)
 
 
 def waiting_message(holder: str) -> str:

@@ -266,6 +266,28 @@ def test_a_state_path_linked_outside_the_project_is_refused(project, tmp_path, l
     assert victim.read_text() == "keep me\n" and project.counts() == {}
 
 
+@pytest.mark.parametrize("linked", [".doit.db", ".doit.db-wal", ".pipeline-runs/.cache"])
+def test_a_state_path_linked_to_nothing_yet_outside_is_refused_by_plain_doit_too(
+        project, tmp_path, linked):
+    """A link to a file that does not exist yet: opening the state DB through it would
+    create that file outside the project. `pipeline run` and plain `doit run` refuse
+    before anything opens it: one line, exit 2, nothing created outside."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    path = project.path(linked)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.symlink(outside / "new-file", path)
+    expected = (f"{linked} is a symbolic link leading outside the project root (to "
+                f"{os.path.realpath(outside / 'new-file')}); refusing to write through it")
+    result = project.pipeline("run")
+    assert result.code == 2 and result.err.strip() == f"pipeline: error: {expected}", \
+        result.text
+    assert list(outside.iterdir()) == []
+    result = project.doit("run", "extract")
+    assert result.code == 2 and result.err.strip() == f"error: {expected}", result.text
+    assert list(outside.iterdir()) == [] and project.counts() == {}
+
+
 # -- every exit path ends the stage's whole process group --------------------------------
 
 
