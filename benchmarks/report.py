@@ -468,7 +468,9 @@ def render_doc(rows: list[Row], options: Options, failures: list[str],
         "is the fast path (a stamp of stats, no doit); **no-op run, full path** is the "
         "same with `--no-fast-path`: the decision stage by stage, through doit.",
         "- **last output removed**: the last stage's output deleted, then a run: one "
-        "stage runs (the fast path declines).",
+        "stage runs. For `pipeline` this is the partial fast path: the stamp names the "
+        "stage whose file changed, doit decides that stage and those downstream of it, "
+        "and the others are up to date by the stamp.",
         "- **record + events of a no-op**: the size of the newest run's record and event "
         "log after the no-op runs.",
         "- **parallel**: 200 independent stages that each sleep 50 ms, then copy: "
