@@ -90,8 +90,10 @@ def mutate(doc, place, action, value, key):
     elif action == "delete":
         if isinstance(parent, dict):
             del parent[last]
-        else:
+        elif isinstance(parent, list):
             parent.pop(last)
+        else:  # an earlier mutation made the parent a scalar
+            raise TypeError(f"no place {place}")
     elif isinstance(parent[last], dict):  # add a key
         parent[last][key] = value
     elif isinstance(parent[last], list):
