@@ -294,7 +294,7 @@ class RunSession:
 
         if self._sorted_covered is None:
             self._sorted_covered = sorted(self._stamp_builder.owners)
-        paths, inside = self._sorted_covered, folder.rstrip("/") + "/"
+        paths, inside = self._sorted_covered, folder + "/"
         found = []
         for rel in paths[bisect.bisect_left(paths, inside):]:
             if not rel.startswith(inside):
@@ -308,13 +308,13 @@ class RunSession:
         Only a stage that comes first without depending on the writer can (a folder it
         reads that a later stage writes into): it was decided on what was there before."""
         builder = self._stamp_builder
-        owners, roots = builder.owners, [r.rstrip("/") + "/" for r in builder.trees]
+        owners = builder.owners  # artifact paths are normalized: no trailing "/"
         for artifact in outputs:
             path = artifact.path
             readers = set(owners.get(path, ()))
-            for root in roots:
-                if path.startswith(root):
-                    readers.update(owners.get(root.rstrip("/"), ()))
+            for root in builder.trees:
+                if path.startswith(root + "/"):
+                    readers.update(owners.get(root, ()))
             if artifact.is_directory:
                 readers.update(o for rel in self._covered_inside(path) for o in owners[rel])
             readers.discard(writer)
