@@ -6,6 +6,7 @@ loose ends that are probably mistakes. Each finding has a stable code (see docs/
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -204,7 +205,7 @@ def unordered_reads(graph: Graph, pipeline: Pipeline) -> list[Finding]:
 
 
 def _overlap(read, written) -> str:
-    if written.path.rstrip("/") == read.path.rstrip("/"):
+    if written.path == read.path:
         return "at the same path"
     return "inside it" if read.is_directory else "which holds it"
 
@@ -213,15 +214,12 @@ class _WritersByPath:
     """Who writes what in a pipeline, asked by the path an input reads."""
 
     def __init__(self, graph: Graph, pipeline: Pipeline):
-        import bisect
-
-        self._bisect = bisect.bisect_left
         self.at: dict[str, list[tuple[str, object]]] = {}  # path -> (writer, artifact)
         for sid in pipeline.stages:
             for out in graph.stages[sid].outputs:
                 written = graph.artifacts[out.artifact]
                 entry = (sid, written)
-                places = self.at.setdefault(written.path.rstrip("/"), [])
+                places = self.at.setdefault(written.path, [])
                 if entry not in places:
                     places.append(entry)
         self.paths = sorted(self.at)
@@ -229,7 +227,7 @@ class _WritersByPath:
     def overlapping(self, artifact) -> list[tuple[str, object]]:
         """(writer, artifact written) for the same path, a folder output holding it, and
         (for a folder) every output inside it."""
-        path = artifact.path.rstrip("/")
+        path = artifact.path  # normalized by graph loading: no trailing "/"
         found = list(self.at.get(path, ()))
         parent = path
         while "/" in parent:
@@ -237,7 +235,7 @@ class _WritersByPath:
             found += [(w, a) for w, a in self.at.get(parent, ()) if a.is_directory]
         if artifact.is_directory:
             inside = path + "/"
-            for rel in self.paths[self._bisect(self.paths, inside):]:
+            for rel in self.paths[bisect.bisect_left(self.paths, inside):]:
                 if not rel.startswith(inside):
                     break
                 found += self.at[rel]
