@@ -61,3 +61,29 @@ def test_a_terminal_gets_lines_cut_to_its_width(tmp_path, project):
         lines = [line for line in ANSI.sub("", text).replace("\r", "").split("\n") if line]
         assert all(columns(line) <= 60 for line in lines), (argv, lines)
         assert any(line.endswith("…") or "…" in line for line in lines), (argv, lines)
+
+
+def test_columns_stay_aligned_when_every_id_is_shorter_than_its_heading(project):
+    """Ids shorter than the heading `STAGE` (`a`, `up`): the column is as wide as the
+    heading, or the header's columns stand to the right of the rows'."""
+    graph = project.graph()
+    renamed = {"extract": "a", "transform": "up", "publish": "pub"}
+    for stage in graph["stages"]:
+        stage["id"] = renamed[stage["id"]]
+        stage["dependsOn"] = [renamed[d] for d in stage.get("dependsOn", [])]
+    graph["pipelines"][0]["stages"] = [renamed[s] for s in graph["pipelines"][0]["stages"]]
+    project.write_graph(graph)
+    assert project.pipeline("run").code == 0, "the renamed graph runs"
+    project.path("data/source.txt").write_text("changed\n")
+
+    status = project.pipeline("status")
+    rows = status.out.splitlines()[1:]
+    assert len(second_column(rows)) == 1, status.out
+
+    logs = project.pipeline("logs", "--latest")
+    rows = logs.out.splitlines()[2:]
+    assert len(second_column(rows)) == 1, logs.out
+
+    history = project.pipeline("history")
+    rows = history.out.splitlines()[1:]
+    assert len({len(line) for line in rows}) == 1, history.out

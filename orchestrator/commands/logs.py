@@ -303,7 +303,7 @@ def show_run(record: dict, console: Console, options: list[str]) -> None:
     if not stages:
         console.line("  (no stages recorded)", "note")
         return
-    width = max(len(str(s.get("id"))) for s in stages)
+    width = max(len("STAGE"), *(len(str(s.get("id"))) for s in stages))  # the heading too
     console.row(f"  {'STAGE':<{width}}  {'STATUS':<10}  {'TIME':>6}  {'CPU':>7}  "
                 f"{'PEAK MEM':>9}  REASON", "note")
     for stage in stages:

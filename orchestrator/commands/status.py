@@ -61,7 +61,7 @@ def show_status(ctx, args) -> int:
     console.line(f"Pipeline '{pipeline.id}': {fresh} of {len(statuses)} stages up to date")
     if not statuses:
         return EXIT_OK
-    width = max(len(st.id) for st in statuses)
+    width = max(len("STAGE"), *(len(st.id) for st in statuses))  # the heading too
     console.row(f"  {'STAGE':<{width}}  {'STATE':<11}  {'LAST RUN (UTC)':<19}  REASON",
                 "note")
     for st in statuses:
