@@ -74,6 +74,7 @@ class RunSession:
             before_stage=self.claim_for_stage if options.entry_point == "doit" else None)
         self.lock = RunLock(self.root, can_wait=options.entry_point != "doit")
         self._claimed = False
+        self._refused = False  # plain doit was told the lock is held
         # the fast path's stamp (see _snapshot): what it covers, its stats before the
         # run, each stage's outputs, and their stats as each writer left them
         self._stamp_builder = None
@@ -415,12 +416,17 @@ class RunSession:
 
     def claim_for_doit(self) -> None:
         """doit is starting the run (plain `doit run`): take the lock now, or stop doit
-        with one line when another run holds it."""
+        with one line when another run holds it. doit then ends the run it never began
+        (the reporter's complete_run), which asks again: that stops as quietly, so the
+        line is said once."""
         if self.options.entry_point != "doit" or self._claimed:
             return
+        if self._refused:
+            raise SystemExit(2)
         try:
             self.claim()
         except UsageError as exc:
+            self._refused = True
             self.console.error(f"error: {exc}")
             raise SystemExit(2) from None
 

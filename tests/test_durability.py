@@ -108,6 +108,7 @@ def test_a_second_run_is_refused_while_one_is_running_then_may_wait(project):
         assert "use --wait" in second.err
         assert "--wait" not in doit.err  # plain doit has no --wait
         assert "wait for it to end, then run again" in doit.err
+        assert len(doit.err.strip().splitlines()) == 1, doit.err  # said once, as by pipeline
         waiter = subprocess.Popen([sys.executable, "-m", "orchestrator", "run", "--to",
                                    "extract", "--wait"], cwd=project.root,
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
