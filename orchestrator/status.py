@@ -38,18 +38,20 @@ def plan_statuses(graph: Graph, plan: Plan, environ=None) -> list[StageStatus]:
     result = []
     try:
         for sid in plan.order:
+            # saved values for every stage, decided or not: when it last succeeded is
+            # the same answer as `status` gives, whatever the filters
+            values = state.get_values(sid) if state is not None else {}
             if sid in plan.settled:
-                result.append(StageStatus(sid, "up to date", plan.settled[sid], {}))
+                result.append(StageStatus(sid, "up to date", plan.settled[sid], values))
                 continue
             if sid not in selected:
-                result.append(StageStatus(sid, "skipped", plan.skipped[sid], {}))
+                result.append(StageStatus(sid, "skipped", plan.skipped[sid], values))
                 continue
             status, reason = _status(graph, tasks, sid, state, plan.force, changing)
             reason = plan.reasons.get(sid, reason)
             if status != "up to date":
                 for out in graph.stages[sid].outputs:
                     changing[out.artifact] = sid
-            values = state.get_values(sid) if state is not None else {}
             result.append(StageStatus(sid, status, reason, values))
     finally:
         if state is not None:

@@ -34,6 +34,8 @@ def test_dry_run_json_says_what_would_run(project):
     for entry, st in zip(changed["stages"][:2], status["stages"][:2]):
         assert {k: v for k, v in entry.items() if k != "action"} == st
     assert changed["stages"][2]["reason"] == "--skip"
+    # a stage left out by a filter still says when it last succeeded, as status does
+    assert changed["stages"][2]["lastRun"] == status["stages"][2]["lastRun"] is not None
     project.pipeline("run")
     assert actions(plan(project, "run")) == {"extract": "up-to-date",
                                              "transform": "up-to-date",
