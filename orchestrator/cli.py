@@ -97,6 +97,8 @@ def help_as_option(argv: list[str]) -> list[str]:
     if at is None or argv[at] != HELP_COMMAND:
         return argv
     rest = argv[at + 1:]
+    if rest == [HELP_COMMAND]:  # `help help`: help itself is what `--help` tells
+        rest = []
     if len(rest) > 1:
         raise UsageError(f"help takes at most one command, not {len(rest)} words "
                          f"(see 'pipeline --help')")

@@ -66,10 +66,11 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                      f"recording each run under {RUNS_DIR}/.")
     parser.add_argument("--version", action="version", version=f"pipeline {__version__}")
     parser.add_argument("-C", "--directory", metavar="DIR",
-                        help="project root (default: the working directory)")
+                        help="project root (default: the first directory, from here up, "
+                             "that holds the graph, as git finds its repository)")
     parser.add_argument("-g", "--graph", metavar="PATH",
-                        help="stage graph file, JSON or YAML "
-                             "(default: pipeline/stage-graph.json under the root)")
+                        help="stage graph file, JSON or YAML (default: $PIPELINE_GRAPH, "
+                             "else pipeline/stage-graph.json, under the root)")
     parser.epilog = ("'pipeline help COMMAND' (or 'pipeline COMMAND --help') shows a "
                      "command's options.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -83,6 +83,18 @@ def test_help_works_as_help_does(project):
         "pipeline: error: unknown command 'rnu' (did you mean 'run'?)")
     assert one_error(project.pipeline("help", "run", "logs")) == (
         "pipeline: error: help takes at most one command, not 2 words (see 'pipeline --help')")
+    # `help help` is about help itself, as `git help help` is: the top help, not a
+    # suggestion of the word just typed
+    assert project.pipeline("help", "help").out == top.out
+
+
+def test_help_tells_how_the_root_and_graph_are_found(project):
+    """-C's default is found upward (as git does), and -g's honours PIPELINE_GRAPH:
+    the help must not say 'the working directory'."""
+    text = " ".join(project.pipeline("--help").out.split())
+    assert "(default: the working directory)" not in text
+    assert "the first directory, from here up, that holds the graph" in text
+    assert "$PIPELINE_GRAPH" in text
 
 
 def test_log_level_takes_any_case_and_warning(project):
