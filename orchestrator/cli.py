@@ -57,7 +57,7 @@ DEBUG_VARIABLE = "PIPELINE_DEBUG"
 
 # commands whose module has another name
 COMMAND_MODULE_OF = {"run-stage": "run"}
-_GLOBAL_OPTIONS_WITH_VALUE = ("-C", "--directory", "-g", "--graph")
+GLOBAL_OPTIONS_WITH_VALUE = ("-C", "--directory", "-g", "--graph")
 
 
 def command_word(argv: list[str]) -> int | None:
@@ -67,7 +67,7 @@ def command_word(argv: list[str]) -> int | None:
     for i, arg in enumerate(argv):
         if skip:
             skip = False
-        elif arg in _GLOBAL_OPTIONS_WITH_VALUE:
+        elif arg in GLOBAL_OPTIONS_WITH_VALUE:
             skip = True
         elif arg.startswith("-"):
             if arg in ("-h", "--help"):

@@ -10,7 +10,7 @@ import argparse
 import importlib
 
 from orchestrator import __version__
-from orchestrator.cli import HELP_COMMAND, command_word
+from orchestrator.cli import GLOBAL_OPTIONS_WITH_VALUE, HELP_COMMAND, command_word
 from orchestrator.errors import UsageError
 from orchestrator.paths import RUNS_DIR
 
@@ -40,16 +40,45 @@ class Parser(argparse.ArgumentParser):
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
+        self._argv: list[str] = []
+
+    def parse_args(self, args=None, namespace=None):  # type: ignore[override]
+        self._argv = list(args or [])
+        return super().parse_args(args, namespace)
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(f"{message} (see '{self.prog} --help')")
+        raise UsageError(f"{message} (see '{self._help_for(message)} --help')")
+
+    def _help_for(self, message: str) -> str:
+        """Whose help lists the options at fault: argparse reports a command's unknown
+        option from the main parser, whose help does not list the command's options."""
+        at = command_word(self._argv)
+        if message.startswith("unrecognized arguments") and at is not None \
+                and self._argv[at] in getattr(self, "command_names", ()):
+            return f"{self.prog} {self._argv[at]}"
+        return self.prog
+
+
+def refuse_unknown_global_option(before: list[str]) -> None:
+    """An option before the command that `pipeline` lacks (`--direct DIR`, cut short):
+    named as such, rather than its value taken for an unknown command."""
+    for word in before:
+        name = word.split("=", 1)[0]
+        attached = word[:2] in ("-C", "-g")  # -Cdir, -gfile: argparse takes those
+        if word.startswith("-") and not attached \
+                and name not in (*GLOBAL_OPTIONS_WITH_VALUE, "--version"):
+            raise UsageError(f"unknown option '{name}' before the command (there: -C DIR, "
+                             f"-g PATH, --version, --help; see 'pipeline --help')")
 
 
 def refuse_unknown_command(argv: list[str], parser: argparse.ArgumentParser) -> None:
     """One line for a command that does not exist, with the closest one."""
     at = command_word(argv)
     known = list(getattr(parser, "command_names", ()))
-    if at is None or not known or argv[at] in known:
+    if at is None or not known:
+        return
+    refuse_unknown_global_option(argv[:at])
+    if argv[at] in known:
         return
     import difflib
 

@@ -101,3 +101,25 @@ def test_any_other_line_is_left_to_argparse(argv):
 def test_a_usage_error_after_the_pipeline_id_is_still_argparses(project):
     result = project.pipeline("run", "full-refresh", "--jobs", "0")
     assert result.code == 2 and "--jobs" in result.err, result.text
+
+
+def test_an_unknown_option_is_named_with_the_help_that_lists_the_right_ones(project):
+    """Misplaced or mistyped options: the line names the option, and the help it points
+    to is the one that lists the options at that place (the command's, after a command),
+    never 'unknown command' for the value of an option that does not exist."""
+    def error(*argv: str) -> str:
+        result = project.pipeline(*argv)
+        assert result.code == 2 and result.out == "", result.text
+        assert len(result.err.splitlines()) == 1, result.err
+        return result.err.strip()
+
+    assert error("list", "--stage") == (
+        "pipeline: error: unrecognized arguments: --stage (see 'pipeline list --help')")
+    assert error("-C", ".", "run-stage", "extract", "--dry") == (
+        "pipeline: error: unrecognized arguments: --dry (see 'pipeline run-stage --help')")
+    assert error("--direct", ".", "list") == (
+        "pipeline: error: unknown option '--direct' before the command (there: -C DIR, "
+        "-g PATH, --version, --help; see 'pipeline --help')")
+    assert error("--bogus", "list").startswith("pipeline: error: unknown option '--bogus' ")
+    assert project.pipeline("-C.", "--graph=pipeline/stage-graph.json", "list").code == 0
+    assert not (project.root / ".pipeline-runs").exists()
