@@ -55,6 +55,23 @@ def test_log_level_error_prints_only_the_failure_on_stderr_and_nothing_on_stdout
     assert "    | transform: failing on purpose" in result.err
 
 
+def test_json_logs_tells_a_failure_as_an_event_and_keeps_stderr_for_warnings(project):
+    """docs/cli.md: with --json-logs stdout is the events and nothing else; the failure is
+    a stage-finished event there, and stderr has only warnings and errors."""
+    import json
+
+    result = project.pipeline("run", "--json-logs",
+                              env={"STUB_FAIL": "transform",
+                                   "GITHUB_STEP_SUMMARY": str(project.root / "no" / "dir")})
+    assert result.code == 1
+    events = [json.loads(line) for line in result.out.splitlines()]  # JSON, every line
+    assert {"event": "stage-finished", "stageId": "transform", "status": "failed"}.items() \
+        <= next(e for e in events if e.get("stageId") == "transform"
+                and e["event"] == "stage-finished").items()
+    assert result.err.startswith("pipeline: warning: cannot append the job summary")
+    assert len(result.err.splitlines()) == 1, result.err
+
+
 def test_an_error_under_json_prints_nothing_on_stdout(project):
     """docs/cli.md: a usage or graph error prints no JSON, only its line on stderr."""
     for argv in (["status", "no-such-pipeline", "--json"], ["describe", "nope", "--json"],
