@@ -103,6 +103,13 @@ def test_one_set_of_marks_in_run_output_logs_and_history(project):
     history = project.pipeline("history").out.splitlines()
     assert any(line.startswith("✖ transform ") for line in history), history
     assert any(line.startswith("✔ extract ") for line in history), history
+    # publish never ran and was never up to date: not `↷`, which says up to date
+    # everywhere else, but `·`, not run
+    assert any(line.startswith("· publish ") for line in history), history
+    assert project.pipeline("run").code == 0
+    assert project.pipeline("run", "--no-fast-path").code == 0  # extract: up to date
+    history = project.pipeline("history", "--limit", "1").out.splitlines()
+    assert any(line.startswith("↷ extract ") for line in history), history
 
 
 def test_wait_says_that_it_waits_and_for_which_run(project):

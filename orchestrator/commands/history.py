@@ -162,8 +162,10 @@ def show_table(records: list[dict], stages: list[dict], pipeline: str | None,
             marker, style, flag = "✖", "fail", ""
         elif stage["runs"]:
             marker, style, flag = "✔", "ok", ""
-        else:
+        elif stage["upToDate"]:
             marker, style, flag = "↷", "skip", ""
+        else:  # blocked, skipped or not run each time: `↷` would say up to date
+            marker, style, flag = "·", "skip", ""
         console.row(f"{marker} {console.cell(stage['id'], width):<{width}}  {stage['runs']:>4}  "
                     f"{stage['failed']:>6}  {rate:>7}  {stage['upToDate']:>10}  "
                     f"{median:>7}  {last:>7}  {percent(stage['lastVsMedian']):>9}"
