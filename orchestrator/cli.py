@@ -173,9 +173,20 @@ def dispatch(argv: list[str]) -> int:
 
         named = graph_from_environment()  # $PIPELINE_GRAPH: relative to the root
         graph_arg = (root / named).absolute() if named else None
+    if getattr(args, "env_file", None):
+        args.env_file = from_start(args.env_file, start_dir, root)
     ctx = Context(root, graph_arg, start_dir, given)
     ctx.argv = tuple(argv)
     return args.handler(ctx, args)
+
+
+def from_start(path: str, start_dir: Path, root: Path) -> str:
+    """A path typed on the command line, taken from where the command was started (as
+    -g and -o are), given relative to the root the command now runs in: `--env-file
+    ../.env` typed in a subdirectory names the file beside that subdirectory."""
+    if os.path.isabs(path) or start_dir == root:
+        return path
+    return os.path.relpath(os.path.join(start_dir, path), root)
 
 
 def _on_sigterm(signum, frame) -> None:

@@ -80,3 +80,22 @@ def test_pipeline_graph_names_the_graph_the_search_looks_for(project):
     named = project.pipeline("list", cwd=inside, env={"PIPELINE_GRAPH": "nope.json"})
     assert named.code == 2
     assert named.err.startswith("pipeline: error: no nope.json ($PIPELINE_GRAPH) in ")
+
+
+def test_an_env_file_is_found_from_where_you_started(project):
+    """A path on the command line is taken from where you started, as -g and -o are:
+    `--env-file ../.env` typed in a subdirectory names the file beside it, not one
+    beside the root."""
+    graph = project.graph()
+    graph["stages"][0]["environment"] = [{"name": "A15_TOKEN", "required": True}]
+    project.write_graph(graph)
+    (project.root / "secrets.env").write_text("A15_TOKEN=from-the-root-file\n")
+    inside = project.path("pipeline")
+    for argv in (("run", "--dry-run"), ("status",), ("doctor",)):
+        found = project.pipeline(*argv, "--env-file", "../secrets.env", cwd=inside)
+        assert found.code == 0, (argv, found.text)
+    missing = project.pipeline("run", "--env-file", "secrets.env", cwd=inside)
+    assert missing.code == 2 and missing.out == ""
+    assert missing.err.strip() == "pipeline: error: --env-file pipeline/secrets.env: no such file"
+    run = project.pipeline("run", "--env-file", "../secrets.env", cwd=inside)
+    assert run.code == 0, run.text
