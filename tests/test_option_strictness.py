@@ -29,6 +29,31 @@ def test_an_empty_pipeline_id_is_a_usage_error(project):
     assert project.counts() == {}
 
 
+@pytest.mark.parametrize("argv, argument", [
+    (["run", "--since", ""], "--since"),
+    (["run-stage", " "], "STAGE"),
+    (["status", ""], "PIPELINE"),
+    (["graph", ""], "PIPELINE"),
+    (["describe", ""], "ID"),
+    (["logs", ""], "RUN_ID"),
+    (["logs", "--latest", "--stage", ""], "--stage"),
+    (["report", "", "-o", "-"], "RUN_ID"),
+    (["history", "--pipeline", ""], "--pipeline"),
+])
+def test_every_empty_id_is_a_usage_error(project, argv, argument):
+    """An id that came out empty (`--since "$LAST_GREEN"` with the variable unset) is
+    refused as such, never read as "no id given": `run --since ''` ran as a plain run,
+    `status ''` showed the default pipeline, `logs --stage ''` the whole run."""
+    assert project.pipeline("run").code == 0
+    result = project.pipeline(*argv)
+    assert result.code == 2, result.text
+    assert result.out == ""
+    lines = result.err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(
+        f"pipeline: error: argument {argument}: empty "), lines
+    assert len(project.records()) == 1  # nothing ran
+
+
 def test_an_id_list_with_an_empty_item_keeps_the_others(project):
     result = project.pipeline("run", "--only", "extract,")
     assert result.code == 0, result.text

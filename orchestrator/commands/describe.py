@@ -11,6 +11,7 @@ import os
 import shlex
 import textwrap
 
+from orchestrator.commands._argtypes import not_empty
 from orchestrator.commands._environment import add_env_file, env_file_values, stage_environ
 from orchestrator.commands.list import default_pipeline_id, pipelines_of
 from orchestrator.console import WIDTH, Console, fit, one_line, printable
@@ -25,7 +26,8 @@ HOOK_KEYS = (("before", "before"), ("after", "after"), ("on_failure", "onFailure
 def register(commands) -> None:
     parser = commands.add_parser("describe", help="show a stage, pipeline or artifact in full, "
                                                   "with a stage's current status")
-    parser.add_argument("id", metavar="ID", help="a stage, pipeline or artifact id")
+    parser.add_argument("id", metavar="ID", type=not_empty("stage, pipeline or artifact"),
+                        help="a stage, pipeline or artifact id")
     parser.add_argument("--json", action="store_true",
                         help="print one JSON document instead of text")
     add_env_file(parser)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from orchestrator.commands._argtypes import not_empty
 from orchestrator.console import Console, printable
 from orchestrator.errors import EXIT_OK
 from orchestrator.graph import Graph, Pipeline
@@ -21,7 +22,7 @@ FORMATS = ("mermaid", "dot")
 def register(commands) -> None:
     parser = commands.add_parser("graph", help="draw a pipeline's stages and artifacts "
                                                "(Mermaid or Graphviz DOT)")
-    parser.add_argument("pipeline", nargs="?", metavar="PIPELINE",
+    parser.add_argument("pipeline", nargs="?", metavar="PIPELINE", type=not_empty("pipeline"),
                         help="pipeline id (default: defaultPipeline, else full-refresh, "
                              "else the only pipeline)")
     parser.add_argument("--format", choices=FORMATS, default="mermaid",

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from orchestrator.commands._argtypes import not_empty
 from orchestrator.console import Console, seconds
 from orchestrator.errors import EXIT_OK, GraphError, UsageError
 from orchestrator.ledger import RecordFile, read_run_record, run_records
@@ -31,7 +32,7 @@ STAGE_WIDTH = 26
 def register(commands) -> None:
     history = commands.add_parser(
         "history", help="each stage's runs, success rate and durations across recent runs")
-    history.add_argument("--pipeline", metavar="ID",
+    history.add_argument("--pipeline", metavar="ID", type=not_empty("pipeline"),
                          help="only the runs of this pipeline (default: every recorded run)")
     history.add_argument("--limit", type=int, metavar="N",
                          help=f"how many of the most recent runs to read "

@@ -11,6 +11,7 @@ import os
 import time
 from pathlib import Path
 
+from orchestrator.commands._argtypes import not_empty
 from orchestrator.console import (
     Console,
     pipeline_command,
@@ -39,11 +40,12 @@ GRACE_S = 2.0  # --follow: how long to wait for run-finished once the record say
 def register(commands) -> None:
     logs = commands.add_parser(
         "logs", help="list recent runs, show one run or a stage's output, follow a live run")
-    logs.add_argument("run_id", nargs="?", metavar="RUN_ID",
+    logs.add_argument("run_id", nargs="?", metavar="RUN_ID", type=not_empty("run"),
                       help="a run id, any unique beginning of one, or the path of its "
                            f"record ({RUNS_DIR}/RUN_ID.json)")
     logs.add_argument("--latest", action="store_true", help="the most recent run")
-    logs.add_argument("--stage", metavar="ID", help="print this stage's captured output")
+    logs.add_argument("--stage", metavar="ID", type=not_empty("stage"),
+                      help="print this stage's captured output")
     logs.add_argument("--follow", action="store_true",
                       help="print the run's events (or, with --stage, the stage's output) "
                            "as they happen, until the run finishes")

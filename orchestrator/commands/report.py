@@ -11,6 +11,7 @@ import os
 import sys
 from pathlib import Path
 
+from orchestrator.commands._argtypes import not_empty
 from orchestrator.errors import EXIT_OK, UsageError
 from orchestrator.paths import RUNS_DIR
 
@@ -23,7 +24,7 @@ def register(commands) -> None:
 
     report = commands.add_parser(
         "report", help="one run as an HTML page (timeline, graph, trends) or as Markdown")
-    report.add_argument("run_id", nargs="?", metavar="RUN_ID",
+    report.add_argument("run_id", nargs="?", metavar="RUN_ID", type=not_empty("run"),
                         help="a run id, any unique beginning of one, or the path of its "
                              "record (default: the latest run)")
     report.add_argument("--latest", action="store_true", help="the most recent run (default)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from orchestrator.commands._argtypes import not_empty
 from orchestrator.commands._environment import (
     add_env_file,
     env_file_values,
@@ -20,23 +21,23 @@ if TYPE_CHECKING:
 
 def register(commands) -> None:
     run = commands.add_parser("run", help="run a pipeline; skip the stages that are up to date")
-    run.add_argument("pipeline", nargs="?", metavar="PIPELINE", type=_not_empty("pipeline"),
+    run.add_argument("pipeline", nargs="?", metavar="PIPELINE", type=not_empty("pipeline"),
                      help="pipeline id (default: defaultPipeline, else full-refresh, "
                           "else the only pipeline)")
     run.add_argument("--only", action="append", default=[], metavar="IDS", type=_ids,
                      help="run only these stages (comma-separated or repeated)")
     run.add_argument("--skip", action="append", default=[], metavar="IDS", type=_ids,
                      help="leave these stages out (comma-separated or repeated)")
-    run.add_argument("--from", dest="start", metavar="STAGE", type=_not_empty("stage"),
+    run.add_argument("--from", dest="start", metavar="STAGE", type=not_empty("stage"),
                      help="start at this stage (earlier ones are left out)")
-    run.add_argument("--to", dest="stop", metavar="STAGE", type=_not_empty("stage"),
+    run.add_argument("--to", dest="stop", metavar="STAGE", type=not_empty("stage"),
                      help="stop after this stage (later ones are left out)")
     run.add_argument("--force", action="store_true",
                      help="run every selected stage even when up to date")
     run.add_argument("--dry-run", action="store_true",
                      help="print what would run and why; execute nothing")
     _add_json(run)
-    run.add_argument("--since", metavar="RUN_ID",
+    run.add_argument("--since", metavar="RUN_ID", type=not_empty("run"),
                      help="run only what changed since that recorded run (a unique prefix "
                           "works), and everything downstream of it")
     run.add_argument("--continue-on-error", action="store_true",
@@ -51,7 +52,7 @@ def register(commands) -> None:
 
     stage = commands.add_parser("run-stage", help="run one stage now, without its upstream "
                                                   "stages, even if up to date")
-    stage.add_argument("stage", metavar="STAGE", help="stage id")
+    stage.add_argument("stage", metavar="STAGE", type=not_empty("stage"), help="stage id")
     stage.add_argument("--dry-run", action="store_true",
                        help="print what would run; execute nothing")
     _add_json(stage)
@@ -152,17 +153,6 @@ def _ids(text: str) -> str:
         raise argparse.ArgumentTypeError(f"no stage id in '{text}' (an empty list selects "
                                          f"nothing; leave the option out to select all)")
     return text
-
-
-def _not_empty(what: str):
-    def check(text: str) -> str:
-        import argparse
-
-        if not text.strip():
-            raise argparse.ArgumentTypeError(f"empty {what} id")
-        return text
-    check.__name__ = f"{what} id"  # argparse names the type in some messages
-    return check
 
 
 def _positive_int(text: str) -> int:

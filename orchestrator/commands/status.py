@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from orchestrator.commands._argtypes import not_empty
 from orchestrator.commands._environment import add_env_file, env_file_values, stage_environ
 from orchestrator.console import Console
 from orchestrator.errors import EXIT_OK
@@ -18,7 +19,7 @@ _SHOWN = {
 def register(commands) -> None:
     status = commands.add_parser(
         "status", help="show which stages are up to date, why not, and when they last ran")
-    status.add_argument("pipeline", nargs="?", metavar="PIPELINE",
+    status.add_argument("pipeline", nargs="?", metavar="PIPELINE", type=not_empty("pipeline"),
                         help="pipeline id (default: defaultPipeline, else full-refresh, "
                              "else the only pipeline)")
     status.add_argument("--json", action="store_true", help="print one JSON document")
