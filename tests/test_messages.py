@@ -86,6 +86,11 @@ def test_help_works_as_help_does(project):
     # `help help` is about help itself, as `git help help` is: the top help, not a
     # suggestion of the word just typed
     assert project.pipeline("help", "help").out == top.out
+    # docs/cli.md's stream table: no command is a usage error, its help on stderr
+    bare = project.pipeline()
+    assert bare.code == 2 and bare.out == "" and bare.err == top.out
+    version = project.pipeline("--version")
+    assert version.code == 0 and version.out.startswith("pipeline ") and version.err == ""
 
 
 def test_help_tells_how_the_root_and_graph_are_found(project):
