@@ -95,11 +95,10 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                      f"recording each run under {RUNS_DIR}/.")
     parser.add_argument("--version", action="version", version=f"pipeline {__version__}")
     parser.add_argument("-C", "--directory", metavar="DIR",
-                        help="project root (default: the first directory, from here up, "
-                             "that holds the graph, as git finds its repository)")
+                        help="project root (default: found upward, as git does)")
     parser.add_argument("-g", "--graph", metavar="PATH",
                         help="stage graph file, JSON or YAML (default: $PIPELINE_GRAPH, "
-                             "else pipeline/stage-graph.json, under the root)")
+                             "else pipeline/stage-graph.json)")
     parser.epilog = ("'pipeline help COMMAND' (or 'pipeline COMMAND --help') shows a "
                      "command's options.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")

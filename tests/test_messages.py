@@ -98,7 +98,7 @@ def test_help_tells_how_the_root_and_graph_are_found(project):
     the help must not say 'the working directory'."""
     text = " ".join(project.pipeline("--help").out.split())
     assert "(default: the working directory)" not in text
-    assert "the first directory, from here up, that holds the graph" in text
+    assert "found upward, as git does" in text
     assert "$PIPELINE_GRAPH" in text
 
 
