@@ -102,6 +102,42 @@ def test_one_output_removed_at_the_end_runs_only_the_last_stage(tmp_path):
     assert delta(project, before) == {"c5": 1}
 
 
+def test_counters_and_json_events_account_for_the_stamped_stages(tmp_path):
+    """The stages doit decides are numbered after those the stamp found up to date, out
+    of the whole selection; `--json-logs` (and the run's event log) says in one event how
+    many the stamp settled and why, and `logs --follow`-style reading shows it."""
+    project = chain5(tmp_path)
+    settled(project)
+    project.path("out/o4").unlink()
+    result = project.pipeline("run")
+    assert result.code == 0, result.text
+    assert "▶ [4/5] c4 (output missing: out/o4)" in result.out, result.out
+    assert "✔ [4/5] c4 done" in result.out and "↷ [5/5] c5 up to date" in result.out
+    project.path("out/o5").unlink()
+    as_json = project.pipeline("run", "--json-logs")
+    assert as_json.code == 0, as_json.text
+    events = [json.loads(line) for line in as_json.out.splitlines()]
+    assert [e["event"] for e in events] == ["run-started", "stages-up-to-date",
+                                            "stage-started", "stage-finished",
+                                            "run-finished"], events
+    stamped = events[1]
+    assert stamped["stageId"] is None and stamped["status"] == "up-to-date"
+    assert stamped["stages"] == 4 and stamped["reason"].startswith(
+        "4 stages up to date (fast path: nothing they read has changed"), stamped
+    record = project.last_record()
+    kept = (project.root / ".pipeline-runs" / f"{record['runId']}.log").read_text()
+    assert [json.loads(line)["event"] for line in kept.splitlines()] == \
+        [e["event"] for e in events]
+    # a whole fast-path run says it the same way
+    whole = project.pipeline("run", "--json-logs")
+    events = [json.loads(line) for line in whole.out.splitlines()]
+    assert [e["event"] for e in events] == ["run-started", "stages-up-to-date",
+                                            "run-finished"], events
+    assert events[1]["stages"] == 5 and events[1]["reason"].startswith("all 5 stages")
+    shown = project.pipeline("logs", "--latest", "--follow")
+    assert "↷ all 5 stages up to date (fast path" in shown.out, shown.text
+
+
 def test_the_record_of_a_partial_run_of_a_large_graph_is_small(tmp_path):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from benchmarks.generate import write_graph_project
