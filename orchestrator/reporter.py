@@ -185,8 +185,10 @@ class PipelineReporter:
         stamped = len(self.plan.stamped) if self.plan is not None else 0
         if not stamped:
             return None
+        partial = self.session.partial
         return {"fastPath": {"stages": stamped, "reason": stamped_reason(stamped),
-                             "partial": True}}
+                             "partial": True,
+                             "basedOn": partial.stamp.get("runId") if partial else None}}
 
     def _say_stamped(self) -> None:
         stamped = len(self.plan.stamped) if self.plan is not None else 0

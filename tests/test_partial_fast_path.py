@@ -402,12 +402,56 @@ def test_logs_history_report_and_summary_show_a_partial_run(tmp_path):
     assert report.code == 0, report.text
     html = (tmp_path / "r.html").read_text()
     assert "1 succeeded, 4 up-to-date (fast path)" in html
-    # --since a partial run: the stages it did not list have no fingerprint in it to
-    # compare, so they run (as after a whole fast-path run), saying so
+    # --since a partial run: the stages it did not list are compared with their
+    # fingerprints in the run whose stamp it used; nothing changed, nothing runs
+    before = ran(project)
     since = project.pipeline("run", "--since", run_id)
     assert since.code == 0, since.text
-    assert f"c1 (no fingerprint recorded in {run_id} (fast path))" in since.out, since.text
-    assert "c5 (upstream 'c4' runs)" in since.out, since.text
+    assert "0 ran, 5 up to date" in since.out, since.text
+    assert f"c1 up to date (unchanged since {run_id})" in since.out, since.text
+    assert ran(project) == before
+
+
+def test_since_a_fast_path_run_compares_with_the_runs_its_stamps_came_from(tmp_path):
+    """A whole fast-path run after a partial one after a full one: `--since` the last
+    finds each stage's fingerprint back along the chain (`fastPath.basedOn`), runs what
+    changed since, and runs (saying why) what it cannot compare once a record is gone
+    or names something that is no run id."""
+    project = chain5(tmp_path)
+    settled(project)  # its last run took the fast path, on the stamp of a full run
+    full = project.last_record()["fastPath"]["basedOn"]
+    assert "fastPath" not in json.loads(
+        (project.root / ".pipeline-runs" / f"{full}.json").read_text())
+    project.path("out/o5").unlink()
+    assert PARTIAL in project.pipeline("run").out
+    partial = project.last_record()
+    assert partial["fastPath"]["basedOn"] == full
+    fast = project.pipeline("run")
+    assert FAST in fast.out, fast.text
+    whole = project.last_record()
+    assert whole["fastPath"]["basedOn"] == partial["runId"], whole
+    project.path("data/extra.txt").write_text("changed\n")  # c3 reads it
+    dry = project.pipeline("run", "--since", whole["runId"], "--dry-run", "--json")
+    assert dry.code == 0, dry.text
+    actions = {s["id"]: (s["action"], s["reason"]) for s in json.loads(dry.out)["stages"]}
+    assert actions["c1"] == actions["c2"] == ("up-to-date", None), actions
+    assert actions["c3"] == ("run", f"inputs changed since {whole['runId']}"), actions
+    assert actions["c4"][0] == actions["c5"][0] == "run", actions
+    # the full run's record gone: c1 and c2 (listed only there) cannot be compared
+    (project.root / ".pipeline-runs" / f"{full}.json").unlink()
+    dry = project.pipeline("run", "--since", whole["runId"], "--dry-run", "--json")
+    actions = {s["id"]: (s["action"], s["reason"]) for s in json.loads(dry.out)["stages"]}
+    assert actions["c1"] == ("run", f"no fingerprint recorded in {whole['runId']} "
+                                    "(fast path)"), actions
+    # a planted basedOn is no path: nothing outside the runs folder is read
+    path = project.root / ".pipeline-runs" / f"{whole['runId']}.json"
+    planted = json.loads(path.read_text())
+    planted["fastPath"]["basedOn"] = "../../outside"
+    (project.root.parent / "outside.json").write_text(json.dumps(partial))
+    path.write_text(json.dumps(planted))
+    dry = project.pipeline("run", "--since", whole["runId"], "--dry-run", "--json")
+    actions = {s["id"]: s["action"] for s in json.loads(dry.out)["stages"]}
+    assert set(actions.values()) == {"run"}, actions
 
 
 def test_an_env_file_edit_means_the_full_path(tmp_path):
