@@ -24,14 +24,13 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from benchmarks import generate
+from benchmarks.dask_cluster import DaskProcesses
 
 if TYPE_CHECKING:
     from benchmarks.runner import Bench, Row
@@ -71,52 +70,10 @@ def write_sleep_project(directory: Path, stages: int, seconds: float) -> None:
     (directory / "pipeline" / "stage-graph.json").write_text(json.dumps(graph, indent=1))
 
 
-class LocalDaskCluster:
-    """`dask scheduler` and two `dask worker` processes on 127.0.0.1."""
-
-    def __init__(self, work: Path, env: dict[str, str]):
-        self.work = work
-        self.env = dict(env, PYTHONPATH=os.pathsep.join(
-            p for p in (str(REPO), env.get("PYTHONPATH")) if p))
-        self.procs: list[subprocess.Popen] = []
-        self.address = ""
-
-    def _start(self, *args: str) -> None:
-        dask = Path(sys.executable).parent / "dask"
-        log = open(self.work / "dask.log", "ab")
-        self.procs.append(subprocess.Popen([str(dask), *args], cwd=self.work, env=self.env,
-                                           stdin=subprocess.DEVNULL, stdout=log,
-                                           stderr=subprocess.STDOUT, start_new_session=True))
-        log.close()
-
-    def __enter__(self) -> LocalDaskCluster:
-        from distributed import Client
-
-        self.work.mkdir(parents=True, exist_ok=True)
-        file = self.work / "scheduler.json"
-        self._start("scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-                    "--scheduler-file", str(file))
-        deadline = time.monotonic() + 60
-        while not (file.exists() and file.stat().st_size):
-            if time.monotonic() > deadline:
-                raise RuntimeError("the dask scheduler did not start")
-            time.sleep(0.1)
-        time.sleep(0.2)
-        self.address = json.loads(file.read_text())["address"]
-        for _ in range(2):
-            self._start("worker", self.address, "--host", "127.0.0.1", "--nthreads", "1",
-                        "--no-dashboard")
-        with Client(self.address, timeout=30, set_as_default=False) as client:
-            client.wait_for_workers(2, timeout=60)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        for proc in self.procs:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            proc.wait()
+def local_cluster(work: Path, env: dict[str, str]) -> DaskProcesses:
+    """A scheduler and two workers that import this checkout's package."""
+    return DaskProcesses(work, dict(env, PYTHONPATH=os.pathsep.join(
+        p for p in (str(REPO), env.get("PYTHONPATH")) if p)))
 
 
 def dask_rows(bench: Bench) -> list[Row]:
@@ -129,7 +86,7 @@ def dask_rows(bench: Bench) -> list[Row]:
     copies = 20 if quick else 1000
     pipe = [bench.py, "-m", "orchestrator", "run"]
     rows: list[Row] = []
-    with LocalDaskCluster(bench.work / "dask-cluster", bench.env) as cluster:
+    with local_cluster(bench.work / "dask-cluster", bench.env) as cluster:
         remote = ["--executor", "dask", "--scheduler", cluster.address]
         env = dict(bench.env, PYTHONPATH=cluster.env["PYTHONPATH"])
         sleep_root = bench.work / "dask-sleep"
@@ -171,14 +128,14 @@ print(statistics.median(times))
 '''
 
 
-def bare_round_trip(bench: Bench, cluster: LocalDaskCluster, env, Cell, Row) -> Row:
+def bare_round_trip(bench: Bench, cluster: DaskProcesses, env, Cell, Row) -> Row:
     """The median of a trivial task's submit and result, `repeat` times over 200."""
     row = Row(GROUP, "bare Dask task", "submit + result", "s", repeats=bench.options.repeat)
     cell = row.cells.setdefault("pipeline", Cell())
     bench.progress("dask: bare task round trip")
     for _ in range(bench.options.repeat):
         done = subprocess.run([sys.executable, "-c", ROUND_TRIP, cluster.address, "200"],
-                              cwd=cluster.work, env=env, capture_output=True, text=True,
+                              cwd=cluster.workdir, env=env, capture_output=True, text=True,
                               timeout=bench.options.timeout)
         try:
             cell.values.append(float(done.stdout.strip().splitlines()[-1]))

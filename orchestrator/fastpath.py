@@ -691,7 +691,8 @@ def take(root, key: str, options: dict, wait: bool,
         ledger.lock = lock
         ledger.start(stamp["pipelineId"], [], label=stamp["label"],
                      extra={"fastPath": {"stages": count, "reason": reason,
-                                         "stampWrittenNs": stamp["writtenNs"]}})
+                                         "stampWrittenNs": stamp["writtenNs"],
+                                         "basedOn": stamp.get("runId")}})
         ledger.finish("failed" if ledger.write_error else "succeeded")
         if ledger.write_error:
             console.error(f"error: {ledger.write_error}")

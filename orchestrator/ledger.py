@@ -284,6 +284,10 @@ class RunLedger:
         self._events = open(open_new_or_append(self.events_path), "a", encoding="utf-8")
         self._run_id_json = _encode_line(self.run_id)
         self.event("run-started", status="running")
+        fast = (extra or {}).get("fastPath")
+        if fast:  # the stages up to date by the stamp: one event, not one per stage
+            self.event("stages-up-to-date", status="up-to-date",
+                       more={"stages": fast["stages"], "reason": fast["reason"]})
         self._last_write = time.monotonic()  # the claim wrote the record: the first write
 
     @staticmethod
@@ -354,19 +358,24 @@ class RunLedger:
             self.write_error = f"cannot write {self.relative(path)}: {why}"
 
     def event(self, name: str, stage_id: str | None = None, status: str | None = None,
-              duration_ms: int | None = None, artifacts: list[dict] | None = None) -> None:
+              duration_ms: int | None = None, artifacts: list[dict] | None = None,
+              more: dict[str, Any] | None = None) -> None:
+        """Append one event (`more`: fields of this kind of event only) to the run's
+        JSONL log, and hand it to `on_event` (--json-logs)."""
         if self._events is None:
             return
         try:
-            self._event(name, stage_id, status, duration_ms, artifacts)
+            self._event(name, stage_id, status, duration_ms, artifacts, more)
         except OSError as exc:
             self._storage_failed(exc, self.events_path)
 
     def _event(self, name: str, stage_id: str | None, status: str | None,
-               duration_ms: int | None, artifacts: list[dict] | None) -> None:
+               duration_ms: int | None, artifacts: list[dict] | None,
+               more: dict[str, Any] | None = None) -> None:
         ts = now_iso()
         if status == "up-to-date" and self.on_event is None and not self.masker \
-                and stage_id is not None and not artifacts and duration_ms is None:
+                and stage_id is not None and not artifacts and duration_ms is None \
+                and not more:
             # the one event a no-op run writes per stage, formatted directly (the same
             # JSON the general path writes); its flush waits (see below)
             self._events.write(f'{{"ts": "{ts}", "runId": {self._run_id_json}, "event": '
@@ -379,6 +388,8 @@ class RunLedger:
             return
         line = {"ts": ts, "runId": self.run_id, "event": name, "stageId": stage_id,
                 "status": status, "durationMs": duration_ms, "artifacts": artifacts or []}
+        if more:
+            line.update(more)
         if self.masker:
             line = self.masker.mask_obj(line, RUNNER_MADE)
         self._events.write(_encode_line(line) + "\n")

@@ -93,6 +93,9 @@ class PipelineReporter:
         self.label = session.options.label
         self.total = 0
         self.index: dict[str, int] = {}
+        # the partial fast path's stages come first: the line that counts them is printed
+        # before any other, so the stages doit decides are numbered after them
+        self.numbered_before = 0
         self.counts = {"succeeded": 0, "failed": 0, "blocked": 0, "up-to-date": 0}
         # stage -> when it last succeeded (ISO 8601), for the fast path's maxAge expiry
         self.finished_at: dict[str, str] = {}
@@ -161,7 +164,8 @@ class PipelineReporter:
             stages = [(sid, "up-to-date", plan.settled[sid]) if sid in plan.settled else
                       (sid, "pending" if sid in selected else "skipped",
                        plan.skipped.get(sid)) for sid in plan.order]
-            self.total = len(plan.selected) + len(plan.settled)
+            self.numbered_before = len(plan.stamped)
+            self.total = len(plan.selected) + len(plan.settled) + len(plan.stamped)
         else:  # plain doit: the run is whatever doit was asked for
             pipelines = [(tasks[n].meta or {}).get("pipeline") for n in selected_tasks]
             self.pipeline_id = next((p for p in pipelines if p), None)
@@ -181,8 +185,10 @@ class PipelineReporter:
         stamped = len(self.plan.stamped) if self.plan is not None else 0
         if not stamped:
             return None
+        partial = self.session.partial
         return {"fastPath": {"stages": stamped, "reason": stamped_reason(stamped),
-                             "partial": True}}
+                             "partial": True,
+                             "basedOn": partial.stamp.get("runId") if partial else None}}
 
     def _say_stamped(self) -> None:
         stamped = len(self.plan.stamped) if self.plan is not None else 0
@@ -194,8 +200,8 @@ class PipelineReporter:
 
     def _number(self, sid: str) -> int:
         if sid not in self.index:
-            self.index[sid] = len(self.index) + 1
-            self.total = max(self.total, len(self.index))
+            self.index[sid] = self.numbered_before + len(self.index) + 1
+            self.total = max(self.total, self.index[sid])
         return self.index[sid]
 
     @_locked

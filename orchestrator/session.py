@@ -144,6 +144,11 @@ class RunSession:
             self._partial = partial
             mark_abandoned_runs(self.root)
 
+    @property
+    def partial(self):
+        """The fastpath.Partial this run finishes, or None (see adopt)."""
+        return self._partial
+
     def _say_waiting(self, holder: str) -> None:
         """--wait, and another run holds the project: say so, and for which run."""
         from orchestrator.lock import waiting_message
@@ -360,6 +365,7 @@ class RunSession:
         graph = self.graph
         selection = self.options.selection
         head = {"pipelineId": plan.pipeline_id, "label": self.options.label,
+                "runId": self.ledger.run_id,  # whose record has the stages' fingerprints
                 "stages": len(plan.selected), "keep": [graph.keep_runs, graph.keep_days],
                 "graphWarnings": graph.misspelling_lines(),
                 "selection": selection.as_options() if selection is not None else {}}

@@ -59,6 +59,37 @@ def plan_statuses(graph: Graph, plan: Plan, environ=None) -> list[StageStatus]:
     return result
 
 
+# how many fast-path records `recorded_stages` follows back at most
+FAST_PATH_HOPS = 1000
+
+
+def recorded_stages(root, record: dict) -> dict[str, dict]:
+    """Stage id -> its entry in `record`, or, for the stages a fast-path run found up to
+    date by its stamp (and so does not list), in the record of the run that wrote that
+    stamp (`fastPath.basedOn`), and so on back: the stamp vouched that nothing such a
+    stage reads changed since then, so its fingerprint then is its fingerprint in
+    `record`. A record that is gone or unreadable ends the search."""
+    from orchestrator.ledger import RUN_ID_FORM, read_run_record, safe_name
+
+    found: dict[str, dict] = {}
+    seen: set[str] = set()
+    for _ in range(FAST_PATH_HOPS):
+        for entry in record.get("stages") or []:
+            if isinstance(entry, dict) and isinstance(entry.get("id"), str):
+                found.setdefault(entry["id"], entry)
+        fast = record.get("fastPath")
+        based_on = fast.get("basedOn") if isinstance(fast, dict) else None
+        if not isinstance(based_on, str) or based_on in seen \
+                or not RUN_ID_FORM.match(based_on) or safe_name(based_on) != based_on:
+            break  # a record may come from elsewhere: only a run id names a file here
+        seen.add(based_on)
+        try:
+            record = read_run_record(root, based_on)
+        except (OSError, ValueError):
+            break
+    return found
+
+
 def since_plan(graph: Graph, plan: Plan, record: dict, environ=None) -> Plan:
     """--since RUN: run the stages whose input fingerprint differs from the one recorded
     for them in that run, or that did not succeed (or stay up to date) in it, and every
@@ -68,9 +99,9 @@ def since_plan(graph: Graph, plan: Plan, record: dict, environ=None) -> Plan:
     from orchestrator.compile import freshness_of
 
     run_id = record.get("runId", "?")
-    recorded = {s.get("id"): s for s in record.get("stages", []) if isinstance(s, dict)}
-    # a fast-path run (whole or partial) lists no fingerprint for the stages its stamp
-    # found up to date: they cannot be compared, so they run, and say why
+    recorded = recorded_stages(graph.root, record)
+    # a fast-path run whose earlier records are gone lists no fingerprint for the stages
+    # its stamp found up to date: they cannot be compared, so they run, and say why
     unlisted = f"no fingerprint recorded in {run_id} (fast path)" if isinstance(
         record.get("fastPath"), dict) else f"did not succeed in {run_id}"
     tasks = compile_tasks(graph, plan.selected, graph.root, lambda stage: (lambda: None),

@@ -227,6 +227,28 @@ def test_warnings_do_not_fail(project):
         ["source", "lookup"]
 
 
+def test_a_folder_filled_by_stages_writing_inside_it_is_written(project):
+    """A folder artifact no stage declares as its output, read by a stage, while stages
+    write file artifacts inside it (and a file inside a folder a stage writes): written,
+    not `never-written`; a folder nothing writes into still is."""
+    graph = project.graph()
+    graph["artifacts"] += [
+        {"id": "reports", "type": "directory", "path": "build/reports/"},
+        {"id": "summary", "type": "file", "path": "build/reports/summary.txt"},
+        {"id": "www", "type": "directory", "path": "build/www"},
+        {"id": "index", "type": "file", "path": "build/www/index.html"},
+        {"id": "empty", "type": "directory", "path": "build/empty"}]
+    stage(graph, "transform")["outputs"] += [{"artifact": "summary"}, {"artifact": "www"}]
+    stage(graph, "publish")["inputs"] += [{"artifact": "reports"}, {"artifact": "index"},
+                                          {"artifact": "empty"}]
+    project.write_graph(graph)
+    result = project.pipeline("check", "--json")
+    assert result.code == 0, result.text
+    report = json.loads(result.out)
+    assert [w["artifact"] for w in report["warnings"] if w["code"] == "never-written"] == \
+        ["empty"], report
+
+
 def test_artifact_used_only_by_a_hook_is_used(project):
     graph = project.graph()
     graph["artifacts"].append({"id": "old-site", "type": "directory", "path": "build/old/"})

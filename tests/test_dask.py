@@ -22,59 +22,19 @@ from pathlib import Path
 import pytest
 from conftest import REPO, Project
 
-DASK = Path(sys.executable).parent / "dask"
+from benchmarks.dask_cluster import DaskProcesses
+
 GRACE = "2"  # PIPELINE_KILL_GRACE, here and on the workers
 
 
-class Cluster:
+class Cluster(DaskProcesses):
+    """The tests' cluster: this checkout's package, the tests' kill grace, and no secret
+    of the runner's environment on the workers."""
+
     def __init__(self, workdir: Path):
-        self.workdir = workdir
-        self.procs: list[subprocess.Popen] = []
-        self.address = ""
-        self.env = {**os.environ, "PYTHONPATH": str(REPO), "PIPELINE_KILL_GRACE": GRACE}
-        self.env.pop("SECRET_TOKEN", None)
-
-    def start(self, argv: list[str], name: str, prefix: tuple[str, ...] = ()) -> None:
-        log = open(self.workdir / f"{name}.log", "ab")
-        self.procs.append(subprocess.Popen([*prefix, *argv], cwd=self.workdir, env=self.env,
-                                           stdin=subprocess.DEVNULL, stdout=log,
-                                           stderr=subprocess.STDOUT, start_new_session=True))
-        log.close()
-
-    def start_scheduler(self) -> None:
-        file = self.workdir / "scheduler.json"
-        self.start([str(DASK), "scheduler", "--host", "127.0.0.1", "--port", "0",
-                    "--no-dashboard", "--scheduler-file", str(file)], "scheduler")
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if file.exists() and file.stat().st_size:
-                try:
-                    self.address = json.loads(file.read_text())["address"]
-                    return
-                except ValueError:
-                    pass
-            time.sleep(0.1)
-        raise AssertionError("the dask scheduler did not start")
-
-    def start_worker(self, name: str, prefix: tuple[str, ...] = ()) -> None:
-        self.start([str(DASK), "worker", self.address, "--host", "127.0.0.1", "--nthreads",
-                    "1", "--no-dashboard", "--name", name], name, prefix)
-
-    def workers(self, count: int) -> list[str]:
-        """The workers' addresses, once `count` are connected."""
-        from distributed import Client
-
-        with Client(self.address, timeout=30, set_as_default=False) as client:
-            client.wait_for_workers(count, timeout=60)
-            return sorted(client.scheduler_info()["workers"])
-
-    def stop(self) -> None:
-        for proc in self.procs:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            proc.wait()
+        env = {**os.environ, "PYTHONPATH": str(REPO), "PIPELINE_KILL_GRACE": GRACE}
+        env.pop("SECRET_TOKEN", None)
+        super().__init__(workdir, env)
 
 
 @pytest.fixture(scope="module")

@@ -80,7 +80,9 @@ def test_a_run_where_nothing_changed_takes_the_fast_path(tmp_path):
     assert record["fastPath"]["stages"] == 2 and record["stages"] == []
     assert record["options"]["command"] == "run"
     events = project.events(record)
-    assert [e["event"] for e in events] == ["run-started", "run-finished"]
+    assert [e["event"] for e in events] == ["run-started", "stages-up-to-date",
+                                            "run-finished"]
+    assert events[1]["stages"] == 2  # one event for all, not one per stage
     shown = project.pipeline("logs", "--latest")
     assert "all 2 stages up to date (fast path" in shown.out, shown.text
     history = project.pipeline("history")

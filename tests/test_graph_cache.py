@@ -132,3 +132,29 @@ def test_only_the_latest_graph_is_kept(graph_file, tmp_path):
     graph_file.write_text(json.dumps(GRAPH, indent=1), encoding="utf-8")
     load_graph(graph_file, tmp_path)
     assert len(cache_files(tmp_path)) == 1
+
+
+def test_a_cached_stage_derives_what_a_validated_one_does(tmp_path, monkeypatch):
+    """Fields derived from a stage (what it reads and writes both, its external inputs,
+    its command's digest) are the same whether the stage was validated or read back
+    from the cache; a stage read back is a `Stage` like any other."""
+    graph = json.loads(json.dumps(GRAPH))
+    graph["artifacts"].append({"id": "seen", "type": "file", "path": "build/seen.json"})
+    graph["stages"][1]["inputs"] += [{"artifact": "seen"},
+                                     {"type": "external", "uri": "https://example.org/x"}]
+    graph["stages"][1]["outputs"] = [{"artifact": "seen"}]
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "pipeline" / "stage-graph.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps(graph), encoding="utf-8")
+    fresh = load_graph(path, tmp_path)  # validates and writes the cache
+    cached = load_graph(path, tmp_path)
+    assert len(cache_files(tmp_path)) == 1
+    for sid, stage in fresh.stages.items():
+        again = cached.stages[sid]
+        assert type(again) is type(stage)
+        assert (again.cache_artifacts, again.external_inputs, again.command_digest) == \
+            (stage.cache_artifacts, stage.external_inputs, stage.command_digest)
+    assert cached.stages["b"].cache_artifacts == {"seen"}
+    assert [i.uri for i in cached.stages["b"].external_inputs] == ["https://example.org/x"]
+    assert cached.stages["a"].cache_artifacts == frozenset()

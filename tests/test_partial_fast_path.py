@@ -102,6 +102,42 @@ def test_one_output_removed_at_the_end_runs_only_the_last_stage(tmp_path):
     assert delta(project, before) == {"c5": 1}
 
 
+def test_counters_and_json_events_account_for_the_stamped_stages(tmp_path):
+    """The stages doit decides are numbered after those the stamp found up to date, out
+    of the whole selection; `--json-logs` (and the run's event log) says in one event how
+    many the stamp settled and why, and `logs --follow`-style reading shows it."""
+    project = chain5(tmp_path)
+    settled(project)
+    project.path("out/o4").unlink()
+    result = project.pipeline("run")
+    assert result.code == 0, result.text
+    assert "▶ [4/5] c4 (output missing: out/o4)" in result.out, result.out
+    assert "✔ [4/5] c4 done" in result.out and "↷ [5/5] c5 up to date" in result.out
+    project.path("out/o5").unlink()
+    as_json = project.pipeline("run", "--json-logs")
+    assert as_json.code == 0, as_json.text
+    events = [json.loads(line) for line in as_json.out.splitlines()]
+    assert [e["event"] for e in events] == ["run-started", "stages-up-to-date",
+                                            "stage-started", "stage-finished",
+                                            "run-finished"], events
+    stamped = events[1]
+    assert stamped["stageId"] is None and stamped["status"] == "up-to-date"
+    assert stamped["stages"] == 4 and stamped["reason"].startswith(
+        "4 stages up to date (fast path: nothing they read has changed"), stamped
+    record = project.last_record()
+    kept = (project.root / ".pipeline-runs" / f"{record['runId']}.log").read_text()
+    assert [json.loads(line)["event"] for line in kept.splitlines()] == \
+        [e["event"] for e in events]
+    # a whole fast-path run says it the same way
+    whole = project.pipeline("run", "--json-logs")
+    events = [json.loads(line) for line in whole.out.splitlines()]
+    assert [e["event"] for e in events] == ["run-started", "stages-up-to-date",
+                                            "run-finished"], events
+    assert events[1]["stages"] == 5 and events[1]["reason"].startswith("all 5 stages")
+    shown = project.pipeline("logs", "--latest", "--follow")
+    assert "↷ all 5 stages up to date (fast path" in shown.out, shown.text
+
+
 def test_the_record_of_a_partial_run_of_a_large_graph_is_small(tmp_path):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from benchmarks.generate import write_graph_project
@@ -366,12 +402,56 @@ def test_logs_history_report_and_summary_show_a_partial_run(tmp_path):
     assert report.code == 0, report.text
     html = (tmp_path / "r.html").read_text()
     assert "1 succeeded, 4 up-to-date (fast path)" in html
-    # --since a partial run: the stages it did not list have no fingerprint in it to
-    # compare, so they run (as after a whole fast-path run), saying so
+    # --since a partial run: the stages it did not list are compared with their
+    # fingerprints in the run whose stamp it used; nothing changed, nothing runs
+    before = ran(project)
     since = project.pipeline("run", "--since", run_id)
     assert since.code == 0, since.text
-    assert f"c1 (no fingerprint recorded in {run_id} (fast path))" in since.out, since.text
-    assert "c5 (upstream 'c4' runs)" in since.out, since.text
+    assert "0 ran, 5 up to date" in since.out, since.text
+    assert f"c1 up to date (unchanged since {run_id})" in since.out, since.text
+    assert ran(project) == before
+
+
+def test_since_a_fast_path_run_compares_with_the_runs_its_stamps_came_from(tmp_path):
+    """A whole fast-path run after a partial one after a full one: `--since` the last
+    finds each stage's fingerprint back along the chain (`fastPath.basedOn`), runs what
+    changed since, and runs (saying why) what it cannot compare once a record is gone
+    or names something that is no run id."""
+    project = chain5(tmp_path)
+    settled(project)  # its last run took the fast path, on the stamp of a full run
+    full = project.last_record()["fastPath"]["basedOn"]
+    assert "fastPath" not in json.loads(
+        (project.root / ".pipeline-runs" / f"{full}.json").read_text())
+    project.path("out/o5").unlink()
+    assert PARTIAL in project.pipeline("run").out
+    partial = project.last_record()
+    assert partial["fastPath"]["basedOn"] == full
+    fast = project.pipeline("run")
+    assert FAST in fast.out, fast.text
+    whole = project.last_record()
+    assert whole["fastPath"]["basedOn"] == partial["runId"], whole
+    project.path("data/extra.txt").write_text("changed\n")  # c3 reads it
+    dry = project.pipeline("run", "--since", whole["runId"], "--dry-run", "--json")
+    assert dry.code == 0, dry.text
+    actions = {s["id"]: (s["action"], s["reason"]) for s in json.loads(dry.out)["stages"]}
+    assert actions["c1"] == actions["c2"] == ("up-to-date", None), actions
+    assert actions["c3"] == ("run", f"inputs changed since {whole['runId']}"), actions
+    assert actions["c4"][0] == actions["c5"][0] == "run", actions
+    # the full run's record gone: c1 and c2 (listed only there) cannot be compared
+    (project.root / ".pipeline-runs" / f"{full}.json").unlink()
+    dry = project.pipeline("run", "--since", whole["runId"], "--dry-run", "--json")
+    actions = {s["id"]: (s["action"], s["reason"]) for s in json.loads(dry.out)["stages"]}
+    assert actions["c1"] == ("run", f"no fingerprint recorded in {whole['runId']} "
+                                    "(fast path)"), actions
+    # a planted basedOn is no path: nothing outside the runs folder is read
+    path = project.root / ".pipeline-runs" / f"{whole['runId']}.json"
+    planted = json.loads(path.read_text())
+    planted["fastPath"]["basedOn"] = "../../outside"
+    (project.root.parent / "outside.json").write_text(json.dumps(partial))
+    path.write_text(json.dumps(planted))
+    dry = project.pipeline("run", "--since", whole["runId"], "--dry-run", "--json")
+    actions = {s["id"]: s["action"] for s in json.loads(dry.out)["stages"]}
+    assert set(actions.values()) == {"run"}, actions
 
 
 def test_an_env_file_edit_means_the_full_path(tmp_path):

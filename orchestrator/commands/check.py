@@ -272,12 +272,15 @@ def _artifact_places(graph: Graph) -> dict[str, int]:
 
 
 def never_written(graph: Graph, root: Path) -> list[Finding]:
-    """Read from disk only (no stage writes it) yet not on disk: the run will miss it."""
-    written = {o.artifact for s in graph.stages.values() for o in s.outputs}
+    """Read from disk only (no stage writes it) yet not on disk: the run will miss it.
+    Written means by path, not only by id: a stage writes the same path, a file inside
+    the folder (which makes the folder), or a folder holding the file."""
+    written = {graph.artifacts[o.artifact].path
+               for s in graph.stages.values() for o in s.outputs}
     findings = []
     for aid, i in _artifact_places(graph).items():
         artifact = graph.artifacts[aid]
-        if aid in written or (root / artifact.path).exists():
+        if _written_by_path(artifact.path, written) or (root / artifact.path).exists():
             continue
         findings.append(Finding(
             NEVER_WRITTEN,
@@ -285,6 +288,18 @@ def never_written(graph: Graph, root: Path) -> list[Finding]:
             f"not exist",
             f"artifacts[{i}]", {"artifact": aid, "path": artifact.display_path}))
     return findings
+
+
+def _written_by_path(path: str, written: set[str]) -> bool:
+    """`path` (normalized, no trailing "/") is written, is inside a written path, or
+    holds one."""
+    parent = path
+    while parent:
+        if parent in written:
+            return True
+        parent = parent.rpartition("/")[0]
+    inside = path + "/"
+    return any(w.startswith(inside) for w in written)
 
 
 def unused_artifacts(graph: Graph) -> list[Finding]:

@@ -479,6 +479,9 @@ def describe_event(event: dict, record: dict | None,
         return [(f"{stamp} ▶ run {event.get('runId')} started", "start")]
     if kind == "stage-started":
         return [(f"{stamp} ▶ {sid} started", "start")]
+    if kind == "stages-up-to-date":  # those the fast path's stamp found up to date
+        return [(f"{stamp} ↷ {event.get('reason') or str(event.get('stages')) + ' stages'}",
+                 "skip")]
     if kind == "stage-finished":
         marker, style = marked(status)
         lines = [(f"{stamp} {marker} {sid} {status}{took}", style)]

@@ -23,12 +23,10 @@ import hashlib
 import hmac
 import json
 import os
-from dataclasses import fields
 from pathlib import Path
 from sys import intern
 
 from orchestrator.graph.model import (
-    _NO_ARTIFACTS,
     NO_HOOKS,
     Artifact,
     Command,
@@ -41,6 +39,7 @@ from orchestrator.graph.model import (
     Pipeline,
     SideEffect,
     Stage,
+    derived_stage_fields,
 )
 from orchestrator.paths import CACHE_DIR, RUNS_DIR
 
@@ -149,45 +148,45 @@ def _decode_hook(h) -> Hook:
     return Hook(h[0], h[1], h[2], _decode_command(h[3]) if h[3] is not None else None)
 
 
-_STAGE_FIELDS = tuple(f.name for f in fields(Stage))
+class _StageBeingRead:
+    """A stage as the cache decoder fills it: `Stage`'s slots, without the frozen
+    dataclass's checked `__setattr__`, so each field is one plain store (a tenth of the
+    cost). Once whole it becomes a `Stage` by `__class__` assignment, which Python allows
+    between classes of the same slots."""
+
+    __slots__ = Stage.__slots__
 
 
-def _cached_artifacts(ins: tuple, outs: tuple) -> frozenset[str]:
-    """Stage.cache_artifacts, computed as it does (one shared empty set for most)."""
-    if not ins or not outs:
-        return _NO_ARTIFACTS
-    both = {i.artifact for i in ins if i.artifact} & {o.artifact for o in outs}
-    return frozenset(both) if both else _NO_ARTIFACTS
 _new = object.__new__
 
 
 def _decode_stage(r) -> Stage:
     """A stage from its line: its fifteen fields, its script candidates and its command
-    digest (the last two are taken by `_decode`)."""
+    digest (the script candidates are taken by `_decode`)."""
     (sid, command, index, name, description, depends, inputs, outputs, environment,
      effects, hooks, timeout, retries, retry_delay, python, _scripts, digest) = r
     if type(index) is not int or type(retries) is not int:
         raise TypeError("not a stage")
-    # made as copy and pickle make a frozen dataclass (its __init__ sets each of the
-    # fifteen fields through object.__setattr__: half of loading 10,000 stages)
-    stage = _new(Stage)
+    # made as copy and pickle make a frozen dataclass: without its __init__ and checks
+    stage = _new(_StageBeingRead)
     ins = tuple([Input(intern(a) if a else a, o, k, u, m) for a, o, k, u, m in inputs])
     outs = tuple([Output(intern(a), o) for a, o in outputs])
-    fields_ = stage.__dict__
-    fields_.update(zip(_STAGE_FIELDS, (
-        intern(sid), _decode_command(command), index, name, description,
-        _strings(depends) if depends else (), ins, outs,
-        tuple([EnvVar(n, q, d) for n, q, d in environment]) if environment else (),
-        tuple([SideEffect(t, d, m) for t, d, m in effects]) if effects else (),
-        NO_HOOKS if hooks is None else Hooks(*(tuple(map(_decode_hook, moment))
-                                               for moment in hooks)),
-        timeout, retries, retry_delay, python)))
-    # derived once when the graph validated: a digest of the command (a JSON dump and a
-    # sha256 each, a fifth of a 10,000-stage no-op run), and what is cheap to derive
-    fields_["command_digest"] = intern(digest)
-    fields_["external_inputs"] = tuple([i for i in ins if i.artifact is None]) \
-        if any(i.artifact is None for i in ins) else ()
-    fields_["cache_artifacts"] = _cached_artifacts(ins, outs)
+    stage.id = intern(sid)
+    stage.command = _decode_command(command)
+    stage.index, stage.name, stage.description = index, name, description
+    stage.depends_on = _strings(depends) if depends else ()
+    stage.inputs, stage.outputs = ins, outs
+    stage.environment = tuple([EnvVar(n, q, d) for n, q, d in environment]) \
+        if environment else ()
+    stage.side_effects = tuple([SideEffect(t, d, m) for t, d, m in effects]) \
+        if effects else ()
+    stage.hooks = NO_HOOKS if hooks is None else \
+        Hooks(*(tuple(map(_decode_hook, moment)) for moment in hooks))
+    stage.timeout, stage.retries, stage.retry_delay = timeout, retries, retry_delay
+    stage.python = python
+    stage._command_digest = intern(digest)  # derived when the graph validated
+    stage.cache_artifacts, stage.external_inputs = derived_stage_fields(ins, outs)
+    stage.__class__ = Stage
     return stage
 
 

@@ -2,7 +2,8 @@
 
 Nothing here reads a file or checks one: `read.py` builds these objects from a graph
 file that `validate.py` found sound. A `Graph` never changes once built, so what later
-commands derive from it is computed once (`cached_property`) and cached with it.
+commands derive from it is computed once (`cached_property`, or a slot of `Stage`) and
+cached with it.
 """
 
 from __future__ import annotations
@@ -119,7 +120,7 @@ class SideEffect:
         return self.type in OUTSIDE_WORLD_EFFECTS
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # 10,000 of them in a big graph: no __dict__ each
 class Stage:
     id: str
     command: Command
@@ -136,24 +137,37 @@ class Stage:
     retries: int = 0  # extra attempts after a failure
     retry_delay: float = 1.0  # seconds before the first retry; doubles after each
     python: str | None = None  # its python3/python commands' interpreter (a path)
+    # derived from the fields above when the stage is made (asked per check of every
+    # stage); the command's digest on first use (a JSON dump and a sha256)
+    cache_artifacts: frozenset[str] = field(init=False, repr=False, compare=False)
+    external_inputs: tuple[Input, ...] = field(init=False, repr=False, compare=False)
+    _command_digest: str | None = field(default=None, init=False, repr=False, compare=False)
 
-    @cached_property  # asked for per check of every stage; the stage never changes
-    def cache_artifacts(self) -> frozenset[str]:
-        """Artifacts this stage both reads and writes: a cache carried between runs."""
-        read = {i.artifact for i in self.inputs if i.artifact}
-        both = read & {o.artifact for o in self.outputs}
-        return frozenset(both) if both else _NO_ARTIFACTS  # most stages: share one
+    def __post_init__(self) -> None:
+        cache, external = derived_stage_fields(self.inputs, self.outputs)
+        object.__setattr__(self, "cache_artifacts", cache)
+        object.__setattr__(self, "external_inputs", external)
 
-    @cached_property
-    def external_inputs(self) -> tuple[Input, ...]:
-        return tuple(i for i in self.inputs if i.is_external)
-
-    @cached_property
+    @property
     def command_digest(self) -> str:
         """Digest of the command line: a stage whose command changed must run again."""
-        from orchestrator.digest import text_digest
+        digest = self._command_digest
+        if digest is None:
+            from orchestrator.digest import text_digest
 
-        return text_digest(json.dumps(self.command.as_list()))
+            digest = text_digest(json.dumps(self.command.as_list()))
+            object.__setattr__(self, "_command_digest", digest)
+        return digest
+
+
+def derived_stage_fields(ins: tuple[Input, ...], outs: tuple[Output, ...]
+                         ) -> tuple[frozenset[str], tuple[Input, ...]]:
+    """A stage's `cache_artifacts` (what it both reads and writes: a cache carried between
+    runs; one shared empty set for most) and `external_inputs`."""
+    both = {i.artifact for i in ins if i.artifact} & {o.artifact for o in outs} \
+        if ins and outs else None
+    external = tuple([i for i in ins if i.artifact is None]) if ins else ()
+    return (frozenset(both) if both else _NO_ARTIFACTS), external
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,7 +258,7 @@ class Graph:
         """Compute now what later commands ask of every stage, so a cached graph has it."""
         self.artifact_paths, self.script_candidates  # noqa: B018
         for stage in self.stages.values():
-            stage.cache_artifacts, stage.external_inputs, stage.command_digest  # noqa: B018
+            stage.command_digest  # noqa: B018
         return self
 
     def writers(self, artifact_id: str) -> list[str]:
