@@ -166,6 +166,15 @@ def tick_step(length_ms: float, ticks: int = 8) -> float:
     return 10 * power
 
 
+def tick_label(at_ms: float, step_ms: float) -> str:
+    """A tick's time, to as many decimals of a second as the step needs: `seconds()`
+    shows tenths, so steps of 50 ms would print 0.1s three times over."""
+    if step_ms >= 100:
+        return seconds(at_ms)
+    decimals = max(1, math.ceil(-math.log10(step_ms / 1000) - 1e-9))
+    return f"{at_ms / 1000:.{decimals}f}s"
+
+
 def timeline(report: RunReport, anchors: dict[str, str]) -> list[str]:
     """One bar per stage that started. Horizontal positions are percentages of the
     drawing's width and heights are pixels, so the drawing fills the page without
@@ -193,7 +202,7 @@ def timeline(report: RunReport, anchors: dict[str, str]) -> list[str]:
         anchor = " text-anchor=\"end\"" if x > 90 else ""
         out.append(f"<line x1=\"{x:.2f}%\" y1=\"{top - 3}\" x2=\"{x:.2f}%\" y2=\"{height}\"/>"
                    f"<text x=\"{x:.2f}%\" dx=\"{-2 if anchor else 2}\" y=\"10\"{anchor}>"
-                   f"{h(seconds(at))}</text>")
+                   f"{h(tick_label(at, step))}</text>")
         at += step
     out.append("</g>")
     by_id = {s["id"]: s for s in report.stages}

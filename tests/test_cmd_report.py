@@ -166,6 +166,32 @@ def test_a_retried_stage_shows_its_attempts_as_segments(project):
     assert "3 attempts: failed" in report_html(project)
 
 
+def axis_labels(text: str) -> list[str]:
+    """The timeline's tick labels, left to right."""
+    axis = re.search(r'<g class="axis">(.*?)</g>', text, re.S).group(1)
+    return re.findall(r"<text[^>]*>([^<]*)</text>", axis)
+
+
+def test_timeline_ticks_of_a_short_run_are_distinct(project):
+    """The bundled pipeline runs in well under a second: a 50 ms step printed to a tenth
+    of a second read 0.0s 0.1s 0.1s 0.1s 0.2s. Each tick says its own time."""
+    for run_id, length in (("20260101T000000.000Z_full-refresh", 300),
+                           ("20260101T000001.000Z_full-refresh", 30),
+                           ("20260101T000002.000Z_full-refresh", 130_000)):
+        write_record(project, run_id, {"extract": ("succeeded", length)})
+        record = json.loads(project.path(f".pipeline-runs/{run_id}.json").read_text())
+        record["durationMs"] = length
+        record["stages"][0]["startedAt"] = record["startedAt"]
+        project.path(f".pipeline-runs/{run_id}.json").write_text(json.dumps(record))
+        labels = axis_labels(report_html(project, run_id))
+        assert len(labels) >= 3, labels
+        assert len(set(labels)) == len(labels), labels
+    assert axis_labels(report_html(project, "20260101T000000"))[:3] == ["0.00s", "0.05s",
+                                                                         "0.10s"]
+    assert axis_labels(report_html(project, "20260101T000002"))[:4] == [
+        "0.0s", "20.0s", "40.0s", "1m00s"]
+
+
 # -- runs in progress, interrupted, and from before the report -------------------------
 
 
