@@ -44,20 +44,22 @@ table{border-collapse:collapse;width:100%}
 th,td{text-align:left;padding:3px 6px;border-bottom:1px solid var(--line);vertical-align:top}
 td.n,th.n{text-align:right;white-space:nowrap}
 tr:target{background:#fff3c4}
-.badge{display:inline-block;padding:0 6px;border-radius:8px;color:#fff;font-weight:600}
+.badge{display:inline-block;padding:0 6px;border-radius:8px;font-weight:600}
 .st-succeeded{--c:var(--ok)}.st-failed{--c:var(--fail)}.st-running{--c:var(--run)}
 .st-up-to-date{--c:var(--utd)}.st-skipped{--c:var(--skip)}.st-blocked{--c:var(--blocked)}
 .st-pending,.st-not-run,.st-unknown,.st-interrupted{--c:var(--pending)}
-.st-interrupted.badge{--c:var(--fail)}
-.badge{background:var(--c)}
+.badge,.bar,.node{--t:#fff}
+.st-up-to-date,.st-skipped,.st-blocked,.st-pending,.st-not-run,.st-unknown{
+--t:var(--ink)}
+.st-interrupted.badge{--c:var(--fail);--t:#fff}
+.badge{background:var(--c);color:var(--t)}
 .bar rect.b{fill:var(--c)}.bar:hover rect.b,.bar:focus rect.b{stroke:#000;stroke-width:2}
 .bar text,.node text{font-size:11px;pointer-events:none}
-.bar text{fill:#fff}.seg.failed-attempt{fill:rgba(0,0,0,.35)}.seg.attempt{fill:none}
-.seg{stroke:#fff;stroke-width:1}.open rect.b{fill-opacity:.6}
+.bar text{fill:var(--t)}.seg.failed-attempt{fill:rgba(0,0,0,.35)}.seg.attempt{fill:none}
+.seg{stroke:#fff;stroke-width:1}.open rect.b{fill-opacity:.6}.open text{fill:var(--ink)}
 .axis line{stroke:var(--line)}.axis text{font-size:10px;fill:var(--mute)}
 .node rect{fill:var(--c);stroke:#444;stroke-width:.5}.node:hover rect,.node:focus rect{
-stroke:#000;stroke-width:2}.node text{fill:#fff}
-.st-pending text,.st-not-run text,.st-skipped text,.st-unknown text{fill:#222}
+stroke:#000;stroke-width:2}.node text{fill:var(--t)}
 .edge{fill:none;stroke:#8a8f98;stroke-width:1;marker-end:url(#arrow)}
 .spark polyline{fill:none;stroke:var(--run);stroke-width:1.2}
 .spark .med{stroke:var(--mute);stroke-dasharray:3 2}.spark .p95{stroke:var(--blocked);
