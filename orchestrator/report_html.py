@@ -45,7 +45,7 @@ th,td{text-align:left;padding:3px 6px;border-bottom:1px solid var(--line);vertic
 td.n,th.n{text-align:right;white-space:nowrap}
 tr:target{background:#fff3c4}
 .badge{display:inline-block;padding:0 6px;border-radius:8px;font-weight:600}
-.st-succeeded{--c:var(--ok)}.st-failed{--c:var(--fail)}.st-running{--c:var(--run)}
+.st-succeeded{--c:var(--ok)}.st-failed,.st-degraded{--c:var(--fail)}.st-running{--c:var(--run)}
 .st-up-to-date{--c:var(--utd)}.st-skipped{--c:var(--skip)}.st-blocked{--c:var(--blocked)}
 .st-pending,.st-not-run,.st-unknown,.st-interrupted{--c:var(--pending)}
 .badge,.bar,.node{--t:#fff}
@@ -72,13 +72,18 @@ tr{break-inside:avoid}}
 """
 
 
+# a run's own statuses, besides those its stages share (docs/cli.md): `degraded`
+# (failures under --continue-on-error) and `interrupted` read as failures
+RUN_STATUSES = ("degraded", "interrupted")
+
+
 def h(value) -> str:
     return escape(str(value), quote=True)
 
 
 def status_class(status) -> str:
     text = str(status or "unknown")
-    return f"st-{text}" if text in (*STATUSES, "interrupted") else "st-unknown"
+    return f"st-{text}" if text in (*STATUSES, *RUN_STATUSES) else "st-unknown"
 
 
 def fmt_ms(value) -> str:

@@ -19,7 +19,7 @@ from orchestrator.trends import REGRESSION_MIN_MEDIAN_MS, REGRESSION_RATIO, numb
 MAX_ROWS = 50  # stages in the table
 MAX_FAILURES = 10  # failures shown with their output
 TAIL_LINES = 15
-MARKERS = {"succeeded": "✅", "failed": "❌", "running": "▶️", "up-to-date": "↷",
+MARKERS = {"succeeded": "✅", "failed": "❌", "degraded": "❌", "running": "▶️", "up-to-date": "↷",
            "skipped": "⏭", "blocked": "⛔", "pending": "·", "interrupted": "⚠️"}
 
 

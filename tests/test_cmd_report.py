@@ -92,6 +92,18 @@ def test_report_of_a_failed_run_shows_timeline_graph_failure_and_hints(project):
     assert ">50%<" in text  # publish's success rate
 
 
+def test_a_degraded_run_reads_as_a_failure(project):
+    """--continue-on-error ends `degraded` (exit 1, like `failed`): the console marks it
+    ✖; the report must not show it as an unknown status in grey, nor as ❔."""
+    result = project.pipeline("run", "--continue-on-error", env={"STUB_FAIL": "transform"})
+    assert result.code == 1
+    assert project.last_record()["status"] == "degraded"
+    text = report_html(project)
+    assert '<span class="badge st-degraded" id="run-status">degraded</span>' in text
+    assert re.search(r"\.st-failed,\.st-degraded\{--c:var\(--fail\)\}", text)
+    assert markdown(project).startswith("### ❌ full-refresh: degraded\n")
+
+
 def test_markdown_and_the_job_summary_of_pipeline_run(project, tmp_path):
     summary = tmp_path / "summary.md"
     summary.write_text("earlier step\n")
