@@ -329,8 +329,10 @@ def test_a_regression_is_flagged_like_history_does(project):
     assert "Trends over the last 3 run(s)" in report_html(project, "20260101T000002")
 
 
-def test_a_thousand_stage_report_stays_under_two_megabytes(project):
-    """The size is asserted; the time is the benchmark's (docs/performance.md)."""
+def test_a_thousand_stage_report_is_made_in_under_a_second_and_two_megabytes(project):
+    """Issue 18's bound, on 30 recorded runs of 1,000 stages (the trends read them all):
+    the whole command, interpreter start included, the best of three tries (the machine
+    may be busy with other work); docs/performance.md has the benchmark's times."""
     runs = project.path(".pipeline-runs")
     runs.mkdir()
     for n in range(30):
@@ -349,7 +351,12 @@ def test_a_thousand_stage_report_stays_under_two_megabytes(project):
                   "startedAt": f"2026-01-01T00:{n:02d}:00.000Z", "durationMs": 61000,
                   "stages": stages}
         (runs / f"{run_id}.json").write_text(json.dumps(record))
-    text = report_html(project)
+    took = []
+    for _ in range(3):
+        began = time.perf_counter()
+        text = report_html(project)
+        took.append(time.perf_counter() - began)
+    assert min(took) < 1.0, took
     size = len(text.encode())
     assert size < 2_000_000, size
     assert len(bars(text)) == 1000
