@@ -102,7 +102,7 @@ def fmt_mem(value) -> str:
 
 
 def render(report: RunReport) -> str:
-    anchors = {s["id"]: f"s-{i}" for i, s in enumerate(report.stages)}
+    anchors = {s["id"]: f"s-{i}" for i, s in enumerate(report.shown_stages)}
     parts = ["<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">",
              "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">",
              "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
@@ -271,7 +271,7 @@ def graph_section(report: RunReport, anchors: dict[str, str]) -> list[str]:
     svg_w = width * (NODE_W + GAP_X) + GAP_X
     svg_h = rows * (NODE_H + GAP_Y) - GAP_Y + 2 * 8
     where = {}
-    status_of = {s["id"]: s.get("status") for s in report.stages}
+    status_of = {s["id"]: s.get("status") for s in report.shown_stages}
     out.append(f"<p class=\"note\">{len(drawing.nodes)} stage(s), arrows from each stage to "
                f"the stages that depend on it (<code>dependsOn</code>), coloured by their "
                f"status in this run.</p>")
@@ -336,7 +336,7 @@ def failures_section(report: RunReport, anchors: dict[str, str]) -> list[str]:
 
 def stage_table(report: RunReport, anchors: dict[str, str]) -> list[str]:
     out = ["<section id=\"stages\"><h2>Stages</h2>"]
-    if not report.stages:
+    if not report.shown_stages:
         out.append("<p class=\"note\">No stages recorded.</p></section>")
         return out
     spans = {s.stage_id: s for s in report.spans}
@@ -344,7 +344,7 @@ def stage_table(report: RunReport, anchors: dict[str, str]) -> list[str]:
                "<th class=\"n\">Start</th><th class=\"n\">Time</th><th class=\"n\">Exit</th>"
                "<th class=\"n wide\">CPU</th><th class=\"n wide\">Peak mem</th>"
                "<th>Why</th></tr></thead><tbody>")
-    for stage in report.stages:
+    for stage in report.shown_stages:
         span = spans.get(stage["id"])
         start = f"+{seconds(span.start_ms)}" if span else "-"
         took = fmt_ms(stage.get("durationMs"))
@@ -403,7 +403,9 @@ def trends_section(report: RunReport, anchors: dict[str, str]) -> list[str]:
            f"the last run took more than {(REGRESSION_RATIO - 1) * 100:.0f}% longer than "
            f"the median, with a median over {REGRESSION_MIN_MEDIAN_MS / 1000:.1f}s (the "
            f"numbers of <code>pipeline history</code>).</p>"]
-    rows = [t for t in report.trends.values() if t["id"] in anchors]
+    place = {sid: i for i, sid in enumerate(anchors)}  # the stage table's order
+    rows = sorted((t for t in report.trends.values() if t["id"] in place),
+                  key=lambda t: place[t["id"]])
     if not rows:
         out.append("<p class=\"note\">No stages recorded.</p></section>")
         return out

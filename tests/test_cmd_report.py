@@ -104,6 +104,35 @@ def test_a_degraded_run_reads_as_a_failure(project):
     assert markdown(project).startswith("### ❌ full-refresh: degraded\n")
 
 
+def test_a_fast_path_run_shows_its_stages_up_to_date_and_their_trends(project):
+    """A run where nothing changed (the fast path: the most common run) records a count,
+    not its stages. Its report drew every stage grey as `not in this run`, listed none
+    and had no trends at all: now they are up to date, in the graph, the table and the
+    trends of the runs before it."""
+    for _ in range(3):  # ran; up to date (and the stamp written); the fast path
+        assert project.pipeline("run").code == 0
+    record = project.last_record()
+    assert record["stages"] == [] and record["fastPath"]["stages"] == 3
+    page = Page(report_html(project))
+    ids = ["extract", "transform", "publish"]
+    assert {a["data-stage"]: a["class"] for a in page.having("node")} == {
+        sid: "node st-up-to-date" for sid in ids}
+    rows = [a for tag, a in page.elements if tag == "tr" and a.get("id", "").startswith("s-")]
+    assert len(rows) == 3
+    assert [a["data-stage"] for a in page.having("trend")] == ids
+    assert bars(report_html(project)) == {}  # nothing ran: no bar
+    # the partial fast path: transform's script changed, extract is up to date unlisted
+    with project.path("stages/stub.mjs").open("a") as f:
+        f.write("// changed\n")
+    assert project.pipeline("run").code == 0
+    assert [s["id"] for s in project.last_record()["stages"]] == ["transform", "publish"]
+    page = Page(report_html(project))
+    assert {a["data-stage"]: a["class"] for a in page.having("node")} == {
+        "extract": "node st-up-to-date", "transform": "node st-succeeded",
+        "publish": "node st-up-to-date"}
+    assert [a["data-stage"] for a in page.having("trend")] == ids
+
+
 def test_markdown_and_the_job_summary_of_pipeline_run(project, tmp_path):
     summary = tmp_path / "summary.md"
     summary.write_text("earlier step\n")
