@@ -133,6 +133,18 @@ def test_a_fast_path_run_shows_its_stages_up_to_date_and_their_trends(project):
     assert [a["data-stage"] for a in page.having("trend")] == ids
 
 
+def test_a_plain_doit_run_shows_its_exact_command_line(project):
+    """The header shows the command line that started the run; a run under plain doit
+    showed `doit run`, rebuilt, whatever doit was given."""
+    result = project.doit("run", "--always-execute", "full-refresh")
+    assert result.code == 0, result.text
+    assert project.last_record()["options"]["argv"] == [
+        "doit", "run", "--always-execute", "full-refresh"]
+    text = report_html(project)
+    assert "<code>doit run --always-execute full-refresh</code></dd>" in text
+    assert "`doit run --always-execute full-refresh`" in markdown(project)
+
+
 def test_markdown_and_the_job_summary_of_pipeline_run(project, tmp_path):
     summary = tmp_path / "summary.md"
     summary.write_text("earlier step\n")
