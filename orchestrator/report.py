@@ -94,6 +94,13 @@ class RunReport:
         order = {sid: i for i, sid in enumerate(self.graph.nodes)} if self.graph else {}
         return sorted(shown, key=lambda s: order.get(s["id"], len(order)))  # run order
 
+    def counts_text(self) -> str:
+        """`2 succeeded, 1 failed`: the header's counts, in the order of STATUSES (what
+        is not a status there, the fast-path count, after), for the HTML and Markdown."""
+        ordered = sorted(self.counts.items(), key=lambda kv: (
+            STATUSES.index(kv[0]) if kv[0] in STATUSES else len(STATUSES), kv[0]))
+        return ", ".join(f"{n} {status}" for status, n in ordered)
+
     def regressions(self) -> list[dict]:
         return [t for t in self.trends.values() if t.get("regression")]
 

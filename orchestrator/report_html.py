@@ -129,9 +129,7 @@ def render(report: RunReport) -> str:
 
 def header(report: RunReport) -> list[str]:
     record = report.record
-    counts = ", ".join(f"{n} {s}" for s, n in sorted(
-        report.counts.items(), key=lambda kv: (STATUSES.index(kv[0])
-                                               if kv[0] in STATUSES else 99, kv[0])))
+    counts = report.counts_text()
     started = str(record.get("startedAt") or "?").replace("T", " ").replace("Z", " UTC")
     duration = fmt_ms(record.get("durationMs"))
     if record.get("status") == "running":

@@ -49,7 +49,7 @@ def render(report: RunReport) -> str:
     duration = fmt_ms(record.get("durationMs"))
     if status == "running":
         duration = f"{seconds(report.length_ms)} so far"
-    counts = ", ".join(f"{n} {s}" for s, n in report.counts.items())
+    counts = report.counts_text()
     out = [f"### {marker} {cell(report.pipeline)}: {cell(status)}",
            "",
            f"Run `{report.run_id}`, started {cell(record.get('startedAt') or '?')}, "

@@ -145,6 +145,17 @@ def test_a_plain_doit_run_shows_its_exact_command_line(project):
     assert "`doit run --always-execute full-refresh`" in markdown(project)
 
 
+def test_html_and_markdown_count_the_stages_alike(project):
+    """The header's counts: one order (that of the statuses, not of the stages)."""
+    assert project.pipeline("run").code == 0
+    assert project.pipeline("run", "--force", env={"STUB_FAIL": "publish"}).code == 1
+    assert project.pipeline("run").code == 0  # publish again, the others up to date
+    assert [s["status"] for s in project.last_record()["stages"]] == [
+        "up-to-date", "up-to-date", "succeeded"]
+    assert "<dd>1 succeeded, 2 up-to-date</dd>" in report_html(project)
+    assert "; 1 succeeded, 2 up-to-date." in markdown(project)
+
+
 def test_markdown_and_the_job_summary_of_pipeline_run(project, tmp_path):
     summary = tmp_path / "summary.md"
     summary.write_text("earlier step\n")
