@@ -39,6 +39,15 @@ def _refuse_linked_state() -> None:
         raise SystemExit(2) from None
 
 
+def _doit_argv() -> tuple[str, ...]:
+    """The command line after `doit`, for the record (`pipeline report` shows it): only
+    when this process is doit's own command (`doit`, `python -m doit`), not a program
+    that runs doit through its API with argv of its own."""
+    program = Path(sys.argv[0]) if sys.argv and sys.argv[0] else Path()
+    is_doit = program.name == "doit" or program.parts[-2:] == ("doit", "__main__.py")
+    return tuple(sys.argv[1:]) if is_doit else ()
+
+
 _refuse_linked_state()
 _GRAPH_PATH = resolve_graph_path(_ROOT, os.environ.get("PIPELINE_GRAPH") or None)
 _GRAPH = None
@@ -53,7 +62,7 @@ except GraphError as exc:  # reported by the task creator, where doit expects it
 if _GRAPH is not None:
     # the same composition as `pipeline run`: lock (taken when doit starts), masker,
     # ledger, reporter, executor and checker
-    _SESSION = RunSession(_GRAPH, RunOptions(command="doit run"))
+    _SESSION = RunSession(_GRAPH, RunOptions(command="doit run", argv=_doit_argv()))
     DOIT_CONFIG = _SESSION.doit_config()
     try:
         DOIT_CONFIG["default_tasks"] = [_GRAPH.default_pipeline().id]

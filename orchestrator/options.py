@@ -33,7 +33,8 @@ class RunOptions:
     fast_path_key: str | None = None
     # the graph file's stat before it was read: the stamp vouches for that content only
     graph_stat: tuple | None = None
-    argv: tuple[str, ...] = ()  # the command line after `pipeline` (the report shows it)
+    argv: tuple[str, ...] = ()  # the command line after `pipeline` or `doit` (the report
+    # shows it)
     executor: str = "local"  # "local" | "dask": where stage commands run
     scheduler: str | None = None  # dask: the scheduler's address (None: a local cluster)
     connect_timeout: float = 10.0  # dask: seconds to reach the scheduler and a worker
@@ -98,10 +99,10 @@ class RunOptions:
     def as_record(self) -> dict:
         """The run record's `options` (their keys are part of the record format)."""
         head = {"command": self.command, "entryPoint": self.entry_point}
+        if self.argv:  # masked with the rest of the record
+            head["argv"] = [self.entry_point, *self.argv]
         if self.command == "doit run":
             return head
-        if self.argv:  # masked with the rest of the record
-            head["argv"] = ["pipeline", *self.argv]
         output = {"logLevel": self.log_level, "jsonLogs": self.json_logs}
         if self.command == "run-stage":
             return {**head, "stage": self.stage, "force": True, "dryRun": False,

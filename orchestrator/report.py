@@ -34,6 +34,7 @@ from orchestrator.trends import Span, number, run_bounds, stage_history, stage_s
 DEFAULT_RUNS = 30  # runs of the pipeline the trends cover
 TAIL_LINES = 20  # a failed stage's last lines of output
 TAIL_BYTES = 64 * 1024  # ... read from at most this much of the end of its log
+FAST_PATH_WHY = "fast path: nothing it reads has changed, nor anything upstream"
 STATUSES = ("succeeded", "failed", "running", "up-to-date", "skipped", "blocked", "pending")
 
 
@@ -72,6 +73,7 @@ class RunReport:
     failures: list[Failure] = field(default_factory=list)
     generated_at: datetime | None = None
     runner_gone: bool = False  # `running`, but the process that wrote it is gone
+    fast_path_stages: list[str] = field(default_factory=list)  # up to date, not listed
 
     @property
     def status(self) -> str:
@@ -80,6 +82,24 @@ class RunReport:
     @property
     def pipeline(self) -> str:
         return str(self.record.get("pipelineId") or label_of(self.run_id))
+
+    @property
+    def shown_stages(self) -> list[dict]:
+        """The stages to show one by one: those the record lists and those a fast-path
+        run found up to date without listing them (`fast_path_stages`), in run order."""
+        if not self.fast_path_stages:
+            return self.stages
+        shown = self.stages + [{"id": sid, "status": "up-to-date", "reason": FAST_PATH_WHY}
+                               for sid in self.fast_path_stages]
+        order = {sid: i for i, sid in enumerate(self.graph.nodes)} if self.graph else {}
+        return sorted(shown, key=lambda s: order.get(s["id"], len(order)))  # run order
+
+    def counts_text(self) -> str:
+        """`2 succeeded, 1 failed`: the header's counts, in the order of STATUSES (what
+        is not a status there, the fast-path count, after), for the HTML and Markdown."""
+        ordered = sorted(self.counts.items(), key=lambda kv: (
+            STATUSES.index(kv[0]) if kv[0] in STATUSES else len(STATUSES), kv[0]))
+        return ", ".join(f"{n} {status}" for status, n in ordered)
 
     def regressions(self) -> list[dict]:
         return [t for t in self.trends.values() if t.get("regression")]
@@ -96,6 +116,21 @@ def fast_path_counts(record: dict) -> dict[str, int]:
     fast = record.get("fastPath")
     count = fast.get("stages") if isinstance(fast, dict) else None
     return {"up-to-date (fast path)": count} if isinstance(count, int) else {}
+
+
+def unlisted_up_to_date(record: dict, stages: list[dict],
+                        graph: GraphDrawing | None) -> list[str]:
+    """The stages a fast-path run found up to date: its record counts them and lists
+    none (a partial run lists only those doit decided). They are the drawn pipeline's
+    stages it does not list, when those are exactly as many as it counted; under a
+    selection (--only, --skip, ...) they are not, and stay unnamed (the count says it)."""
+    fast = record.get("fastPath")
+    count = fast.get("stages") if isinstance(fast, dict) else None
+    if not isinstance(count, int) or isinstance(count, bool) or graph is None:
+        return []
+    listed = {s["id"] for s in stages}
+    rest = [sid for sid in graph.nodes if sid not in listed]
+    return rest if len(rest) == count else []
 
 
 def status_counts(stages: list[dict]) -> dict[str, int]:
@@ -337,4 +372,5 @@ def gather(root: Path, record: dict, runs: int = DEFAULT_RUNS,
         counts={**status_counts(stages), **fast_path_counts(record)},
         trends={t["id"]: t for t in stage_history(history)}, trend_runs=len(history),
         graph=graph, graph_note=note,
-        failures=failures(root, record, stages, hint_options or []), generated_at=now)
+        failures=failures(root, record, stages, hint_options or []), generated_at=now,
+        fast_path_stages=unlisted_up_to_date(record, stages, graph))

@@ -44,20 +44,22 @@ table{border-collapse:collapse;width:100%}
 th,td{text-align:left;padding:3px 6px;border-bottom:1px solid var(--line);vertical-align:top}
 td.n,th.n{text-align:right;white-space:nowrap}
 tr:target{background:#fff3c4}
-.badge{display:inline-block;padding:0 6px;border-radius:8px;color:#fff;font-weight:600}
-.st-succeeded{--c:var(--ok)}.st-failed{--c:var(--fail)}.st-running{--c:var(--run)}
+.badge{display:inline-block;padding:0 6px;border-radius:8px;font-weight:600}
+.st-succeeded{--c:var(--ok)}.st-failed,.st-degraded{--c:var(--fail)}.st-running{--c:var(--run)}
 .st-up-to-date{--c:var(--utd)}.st-skipped{--c:var(--skip)}.st-blocked{--c:var(--blocked)}
 .st-pending,.st-not-run,.st-unknown,.st-interrupted{--c:var(--pending)}
-.st-interrupted.badge{--c:var(--fail)}
-.badge{background:var(--c)}
+.badge,.bar,.node{--t:#fff}
+.st-up-to-date,.st-skipped,.st-blocked,.st-pending,.st-not-run,.st-unknown{
+--t:var(--ink)}
+.st-interrupted.badge{--c:var(--fail);--t:#fff}
+.badge{background:var(--c);color:var(--t)}
 .bar rect.b{fill:var(--c)}.bar:hover rect.b,.bar:focus rect.b{stroke:#000;stroke-width:2}
 .bar text,.node text{font-size:11px;pointer-events:none}
-.bar text{fill:#fff}.seg.failed-attempt{fill:rgba(0,0,0,.35)}.seg.attempt{fill:none}
-.seg{stroke:#fff;stroke-width:1}.open rect.b{fill-opacity:.6}
+.bar text{fill:var(--t)}.seg.failed-attempt{fill:rgba(0,0,0,.35)}.seg.attempt{fill:none}
+.seg{stroke:#fff;stroke-width:1}.open rect.b{fill-opacity:.6}.open text{fill:var(--ink)}
 .axis line{stroke:var(--line)}.axis text{font-size:10px;fill:var(--mute)}
 .node rect{fill:var(--c);stroke:#444;stroke-width:.5}.node:hover rect,.node:focus rect{
-stroke:#000;stroke-width:2}.node text{fill:#fff}
-.st-pending text,.st-not-run text,.st-skipped text,.st-unknown text{fill:#222}
+stroke:#000;stroke-width:2}.node text{fill:var(--t)}
 .edge{fill:none;stroke:#8a8f98;stroke-width:1;marker-end:url(#arrow)}
 .spark polyline{fill:none;stroke:var(--run);stroke-width:1.2}
 .spark .med{stroke:var(--mute);stroke-dasharray:3 2}.spark .p95{stroke:var(--blocked);
@@ -70,13 +72,18 @@ tr{break-inside:avoid}}
 """
 
 
+# a run's own statuses, besides those its stages share (docs/cli.md): `degraded`
+# (failures under --continue-on-error) and `interrupted` read as failures
+RUN_STATUSES = ("degraded", "interrupted")
+
+
 def h(value) -> str:
     return escape(str(value), quote=True)
 
 
 def status_class(status) -> str:
     text = str(status or "unknown")
-    return f"st-{text}" if text in (*STATUSES, "interrupted") else "st-unknown"
+    return f"st-{text}" if text in (*STATUSES, *RUN_STATUSES) else "st-unknown"
 
 
 def fmt_ms(value) -> str:
@@ -95,7 +102,7 @@ def fmt_mem(value) -> str:
 
 
 def render(report: RunReport) -> str:
-    anchors = {s["id"]: f"s-{i}" for i, s in enumerate(report.stages)}
+    anchors = {s["id"]: f"s-{i}" for i, s in enumerate(report.shown_stages)}
     parts = ["<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">",
              "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">",
              "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
@@ -122,9 +129,7 @@ def render(report: RunReport) -> str:
 
 def header(report: RunReport) -> list[str]:
     record = report.record
-    counts = ", ".join(f"{n} {s}" for s, n in sorted(
-        report.counts.items(), key=lambda kv: (STATUSES.index(kv[0])
-                                               if kv[0] in STATUSES else 99, kv[0])))
+    counts = report.counts_text()
     started = str(record.get("startedAt") or "?").replace("T", " ").replace("Z", " UTC")
     duration = fmt_ms(record.get("durationMs"))
     if record.get("status") == "running":
@@ -166,6 +171,15 @@ def tick_step(length_ms: float, ticks: int = 8) -> float:
     return 10 * power
 
 
+def tick_label(at_ms: float, step_ms: float) -> str:
+    """A tick's time, to as many decimals of a second as the step needs: `seconds()`
+    shows tenths, so steps of 50 ms would print 0.1s three times over."""
+    if step_ms >= 100:
+        return seconds(at_ms)
+    decimals = max(1, math.ceil(-math.log10(step_ms / 1000) - 1e-9))
+    return f"{at_ms / 1000:.{decimals}f}s"
+
+
 def timeline(report: RunReport, anchors: dict[str, str]) -> list[str]:
     """One bar per stage that started. Horizontal positions are percentages of the
     drawing's width and heights are pixels, so the drawing fills the page without
@@ -193,7 +207,7 @@ def timeline(report: RunReport, anchors: dict[str, str]) -> list[str]:
         anchor = " text-anchor=\"end\"" if x > 90 else ""
         out.append(f"<line x1=\"{x:.2f}%\" y1=\"{top - 3}\" x2=\"{x:.2f}%\" y2=\"{height}\"/>"
                    f"<text x=\"{x:.2f}%\" dx=\"{-2 if anchor else 2}\" y=\"10\"{anchor}>"
-                   f"{h(seconds(at))}</text>")
+                   f"{h(tick_label(at, step))}</text>")
         at += step
     out.append("</g>")
     by_id = {s["id"]: s for s in report.stages}
@@ -255,7 +269,7 @@ def graph_section(report: RunReport, anchors: dict[str, str]) -> list[str]:
     svg_w = width * (NODE_W + GAP_X) + GAP_X
     svg_h = rows * (NODE_H + GAP_Y) - GAP_Y + 2 * 8
     where = {}
-    status_of = {s["id"]: s.get("status") for s in report.stages}
+    status_of = {s["id"]: s.get("status") for s in report.shown_stages}
     out.append(f"<p class=\"note\">{len(drawing.nodes)} stage(s), arrows from each stage to "
                f"the stages that depend on it (<code>dependsOn</code>), coloured by their "
                f"status in this run.</p>")
@@ -320,7 +334,7 @@ def failures_section(report: RunReport, anchors: dict[str, str]) -> list[str]:
 
 def stage_table(report: RunReport, anchors: dict[str, str]) -> list[str]:
     out = ["<section id=\"stages\"><h2>Stages</h2>"]
-    if not report.stages:
+    if not report.shown_stages:
         out.append("<p class=\"note\">No stages recorded.</p></section>")
         return out
     spans = {s.stage_id: s for s in report.spans}
@@ -328,7 +342,7 @@ def stage_table(report: RunReport, anchors: dict[str, str]) -> list[str]:
                "<th class=\"n\">Start</th><th class=\"n\">Time</th><th class=\"n\">Exit</th>"
                "<th class=\"n wide\">CPU</th><th class=\"n wide\">Peak mem</th>"
                "<th>Why</th></tr></thead><tbody>")
-    for stage in report.stages:
+    for stage in report.shown_stages:
         span = spans.get(stage["id"])
         start = f"+{seconds(span.start_ms)}" if span else "-"
         took = fmt_ms(stage.get("durationMs"))
@@ -387,7 +401,9 @@ def trends_section(report: RunReport, anchors: dict[str, str]) -> list[str]:
            f"the last run took more than {(REGRESSION_RATIO - 1) * 100:.0f}% longer than "
            f"the median, with a median over {REGRESSION_MIN_MEDIAN_MS / 1000:.1f}s (the "
            f"numbers of <code>pipeline history</code>).</p>"]
-    rows = [t for t in report.trends.values() if t["id"] in anchors]
+    place = {sid: i for i, sid in enumerate(anchors)}  # the stage table's order
+    rows = sorted((t for t in report.trends.values() if t["id"] in place),
+                  key=lambda t: place[t["id"]])
     if not rows:
         out.append("<p class=\"note\">No stages recorded.</p></section>")
         return out

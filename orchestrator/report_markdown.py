@@ -19,7 +19,7 @@ from orchestrator.trends import REGRESSION_MIN_MEDIAN_MS, REGRESSION_RATIO, numb
 MAX_ROWS = 50  # stages in the table
 MAX_FAILURES = 10  # failures shown with their output
 TAIL_LINES = 15
-MARKERS = {"succeeded": "✅", "failed": "❌", "running": "▶️", "up-to-date": "↷",
+MARKERS = {"succeeded": "✅", "failed": "❌", "degraded": "❌", "running": "▶️", "up-to-date": "↷",
            "skipped": "⏭", "blocked": "⛔", "pending": "·", "interrupted": "⚠️"}
 
 
@@ -49,7 +49,7 @@ def render(report: RunReport) -> str:
     duration = fmt_ms(record.get("durationMs"))
     if status == "running":
         duration = f"{seconds(report.length_ms)} so far"
-    counts = ", ".join(f"{n} {s}" for s, n in report.counts.items())
+    counts = report.counts_text()
     out = [f"### {marker} {cell(report.pipeline)}: {cell(status)}",
            "",
            f"Run `{report.run_id}`, started {cell(record.get('startedAt') or '?')}, "

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import yaml
 from conftest import REPO, Project
@@ -303,6 +306,73 @@ def test_workflow_is_valid_yaml_with_the_documented_steps():
     forced = [job for job in jobs.values()
               if any("--force" in s.get("run", "") for s in job["steps"])]
     assert forced and all("pull_request" not in str(job.get("if", "")) for job in forced)
+
+
+def test_nightly_job_keeps_earlier_records_for_the_trends():
+    """A fresh CI machine has only its own run: the report's trends (and `slower`) need
+    the records of earlier nights. The nightly job restores them from the Actions cache
+    before it runs, and saves them with this run's, even when the run failed."""
+    workflow = yaml.safe_load(WORKFLOW.read_text())
+    steps = workflow["jobs"]["rebuild"]["steps"]
+    names = [s.get("uses", "") or s.get("run", "") for s in steps]
+    restore = [i for i, n in enumerate(names) if n.startswith("actions/cache/restore@")]
+    save = [i for i, n in enumerate(names) if n.startswith("actions/cache/save@")]
+    run = next(i for i, n in enumerate(names) if "pipeline run full-refresh --force" in n)
+    report = next(i for i, n in enumerate(names) if "pipeline report --latest" in n)
+    assert restore and save and restore[0] < run < report < save[0]
+    restored, saved = steps[restore[0]]["with"], steps[save[0]]["with"]
+    assert steps[save[0]].get("if") == "always()"
+    # one path list for both (a cache restores only under the paths it was saved with);
+    # the records, never the machine's own caches or its lock
+    assert restored["path"] == saved["path"]
+    assert ".pipeline-runs/" in restored["path"].split()
+    assert {"!.pipeline-runs/.cache/", "!.pipeline-runs/.lock"} <= set(restored["path"].split())
+    # a new key each run (a cache entry is never overwritten), found again by its prefix
+    assert saved["key"] == restored["key"] and "github.run_id" in saved["key"]
+    prefix = restored["restore-keys"].strip()
+    assert saved["key"].startswith(prefix) and "github.run_id" not in prefix
+
+
+def run_steps(project: Project, steps: list[dict], names: list[str], env_file) -> None:
+    """Run the workflow steps named `names` in the project, as GitHub runs a `run:` step
+    (bash -eo pipefail; GITHUB_ENV lines become the next steps' environment), with
+    `pipeline` this checkout's."""
+    bin_dir = env_file.parent / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    wrapper = bin_dir / "pipeline"
+    wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m orchestrator "$@"\n')
+    wrapper.chmod(0o755)
+    for name in names:
+        step = next(s for s in steps if s.get("name") == name)
+        extra = dict(line.split("=", 1) for line in env_file.read_text().splitlines())
+        env = {**os.environ, **extra, "GITHUB_ENV": str(env_file),
+               "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+               "PYTHONPATH": str(REPO)}
+        subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
+                       cwd=project.root, env=env, check=True, capture_output=True)
+
+
+def test_nightly_report_is_of_this_night_only(project, tmp_path):
+    """With earlier nights' records restored, a night whose run recorded nothing (doctor
+    failed first) must not upload the newest restored run, or last night's report.html,
+    as its own; a night that ran reports its run, with the earlier ones in its trends."""
+    steps = yaml.safe_load(WORKFLOW.read_text())["jobs"]["rebuild"]["steps"]
+    shown = ["Remember the newest earlier record", "What ran, how long each stage took, "
+             "what failed", "Report of the run"]
+    assert project.pipeline("run").code == 0  # last night, as restored from the cache
+    report = project.path(".pipeline-runs/report.html")
+    report.write_text("last night's report")
+    env_file = tmp_path / "github_env"
+    env_file.write_text("")
+    run_steps(project, steps, shown, env_file)  # tonight: doctor failed, nothing ran
+    assert not report.exists()
+    env_file.write_text("")
+    run_steps(project, steps, shown[:1], env_file)
+    assert project.pipeline("run", "--force").code == 0  # tonight ran
+    run_steps(project, steps, shown[1:], env_file)
+    text = report.read_text()
+    assert project.last_record()["runId"] in text
+    assert "Trends over the last 2 run(s)" in text
 
 
 def test_workflow_commands_exist_in_this_cli(project):

@@ -92,6 +92,70 @@ def test_report_of_a_failed_run_shows_timeline_graph_failure_and_hints(project):
     assert ">50%<" in text  # publish's success rate
 
 
+def test_a_degraded_run_reads_as_a_failure(project):
+    """--continue-on-error ends `degraded` (exit 1, like `failed`): the console marks it
+    ✖; the report must not show it as an unknown status in grey, nor as ❔."""
+    result = project.pipeline("run", "--continue-on-error", env={"STUB_FAIL": "transform"})
+    assert result.code == 1
+    assert project.last_record()["status"] == "degraded"
+    text = report_html(project)
+    assert '<span class="badge st-degraded" id="run-status">degraded</span>' in text
+    assert re.search(r"\.st-failed,\.st-degraded\{--c:var\(--fail\)\}", text)
+    assert markdown(project).startswith("### ❌ full-refresh: degraded\n")
+
+
+def test_a_fast_path_run_shows_its_stages_up_to_date_and_their_trends(project):
+    """A run where nothing changed (the fast path: the most common run) records a count,
+    not its stages. Its report drew every stage grey as `not in this run`, listed none
+    and had no trends at all: now they are up to date, in the graph, the table and the
+    trends of the runs before it."""
+    for _ in range(3):  # ran; up to date (and the stamp written); the fast path
+        assert project.pipeline("run").code == 0
+    record = project.last_record()
+    assert record["stages"] == [] and record["fastPath"]["stages"] == 3
+    page = Page(report_html(project))
+    ids = ["extract", "transform", "publish"]
+    assert {a["data-stage"]: a["class"] for a in page.having("node")} == {
+        sid: "node st-up-to-date" for sid in ids}
+    rows = [a for tag, a in page.elements if tag == "tr" and a.get("id", "").startswith("s-")]
+    assert len(rows) == 3
+    assert [a["data-stage"] for a in page.having("trend")] == ids
+    assert bars(report_html(project)) == {}  # nothing ran: no bar
+    # the partial fast path: transform's script changed, extract is up to date unlisted
+    with project.path("stages/stub.mjs").open("a") as f:
+        f.write("// changed\n")
+    assert project.pipeline("run").code == 0
+    assert [s["id"] for s in project.last_record()["stages"]] == ["transform", "publish"]
+    page = Page(report_html(project))
+    assert {a["data-stage"]: a["class"] for a in page.having("node")} == {
+        "extract": "node st-up-to-date", "transform": "node st-succeeded",
+        "publish": "node st-up-to-date"}
+    assert [a["data-stage"] for a in page.having("trend")] == ids
+
+
+def test_a_plain_doit_run_shows_its_exact_command_line(project):
+    """The header shows the command line that started the run; a run under plain doit
+    showed `doit run`, rebuilt, whatever doit was given."""
+    result = project.doit("run", "--always-execute", "full-refresh")
+    assert result.code == 0, result.text
+    assert project.last_record()["options"]["argv"] == [
+        "doit", "run", "--always-execute", "full-refresh"]
+    text = report_html(project)
+    assert "<code>doit run --always-execute full-refresh</code></dd>" in text
+    assert "`doit run --always-execute full-refresh`" in markdown(project)
+
+
+def test_html_and_markdown_count_the_stages_alike(project):
+    """The header's counts: one order (that of the statuses, not of the stages)."""
+    assert project.pipeline("run").code == 0
+    assert project.pipeline("run", "--force", env={"STUB_FAIL": "publish"}).code == 1
+    assert project.pipeline("run").code == 0  # publish again, the others up to date
+    assert [s["status"] for s in project.last_record()["stages"]] == [
+        "up-to-date", "up-to-date", "succeeded"]
+    assert "<dd>1 succeeded, 2 up-to-date</dd>" in report_html(project)
+    assert "; 1 succeeded, 2 up-to-date." in markdown(project)
+
+
 def test_markdown_and_the_job_summary_of_pipeline_run(project, tmp_path):
     summary = tmp_path / "summary.md"
     summary.write_text("earlier step\n")
@@ -164,6 +228,32 @@ def test_a_retried_stage_shows_its_attempts_as_segments(project):
     kinds = [a["class"] for a in page.having("seg")]
     assert kinds == ["seg failed-attempt", "seg failed-attempt", "seg attempt"]
     assert "3 attempts: failed" in report_html(project)
+
+
+def axis_labels(text: str) -> list[str]:
+    """The timeline's tick labels, left to right."""
+    axis = re.search(r'<g class="axis">(.*?)</g>', text, re.S).group(1)
+    return re.findall(r"<text[^>]*>([^<]*)</text>", axis)
+
+
+def test_timeline_ticks_of_a_short_run_are_distinct(project):
+    """The bundled pipeline runs in well under a second: a 50 ms step printed to a tenth
+    of a second read 0.0s 0.1s 0.1s 0.1s 0.2s. Each tick says its own time."""
+    for run_id, length in (("20260101T000000.000Z_full-refresh", 300),
+                           ("20260101T000001.000Z_full-refresh", 30),
+                           ("20260101T000002.000Z_full-refresh", 130_000)):
+        write_record(project, run_id, {"extract": ("succeeded", length)})
+        record = json.loads(project.path(f".pipeline-runs/{run_id}.json").read_text())
+        record["durationMs"] = length
+        record["stages"][0]["startedAt"] = record["startedAt"]
+        project.path(f".pipeline-runs/{run_id}.json").write_text(json.dumps(record))
+        labels = axis_labels(report_html(project, run_id))
+        assert len(labels) >= 3, labels
+        assert len(set(labels)) == len(labels), labels
+    assert axis_labels(report_html(project, "20260101T000000"))[:3] == ["0.00s", "0.05s",
+                                                                         "0.10s"]
+    assert axis_labels(report_html(project, "20260101T000002"))[:4] == [
+        "0.0s", "20.0s", "40.0s", "1m00s"]
 
 
 # -- runs in progress, interrupted, and from before the report -------------------------
@@ -291,8 +381,10 @@ def test_a_regression_is_flagged_like_history_does(project):
     assert "Trends over the last 3 run(s)" in report_html(project, "20260101T000002")
 
 
-def test_a_thousand_stage_report_stays_under_two_megabytes(project):
-    """The size is asserted; the time is the benchmark's (docs/performance.md)."""
+def test_a_thousand_stage_report_is_made_in_under_a_second_and_two_megabytes(project):
+    """Issue 18's bound, on 30 recorded runs of 1,000 stages (the trends read them all):
+    the whole command, interpreter start included, the best of three tries (the machine
+    may be busy with other work); docs/performance.md has the benchmark's times."""
     runs = project.path(".pipeline-runs")
     runs.mkdir()
     for n in range(30):
@@ -311,7 +403,12 @@ def test_a_thousand_stage_report_stays_under_two_megabytes(project):
                   "startedAt": f"2026-01-01T00:{n:02d}:00.000Z", "durationMs": 61000,
                   "stages": stages}
         (runs / f"{run_id}.json").write_text(json.dumps(record))
-    text = report_html(project)
+    took = []
+    for _ in range(3):
+        began = time.perf_counter()
+        text = report_html(project)
+        took.append(time.perf_counter() - began)
+    assert min(took) < 1.0, took
     size = len(text.encode())
     assert size < 2_000_000, size
     assert len(bars(text)) == 1000

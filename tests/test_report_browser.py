@@ -143,3 +143,59 @@ def test_report_renders_in_chromium_without_network(make_project, browser):
     assert browser.save_screenshot(str(shot))
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert isinstance(Path(shot).stat().st_size, int) and shot.stat().st_size > 10_000
+
+
+COLOURS_JS = """
+const rgb = s => (s.match(/[\\d.]+/g) || []).map(Number);
+const out = [];
+for (const b of document.querySelectorAll('.badge')) {
+  const s = getComputedStyle(b);
+  out.push(['badge ' + b.className + ' ' + b.textContent, rgb(s.color),
+            rgb(s.backgroundColor), 1]);
+}
+for (const g of document.querySelectorAll('#graph-svg .node, #timeline-svg .bar')) {
+  const shape = g.querySelector('rect'), label = g.querySelector('text');
+  const s = getComputedStyle(shape);
+  out.push([g.getAttribute('class') + ' ' + label.textContent, rgb(getComputedStyle(label).fill),
+            rgb(s.fill), Number(s.fillOpacity)]);
+}
+return out;
+"""
+
+
+def luminance(rgb) -> float:
+    def channel(c: float) -> float:
+        c = c / 255
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+    r, g, b = (channel(c) for c in rgb[:3])
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast(text, fill, opacity: float) -> float:
+    """WCAG's contrast ratio of `text` on `fill` drawn at `opacity` over the white page."""
+    shown = [opacity * c + (1 - opacity) * 255 for c in fill[:3]]
+    light, dark = sorted((luminance(text), luminance(shown)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def test_every_status_label_reads_on_its_colour(make_project, browser):
+    """A status is a word on a coloured badge, node or bar: on a phone, in the sun, the
+    word must read (WCAG AA for normal text, 4.5:1), whatever the status. White on the
+    light greys of pending, skipped and up to date did not."""
+    project = make_project("basic")
+    runs = [(("run",), {}),  # succeeded
+            (("run", "--force", "--from", "transform", "--continue-on-error"),
+             {"STUB_FAIL": "transform"}),  # skipped, failed, blocked
+            (("run",), {}),  # up to date, succeeded
+            (("run", "--force"), {"STUB_FAIL": "extract"})]  # failed, pending
+    seen = set()
+    for args, env in runs:
+        project.pipeline(*args, env=env)
+        assert project.pipeline("report", "-o", "report.html").code == 0
+        browser.get(project.path("report.html").as_uri())
+        for what, text, fill, opacity in browser.execute_script(COLOURS_JS):
+            seen.update(c for c in what.split() if c.startswith("st-"))
+            ratio = contrast(text, fill, opacity)
+            assert ratio >= 4.5, f"{what}: {text} on {fill} at {opacity}: {ratio:.1f}:1"
+    assert {"st-succeeded", "st-failed", "st-pending", "st-skipped", "st-blocked",
+            "st-up-to-date"} <= seen
