@@ -308,7 +308,8 @@ class RunLedger:
     def stage_started(self, stage_id: str, reason: str | None) -> None:
         entry = self.stage(stage_id)
         entry.update(status="running", reason=reason, startedAt=now_iso())
-        self.event("stage-started", stage_id, status="running")
+        # why it runs: for whoever reads the events of a run in progress (report, logs)
+        self.event("stage-started", stage_id, status="running", more={"reason": reason})
 
     def stage_finished(self, stage_id: str, status: str, reason: str | None = None,
                        details: dict[str, Any] | None = None,

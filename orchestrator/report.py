@@ -160,6 +160,8 @@ def freshened(root: Path, record: dict) -> dict:
                 stage["status"] = "running"
             if not stage.get("startedAt"):
                 stage["startedAt"] = event.get("ts")
+            if not stage.get("reason") and isinstance(event.get("reason"), str):
+                stage["reason"] = event["reason"]
         elif event.get("event") == "stage-finished" and isinstance(event.get("status"), str):
             stage["status"] = event["status"]
             if number(stage.get("durationMs")) is None:

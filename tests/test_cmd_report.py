@@ -5,6 +5,7 @@ a regression)."""
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -282,6 +283,13 @@ def test_a_run_in_progress_and_then_interrupted(project, tmp_path):
         assert bars(text) == {"extract": "st-succeeded", "transform": "st-running"}
         assert "so far (in progress)" in text
         assert "| transform | running |" in markdown(project)
+        # why the running stage runs is in its stage-started event, whenever the record
+        # was last rewritten: the report of the run in progress says it
+        events = project.events(project.last_record())
+        started = [e for e in events if e["event"] == "stage-started"
+                   and e["stageId"] == "transform"]
+        assert started and started[0]["reason"], events
+        assert html.escape(started[0]["reason"]) in text
         os.killpg(runner.pid, signal.SIGINT)
         assert runner.wait(timeout=30) == 130
     finally:
