@@ -40,8 +40,10 @@ def test_first_run_runs_every_stage_in_order_and_records_it(project):
     assert [e["event"] for e in events] == (["run-started"]
                                             + ["stage-started", "stage-finished"] * 3
                                             + ["run-finished"])
-    assert all(set(e) == {"ts", "runId", "event", "stageId", "status", "durationMs", "artifacts"}
+    common = {"ts", "runId", "event", "stageId", "status", "durationMs", "artifacts"}
+    assert all(set(e) == (common | {"reason"} if e["event"] == "stage-started" else common)
                for e in events)
+    assert all(e["reason"] == "never run" for e in events if e["event"] == "stage-started")
     finished = [e for e in events if e["event"] == "stage-finished"]
     assert finished[0]["artifacts"][0]["path"] == "build/raw.json"
     assert not list(project.path(".pipeline-runs").glob(".*.tmp"))
