@@ -216,10 +216,9 @@ class RunLedger:
         self.record: dict[str, Any] = {}
         self._stages: dict[str, dict[str, Any]] = {}
         self._events = None
-        self._run_id_json = "null"
         self._last_write = 0.0
         self._write_interval = RECORD_INTERVAL_S
-        self._last_flush = 0.0
+        self._up_to_date = 0  # stages found up to date whose event is yet to be written
         self._t0 = 0.0
         self.on_event = on_event  # e.g. --json-logs prints each event as it is written
         self.write_error: str | None = None  # the first record or event not written
@@ -282,7 +281,6 @@ class RunLedger:
         if self.lock is not None:
             self.lock.describe(f"run {self.run_id}, pid {os.getpid()}")
         self._events = open(open_new_or_append(self.events_path), "a", encoding="utf-8")
-        self._run_id_json = _encode_line(self.run_id)
         self.event("run-started", status="running")
         fast = (extra or {}).get("fastPath")
         if fast:  # the stages up to date by the stamp: one event, not one per stage
@@ -323,8 +321,11 @@ class RunLedger:
         for key, value in (details or {}).items():
             if key in entry or key == "worker":  # where it ran: another executor's only
                 entry[key] = value
-        self.event("stage-finished", stage_id, status=status,
-                   duration_ms=entry["durationMs"], artifacts=artifacts)
+        if status == "up-to-date" and not artifacts:
+            self._up_to_date += 1  # said in one event with those next to it (see event)
+        else:
+            self.event("stage-finished", stage_id, status=status,
+                       duration_ms=entry["durationMs"], artifacts=artifacts)
         self.write_record(force=status == "failed")
 
     def stages_with_status(self, status: str) -> list[str]:
@@ -366,6 +367,11 @@ class RunLedger:
         if self._events is None:
             return
         try:
+            if self._up_to_date:  # stages found up to date since the last event: one line
+                count, self._up_to_date = self._up_to_date, 0
+                stages = "stage" if count == 1 else "stages"
+                self._event("stages-up-to-date", None, "up-to-date", None, None,
+                            {"stages": count, "reason": f"{count} {stages} up to date"})
             self._event(name, stage_id, status, duration_ms, artifacts, more)
         except OSError as exc:
             self._storage_failed(exc, self.events_path)
@@ -374,19 +380,6 @@ class RunLedger:
                duration_ms: int | None, artifacts: list[dict] | None,
                more: dict[str, Any] | None = None) -> None:
         ts = now_iso()
-        if status == "up-to-date" and self.on_event is None and not self.masker \
-                and stage_id is not None and not artifacts and duration_ms is None \
-                and not more:
-            # the one event a no-op run writes per stage, formatted directly (the same
-            # JSON the general path writes); its flush waits (see below)
-            self._events.write(f'{{"ts": "{ts}", "runId": {self._run_id_json}, "event": '
-                               f'{_encode_line(name)}, "stageId": {_encode_line(stage_id)}, '
-                               f'"status": "up-to-date", "durationMs": null, "artifacts": []}}\n')
-            now = time.monotonic()
-            if now - self._last_flush > 0.2:
-                self._events.flush()
-                self._last_flush = now
-            return
         line = {"ts": ts, "runId": self.run_id, "event": name, "stageId": stage_id,
                 "status": status, "durationMs": duration_ms, "artifacts": artifacts or []}
         if more:
@@ -394,12 +387,7 @@ class RunLedger:
         if self.masker:
             line = self.masker.mask_obj(line, RUNNER_MADE)
         self._events.write(_encode_line(line) + "\n")
-        # flushed at once when something happens; a burst of up-to-date stages is
-        # flushed at most every 0.2 s (the record and run-finished flush the rest)
-        now = time.monotonic()
-        if status != "up-to-date" or now - self._last_flush > 0.2:
-            self._events.flush()
-            self._last_flush = now
+        self._events.flush()  # readable at once (`logs --follow`)
         if self.on_event is not None:
             self.on_event(line)
 

@@ -76,30 +76,33 @@ def test_a_slow_record_is_rewritten_less_often(tmp_path, monkeypatch):
     assert len(writes) * write_s <= 1.25 * ledger_module.RECORD_TIME_SHARE * clock[0]
 
 
-def test_up_to_date_events_read_the_same_whichever_way_they_are_written(tmp_path):
-    """A no-op run's per-stage event is formatted directly (no secrets, no --json-logs);
-    it must parse to what the general path writes, ids with quotes or non-ASCII too."""
+def test_stages_found_up_to_date_are_one_event_between_others(tmp_path):
+    """The event log holds events, not a line per stage found up to date: those found
+    up to date since the previous event are counted in one `stages-up-to-date` event,
+    written before the next event (or the run's end); the record still lists each. The
+    same lines reach --json-logs (`on_event`)."""
     printed = []
-    plain = RunLedger(tmp_path / "plain", "g.json")
-    watched = RunLedger(tmp_path / "watched", "g.json", on_event=printed.append)
-    ids = ["a", 'quo"te', "ünï\\code"]
-    for ledger in (plain, watched):
-        ledger.start("p", [(sid, "pending", None) for sid in ids])
-        for sid in ids:
-            ledger.stage_finished(sid, "up-to-date", reason="unchanged")
-        ledger.finish("succeeded")
-
-    def stage_events(ledger):
-        lines = [json.loads(line) for line in ledger.events_path.read_text().splitlines()]
-        return [{k: v for k, v in e.items() if k not in ("ts", "runId")}
-                for e in lines if e["event"] == "stage-finished"]
-
-    assert stage_events(plain) == stage_events(watched) == [
-        {"event": "stage-finished", "stageId": sid, "status": "up-to-date",
-         "durationMs": None, "artifacts": []} for sid in ids]
-    assert len(printed) == len(ids) + 2  # run-started, three stages, run-finished
-    first = json.loads(plain.events_path.read_text().splitlines()[1])
-    assert first["runId"] == plain.run_id and first["ts"].endswith("Z")
+    ledger = RunLedger(tmp_path, "g.json", on_event=printed.append)
+    ids = ["a", 'quo"te', "ünï\\code", "ran", "b"]
+    ledger.start("p", [(sid, "pending", None) for sid in ids])
+    for sid in ids[:3]:
+        ledger.stage_finished(sid, "up-to-date", reason="unchanged")
+    ledger.stage_started("ran", "never ran")
+    ledger.stage_finished("ran", "succeeded")
+    ledger.stage_finished("b", "up-to-date", reason="unchanged")
+    ledger.finish("succeeded")
+    lines = [json.loads(line) for line in ledger.events_path.read_text().splitlines()]
+    assert lines == printed
+    assert [(e["event"], e["stageId"], e.get("stages")) for e in lines] == [
+        ("run-started", None, None), ("stages-up-to-date", None, 3),
+        ("stage-started", "ran", None), ("stage-finished", "ran", None),
+        ("stages-up-to-date", None, 1), ("run-finished", None, None)]
+    assert lines[1]["reason"] == "3 stages up to date" and lines[4]["reason"] == \
+        "1 stage up to date"
+    assert lines[1]["status"] == "up-to-date" and lines[1]["runId"] == ledger.run_id
+    assert {s["id"]: s["status"] for s in ledger.record["stages"]} == {
+        "a": "up-to-date", 'quo"te': "up-to-date", "ünï\\code": "up-to-date",
+        "ran": "succeeded", "b": "up-to-date"}
 
 
 def test_a_record_written_in_pieces_reads_as_the_same_json(tmp_path):
