@@ -658,19 +658,25 @@ def _prune(root, keep, run_id: str) -> None:
 # -- taking it -----------------------------------------------------------------------
 
 
-def take(root, key: str, options: dict, wait: bool,
-         console) -> tuple[int, str] | Partial | None:
+def take(root, key: str, options: dict, wait: bool, console,
+         before_wait=None) -> tuple[int, str] | Partial | None:
     """`pipeline run` on the fast path: under the run lock, when the selection's stamp
     still holds, record the run (every stage up to date) and return (0, its run id).
     When only some stages' own files, variables or maxAge changed: a `Partial`, which
     holds the lock for the run to adopt. None when the full path must decide. A run in
-    progress is refused (or waited for) as always."""
+    progress is refused (or waited for) as always. `before_wait`: called before waiting
+    for another run (--wait), to refuse what the run would refuse anyway (UsageError)."""
     from orchestrator.ledger import RunLedger, mark_abandoned_runs
     from orchestrator.lock import RunLock, waiting_message
 
     t0 = time.monotonic()
     lock = RunLock(root)
-    lock.acquire(wait=wait, on_wait=lambda holder: console.error(waiting_message(holder)))
+    def on_wait(holder: str) -> None:
+        if before_wait is not None:
+            before_wait()
+        console.error(waiting_message(holder))
+
+    lock.acquire(wait=wait, on_wait=on_wait)
     handed_over = False
     try:
         data = read_stamp(str(root), key)

@@ -51,11 +51,11 @@ class RunLock:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             if wait:
-                if on_wait is not None:
-                    on_wait(self._holder() or "another run")
                 try:
+                    if on_wait is not None:  # may refuse to wait (raise)
+                        on_wait(self._holder() or "another run")
                     fcntl.flock(fd, fcntl.LOCK_EX)
-                except BaseException:  # interrupted while waiting
+                except BaseException:  # refused, or interrupted while waiting
                     os.close(fd)
                     raise
                 self._claimed(fd)

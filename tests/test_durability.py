@@ -120,6 +120,28 @@ def test_a_second_run_is_refused_while_one_is_running_then_may_wait(project):
     assert waiter.wait(timeout=60) == 0
 
 
+def test_wait_refuses_a_missing_required_variable_before_it_waits(project):
+    """`--wait` while another run holds the project: what the run would refuse at once
+    (a required variable unset) is refused before waiting, as without --wait."""
+    hanging_transform(project)
+    graph = project.graph()
+    graph["stages"][2]["environment"] = [{"name": "API_TOKEN", "required": True}]
+    project.write_graph(graph)
+    first = start_run(project)  # to transform: publish, which needs the token, not run
+    try:
+        env = {k: v for k, v in os.environ.items() if k != "API_TOKEN"}
+        waiter = subprocess.run([sys.executable, "-m", "orchestrator", "run", "--wait"],
+                                cwd=project.root, capture_output=True, text=True,
+                                timeout=20, env=env)
+        assert waiter.returncode == 2, waiter.stderr
+        assert waiter.stderr.strip() == ("pipeline: error: required environment variable "
+                                         "not set or empty: API_TOKEN (stage publish)")
+        assert first.poll() is None  # the first run still holds the project
+    finally:
+        os.killpg(first.pid, signal.SIGINT)
+        first.communicate(timeout=60)
+
+
 def test_a_dead_runs_lock_is_taken_and_its_record_marked_interrupted(project):
     hanging_transform(project)
     first = start_run(project)

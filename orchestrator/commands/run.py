@@ -248,7 +248,8 @@ def run_pipeline(ctx, args) -> int:
         from orchestrator import fastpath
 
         console = Console(level=args.log_level, json_events=args.json_logs)
-        taken = fastpath.take(ctx.root, key, options.as_record(), args.wait, console)
+        taken = fastpath.take(ctx.root, key, options.as_record(), args.wait, console,
+                              before_wait=lambda: _refuse_before_waiting(ctx, args))
         if isinstance(taken, fastpath.Partial):
             partial = taken  # it holds the run lock: the run below adopts it
         elif taken is not None:
@@ -261,6 +262,24 @@ def run_pipeline(ctx, args) -> int:
     finally:
         if partial is not None:
             partial.lock.release()  # on every path; releasing twice is harmless
+
+
+def _refuse_before_waiting(ctx, args) -> None:
+    """--wait, and another run holds the project: refuse now what the run would refuse
+    as soon as it got the lock (a broken graph, an unknown pipeline, a required variable
+    unset), as the full path does before it waits. The graph is read apart from the
+    run's: the run reads it again after taking the stat its stamp vouches for."""
+    from orchestrator.graph import load_graph, resolve_graph_path
+    from orchestrator.plan import make_selection, plan_pipeline
+
+    graph = load_graph(resolve_graph_path(ctx.root, ctx.graph_path), ctx.root,
+                       write_cache=False)
+    if args.pipeline and args.pipeline not in graph.pipelines and args.pipeline in graph.stages:
+        raise UsageError(_stage_not_pipeline(ctx, graph, args.pipeline))
+    pipeline = graph.pipeline(args.pipeline) if args.pipeline else graph.default_pipeline()
+    plan = plan_pipeline(graph, pipeline, make_selection(args.only, args.skip, args.start,
+                                                         args.stop), force=args.force)
+    _environment(graph, plan.selected, args.env_file)
 
 
 def _full_or_partial(ctx, args, options: RunOptions, key: str | None, partial) -> int:
