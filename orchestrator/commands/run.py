@@ -270,24 +270,29 @@ def _refuse_before_waiting(ctx, args) -> None:
     unset), as the full path does before it waits. The graph is read apart from the
     run's: the run reads it again after taking the stat its stamp vouches for."""
     from orchestrator.graph import load_graph, resolve_graph_path
+
+    _planned(ctx, args, load_graph(resolve_graph_path(ctx.root, ctx.graph_path), ctx.root,
+                                   write_cache=False))
+
+
+def _planned(ctx, args, graph: Graph):
+    """The pipeline, selection and plan the command line asks for, and the --env-file
+    values, after refusing a stage id given as the pipeline and unset required
+    variables."""
     from orchestrator.plan import make_selection, plan_pipeline
 
-    graph = load_graph(resolve_graph_path(ctx.root, ctx.graph_path), ctx.root,
-                       write_cache=False)
     if args.pipeline and args.pipeline not in graph.pipelines and args.pipeline in graph.stages:
         raise UsageError(_stage_not_pipeline(ctx, graph, args.pipeline))
     pipeline = graph.pipeline(args.pipeline) if args.pipeline else graph.default_pipeline()
-    plan = plan_pipeline(graph, pipeline, make_selection(args.only, args.skip, args.start,
-                                                         args.stop), force=args.force)
-    _environment(graph, plan.selected, args.env_file)
+    selection = make_selection(args.only, args.skip, args.start, args.stop)
+    plan = plan_pipeline(graph, pipeline, selection, force=args.force)
+    return pipeline, selection, plan, _environment(graph, plan.selected, args.env_file)
 
 
 def _full_or_partial(ctx, args, options: RunOptions, key: str | None, partial) -> int:
     """The run that the fast path declined: decided stage by stage, or with a
     fastpath.Partial, only for the stages something changed for and those downstream
     of them, under the lock the Partial holds."""
-    from orchestrator.plan import make_selection, plan_pipeline
-
     ctx.write_cache = not args.dry_run
     if key is not None:  # before the graph is read: the stamp vouches for what was read
         from orchestrator import fastpath
@@ -296,12 +301,7 @@ def _full_or_partial(ctx, args, options: RunOptions, key: str | None, partial) -
         options = options.replace(graph_stat=fastpath.stat_sig(
             str(resolve_graph_path(ctx.root, ctx.graph_path))))
     graph = ctx.graph
-    if args.pipeline and args.pipeline not in graph.pipelines and args.pipeline in graph.stages:
-        raise UsageError(_stage_not_pipeline(ctx, graph, args.pipeline))
-    pipeline = graph.pipeline(args.pipeline) if args.pipeline else graph.default_pipeline()
-    selection = make_selection(args.only, args.skip, args.start, args.stop)
-    plan = plan_pipeline(graph, pipeline, selection, force=args.force)
-    file_values = _environment(graph, plan.selected, args.env_file)
+    pipeline, selection, plan, file_values = _planned(ctx, args, graph)
     if args.since:
         from orchestrator.status import since_plan
 
