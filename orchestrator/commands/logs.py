@@ -298,12 +298,12 @@ def show_run(record: dict, console: Console, options: list[str]) -> None:
                 f"took {duration}, graph {record.get('graphPath')}", "note")
     stages = [s for s in record.get("stages") or [] if isinstance(s, dict)]
     fast = record.get("fastPath")
-    if isinstance(fast, dict) and fast.get("reason"):  # not listed one by one
-        console.row(f"  ↷ {fast['reason']}", "skip")
-    if not stages and isinstance(fast, dict) and fast.get("reason"):
-        return
+    by_stamp = fast.get("reason") if isinstance(fast, dict) else None
+    if by_stamp:  # the stages the fast path found up to date: not listed one by one
+        console.row(f"  ↷ {by_stamp}", "skip")
     if not stages:
-        console.line("  (no stages recorded)", "note")
+        if not by_stamp:
+            console.line("  (no stages recorded)", "note")
         return
     width = max(len("STAGE"), *(len(str(s.get("id"))) for s in stages))  # the heading too
     console.row(f"  {'STAGE':<{width}}  {'STATUS':<10}  {'TIME':>6}  {'CPU':>7}  "
