@@ -9,7 +9,7 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 from orchestrator.console import Console, wrap
 from orchestrator.errors import EXIT_OK, EXIT_STAGE_FAILED, UsageError
@@ -176,7 +176,7 @@ def unordered_reads(graph: Graph, pipeline: Pipeline) -> list[Finding]:
     writes" is by path: the same artifact, a file inside a folder it reads, or a folder
     holding a file it reads (another artifact id, the same bytes)."""
     upstream = upstream_within(graph, pipeline)
-    writers = _WritersByPath(graph, pipeline)
+    writers = _WritersByPath(graph, pipeline.stages)
     findings = []
     for sid in pipeline.stages:
         stage = graph.stages[sid]
@@ -211,11 +211,12 @@ def _overlap(read, written) -> str:
 
 
 class _WritersByPath:
-    """Who writes what in a pipeline, asked by the path an input reads."""
+    """Who writes what among some stages (a pipeline's, or all), asked by the path an
+    input reads."""
 
-    def __init__(self, graph: Graph, pipeline: Pipeline):
+    def __init__(self, graph: Graph, stage_ids: Iterable[str]):
         self.at: dict[str, list[tuple[str, object]]] = {}  # path -> (writer, artifact)
-        for sid in pipeline.stages:
+        for sid in stage_ids:
             for out in graph.stages[sid].outputs:
                 written = graph.artifacts[out.artifact]
                 entry = (sid, written)
@@ -273,14 +274,13 @@ def _artifact_places(graph: Graph) -> dict[str, int]:
 
 def never_written(graph: Graph, root: Path) -> list[Finding]:
     """Read from disk only (no stage writes it) yet not on disk: the run will miss it.
-    Written means by path, not only by id: a stage writes the same path, a file inside
-    the folder (which makes the folder), or a folder holding the file."""
-    written = {graph.artifacts[o.artifact].path
-               for s in graph.stages.values() for o in s.outputs}
+    Written means by path, not only by id, as for `unordered-read`: a stage writes the
+    same path, a folder holding the file, or (for a folder) something inside it."""
+    writers = _WritersByPath(graph, graph.stages)
     findings = []
     for aid, i in _artifact_places(graph).items():
         artifact = graph.artifacts[aid]
-        if _written_by_path(artifact.path, written) or (root / artifact.path).exists():
+        if writers.overlapping(artifact) or (root / artifact.path).exists():
             continue
         findings.append(Finding(
             NEVER_WRITTEN,
@@ -288,18 +288,6 @@ def never_written(graph: Graph, root: Path) -> list[Finding]:
             f"not exist",
             f"artifacts[{i}]", {"artifact": aid, "path": artifact.display_path}))
     return findings
-
-
-def _written_by_path(path: str, written: set[str]) -> bool:
-    """`path` (normalized, no trailing "/") is written, is inside a written path, or
-    holds one."""
-    parent = path
-    while parent:
-        if parent in written:
-            return True
-        parent = parent.rpartition("/")[0]
-    inside = path + "/"
-    return any(w.startswith(inside) for w in written)
 
 
 def unused_artifacts(graph: Graph) -> list[Finding]:
