@@ -3,7 +3,8 @@
 - `<runId>.json`: the run record, replaced atomically (write, fsync, rename) at the
   start, at most once a second while stages finish, on a failure and at the end, so
   the cost per stage stays flat however many stages a run has.
-- `<runId>.log`: one JSON object per line and event, appended as it happens.
+- `<runId>.log`: one JSON object per line and event, appended as it happens (or, while
+  the reporter holds them for a commit of doit's state, within 50 ms: see `hold`).
 - `<runId>/<stageId>.log`: what the stage printed.
 """
 
@@ -225,6 +226,9 @@ class RunLedger:
         self.lock = None  # the project's RunLock, told the run id once there is one
         self.masker = None  # masking.Masker: secrets never reach records or events
         self.executor: dict[str, Any] = {}  # `executor`, `scheduler`: not the local one
+        # hold(): events and record rewrites wait in memory for sync() (see hold)
+        self._held: list[tuple[str, dict]] | None = None
+        self._record_held = False
 
     @property
     def started(self) -> bool:
@@ -343,6 +347,7 @@ class RunLedger:
         self.record.update(status=status, finishedAt=now_iso(),
                            durationMs=round((time.monotonic() - self._t0) * 1000))
         self.event("run-finished", status=status, duration_ms=self.record["durationMs"])
+        self._held_lines_out(stop_holding=True)
         self.write_record(force=True)
         if self._events:
             try:
@@ -386,10 +391,53 @@ class RunLedger:
             line.update(more)
         if self.masker:
             line = self.masker.mask_obj(line, RUNNER_MADE)
+        if self._held is not None:
+            self._held.append((_encode_line(line), line))
+            return
         self._events.write(_encode_line(line) + "\n")
         self._events.flush()  # readable at once (`logs --follow`)
         if self.on_event is not None:
             self.on_event(line)
+
+    def hold(self) -> None:
+        """From now on, keep events and record rewrites in memory until `sync()`.
+
+        The reporter holds them while doit's state of the stages they speak of is not
+        committed yet (it commits in batches, see reporter.StateCommits), and syncs
+        right after each commit: what the records say succeeded is always stored, and a
+        batch of events costs one write instead of one write and flush a line. Failures
+        and the end of the run write everything held first."""
+        if self._held is None:
+            self._held = []
+
+    @property
+    def holding(self) -> bool:
+        """Are events or a record rewrite waiting for `sync()`?"""
+        return bool(self._held) or self._record_held
+
+    def sync(self) -> None:
+        """Write what `hold` kept: the events in one write, then the record if due."""
+        self._held_lines_out()
+        if self._record_held:
+            self._rewrite(time.monotonic())
+
+    def _held_lines_out(self, stop_holding: bool = False) -> None:
+        held = self._held
+        if stop_holding:
+            self._held = None
+        if not held:
+            return
+        if not stop_holding:
+            self._held = []
+        if self._events is not None:
+            try:
+                self._events.write("".join(text + "\n" for text, _ in held))
+                self._events.flush()
+            except OSError as exc:
+                self._storage_failed(exc, self.events_path)
+        if self.on_event is not None:
+            for _, line in held:
+                self.on_event(line)
 
     def write_record(self, force: bool = False) -> None:
         """Rewrite the record: when forced, else at most once per interval. The interval
@@ -399,6 +447,15 @@ class RunLedger:
         now = time.monotonic()
         if not force and now - self._last_write < self._write_interval:
             return
+        if self._held is not None:
+            if not force:  # after the held events, at the next sync
+                self._record_held = True
+                return
+            self._held_lines_out()  # the events come first, as when they are not held
+        self._rewrite(now)
+
+    def _rewrite(self, now: float) -> None:
+        self._record_held = False
         record = self.masker.mask_obj(self.record, RUNNER_MADE) if self.masker else self.record
         try:
             write_json_atomic(self.record_path, record)

@@ -35,6 +35,36 @@ _HELD_OPEN_NOTE = (f"\n[pipeline] the command ended, but a process it started st
                    f"was left of its process group\n").encode()
 
 
+# Work the run wants done soon but not at once (reporter.StateCommits: committing doit's
+# state and writing the records of the last stage ends), done by the main thread while
+# it waits for a command: (when it is due, what does it), or None.
+_soon: tuple[float, Callable[[], None]] | None = None
+_MAIN_THREAD = threading.main_thread()
+
+
+def do_soon(due: float, work: Callable[[], None]) -> None:
+    """Have `work` done once `time.monotonic()` reaches `due`, by the main thread's next
+    wait for a command (`run_process`), or by `do_due_work`. The earliest wins."""
+    global _soon
+    if _soon is None or due < _soon[0]:
+        _soon = (due, work)
+
+
+def do_due_work(now: float | None = None) -> None:
+    """Do the work `do_soon` was given if it is due (always, with now=inf)."""
+    global _soon
+    if _soon is None or threading.current_thread() is not _MAIN_THREAD:
+        return
+    if (time.monotonic() if now is None else now) >= _soon[0]:
+        work, _soon = _soon[1], None
+        work()
+
+
+def forget_soon() -> None:
+    global _soon
+    _soon = None
+
+
 def _end_leftovers(pgid: int) -> None:
     """SIGTERM what is left of an ended command's process group, SIGKILL a second later."""
     try:
@@ -227,12 +257,18 @@ def run_process(argv: tuple[str, ...] | list[str], env: dict[str, str], cwd, log
     timed_out = False
     fd = proc.stdout.fileno()
     exited_at = None  # when the command itself ended, while its output is still open
+    main = threading.current_thread() is _MAIN_THREAD
     try:
         while True:
             now = time.monotonic()
             wait = EXIT_POLL_S if exited_at is None else exited_at + DRAIN_S - now
             if deadline is not None:
                 wait = min(wait, deadline - now)
+            if main and _soon is not None:
+                if now >= _soon[0]:
+                    do_due_work(now)
+                    continue
+                wait = min(wait, _soon[0] - now)
             ready, _, _ = select.select([fd], [], [], max(0.0, wait))
             if not ready:
                 if deadline is not None and time.monotonic() >= deadline:

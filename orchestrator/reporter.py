@@ -10,9 +10,10 @@ import functools
 import os
 import sys
 import threading
+import time
 from typing import TYPE_CHECKING, Any
 
-from orchestrator import collector
+from orchestrator import collector, process
 from orchestrator.compile import FAILURE_KEY, freshness_of
 from orchestrator.console import Console, seconds
 from orchestrator.engine import (
@@ -77,6 +78,63 @@ def _remember_failure(task, message: str, blocked: bool = False) -> None:
     save_values(task.name, kept)
 
 
+COMMIT_INTERVAL_S = 0.05
+
+
+class StateCommits:
+    """When doit's state is committed, and the records that speak of it written.
+
+    Every stage end changes doit's state (a row of `.doit.db`) and the records (an event,
+    the record's entry). Committing the row is most of what a short stage costs beyond
+    its command, so with `batching` (one local job: the main thread runs every command)
+    the rows are committed in batches: at a stage end when the last commit is at least
+    COMMIT_INTERVAL_S old, otherwise as soon as it is, by the main thread while it waits
+    for the next command (process.do_soon). The ledger holds its events and record
+    rewrites meanwhile and writes them right after each commit: what the records say a
+    stage did is always stored already, and a kill (SIGKILL) loses at most the stages
+    that ended within that interval, records and state alike: they run again next time.
+    Without batching (parallel jobs, a Dask cluster), every stage end commits at once."""
+
+    def __init__(self, ledger: RunLedger, batching: bool):
+        self.ledger = ledger
+        self.batching = batching
+        self.committed_at = 0.0
+        self._release: Any = None  # forgets a settled task's decoded doit state
+        self._settled: list[str] = []  # tasks to forget once their rows are committed
+
+    def start(self, release) -> None:
+        self._release = release
+        self.ledger.hold()
+
+    def settled(self, task_name: str) -> None:
+        """The run is done with this task: forget its decoded state once it is stored."""
+        if self._release is not None:
+            self._settled.append(task_name)
+
+    def wrote(self) -> None:
+        """The state or the records changed: commit now, or soon."""
+        if not self.batching or time.monotonic() - self.committed_at >= COMMIT_INTERVAL_S:
+            self.commit()
+        else:
+            process.do_soon(self.committed_at + COMMIT_INTERVAL_S, self._soon)
+
+    def commit(self) -> None:
+        process.forget_soon()
+        flush_state()
+        self.committed_at = time.monotonic()
+        if self._settled:
+            for name in self._settled:
+                self._release(name)
+            self._settled = []
+        self.ledger.sync()
+
+    def _soon(self) -> None:
+        try:
+            self.commit()
+        except Exception:  # noqa: BLE001 - tried again at the next stage end, where a
+            pass  # failure ends the run as failed with one line (engine.GuardedRun)
+
+
 class PipelineReporter:
     """doit's reporter for a `RunSession`: what doit tells it becomes console lines and
     records. The session reads `any_stage_failed`; nothing else is read or set from
@@ -105,7 +163,10 @@ class PipelineReporter:
         self.failed: list[str] = []
         self.errors: list[str] = []
         self.pipeline_id: str | None = self.plan.pipeline_id if self.plan else None
-        self._release = None  # forgets a settled task's decoded doit state
+        options = session.options
+        self.commits = StateCommits(self.ledger, batching=options.jobs == 1 and
+                                    options.executor == "local" and
+                                    options.entry_point != "doit")
         self._completed = False
         self._internal = False
 
@@ -156,7 +217,7 @@ class PipelineReporter:
     # -- doit's reporter interface -------------------------------------------------
 
     def initialize(self, tasks: dict, selected_tasks: list[str]) -> None:
-        self._release = state_releaser(tasks)
+        release = state_releaser(tasks)
         self.session.digests.load()
         if self.plan is not None:
             plan = self.plan
@@ -178,6 +239,7 @@ class PipelineReporter:
             self.ledger.start(self.pipeline_id, stages, label=self.label,
                               extra=self._stamped_field())
             self._say_stamped()
+        self.commits.start(release)
 
     def _stamped_field(self) -> dict | None:
         """The partial fast path: the record counts the stages up to date by the stamp
@@ -217,6 +279,7 @@ class PipelineReporter:
             self.console.line(f"  doit: file_dep {sorted(task.file_dep)}, changed "
                               f"{sorted(task.dep_changed or [])}, {task.uptodate[0][0]!r}", "note")
         self.ledger.stage_started(sid, reason)
+        self.commits.wrote()
 
     @_locked
     def add_success(self, task) -> None:
@@ -235,11 +298,13 @@ class PipelineReporter:
             self.console.warning(f"  warning: {sid}: {warning}")
         outputs = task.values.get("outputs") or {}
         artifacts = [{"path": p, "digest": d} for p, d in outputs.items()]
-        flush_state()  # first: a stage the records call succeeded is stored as such
+        # held by the ledger until the commit of the stage's state (StateCommits): what
+        # the records call succeeded is stored as such
         self.ledger.stage_finished(sid, "succeeded", details=details, artifacts=artifacts)
         self.session.stage_written(sid)
         self._settled(task, action)
-        task.values = {}  # stored above; doit reads no task's values back in this run
+        task.values = {}  # stored by doit; it reads no task's values back in this run
+        self.commits.wrote()
 
     def _settled(self, task, action=None) -> None:
         """The stage is done for this run (succeeded, or up to date) and recorded: drop
@@ -252,8 +317,7 @@ class PipelineReporter:
         if forget is not None:
             forget()
             drop_action_instances(task)
-        if self._release is not None:
-            self._release(task.name)
+        self.commits.settled(task.name)
 
     @_locked
     def add_failure(self, task, fail) -> None:
@@ -269,7 +333,9 @@ class PipelineReporter:
             self.counts["blocked"] += 1
             self.console.stage_blocked(self._number(sid), self.total, sid, message)
             _remember_failure(task, message, blocked=True)
+            self.commits.commit()
             self.ledger.stage_finished(sid, "blocked", reason=message)
+            self.commits.wrote()
             return
         details = dict(getattr(fail, "details", {}) or {})
         message = fail.message.strip().splitlines()[0] if fail.message else "failed"
@@ -284,8 +350,9 @@ class PipelineReporter:
                 self.console.streams_output and self.console.err_shows_out):
             self._show_tail(details["logPath"])  # unless it was streamed where stderr goes
         _remember_failure(task, message)
-        flush_state()
+        self.commits.commit()
         self.ledger.stage_finished(sid, "failed", error=message, details=details)
+        self.commits.wrote()
 
     def _hints(self, sid: str) -> list[str]:
         """How to rerun the stage, as a command that works where the run was started."""
@@ -326,6 +393,7 @@ class PipelineReporter:
         self.ledger.stage_finished(sid, "up-to-date", reason=reason,
                                    details={"fingerprint": fingerprint})
         self._settled(task)
+        self.commits.wrote()
 
     def settle(self, sid: str, reason: str) -> None:
         """A stage decided up to date before doit runs (--since)."""
@@ -339,6 +407,7 @@ class PipelineReporter:
             return
         self.console.stage_up_to_date(self._number(sid), self.total, sid, "ignored by doit ignore")
         self.ledger.stage_finished(sid, "skipped", reason="ignored by doit ignore")
+        self.commits.wrote()
 
     @_locked
     def cleanup_error(self, exception) -> None:
@@ -358,6 +427,7 @@ class PipelineReporter:
         if self._completed:
             return
         self._completed = True
+        process.forget_soon()  # written below: the run's end writes all it holds
         escaping = sys.exc_info()[1]
         if isinstance(escaping, Exception):  # doit's loop ends on it: the run failed
             self._note_error(escaping)

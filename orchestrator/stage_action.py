@@ -19,6 +19,7 @@ from typing import Any, Callable
 
 from doit.exceptions import TaskFailed
 
+from orchestrator import process
 from orchestrator.compile import CHANGED_DURING_RUN_KEY, freshness_of
 from orchestrator.digest import DigestCache, digest_of
 from orchestrator.executor import Executor, ExecutorFailed, LocalExecutor, StartFailed
@@ -351,6 +352,7 @@ class StageAction:
             finally:
                 entry["exitCode"] = details.get("exitCode")
                 entry["durationMs"] = round((time.monotonic() - started) * 1000)
+            process.do_due_work(float("inf"))  # what waits for a commit: not the retry
             time.sleep(delay)
             delay *= 2
 
