@@ -45,10 +45,14 @@ class DigestCache:
     keeps them across runs. `_used` holds what this cache looked up (what `save` keeps);
     `_saved` what a previous run saved and this one has not looked up yet."""
 
-    __slots__ = ("cache_file", "_used", "_saved", "_added", "read")
+    __slots__ = ("cache_file", "_used", "_saved", "_added", "read", "_prefix")
 
-    def __init__(self, cache_file: str | None = None):
+    def __init__(self, cache_file: str | None = None, root: str | None = None):
         self.cache_file = cache_file
+        # a file under `root` is one entry whichever way it is named: the runner names
+        # outputs by absolute path, doit its file_deps relative to the root (cwd), and
+        # a stage's output is the next one's file_dep: read once, not twice
+        self._prefix = os.path.join(root, "") if root else None
         self._used: dict[tuple, str] = {}
         # path -> [mtime_ns, size, inode, ctime_ns, digest] as a previous run saved it,
         # checked only when looked up (a no-op run of 10,000 stages looks up each once)
@@ -61,7 +65,10 @@ class DigestCache:
         if the caller has it)."""
         if st is None:
             st = os.stat(path)
-        key = (os.fspath(path), st.st_mtime_ns, st.st_size, st.st_ino, st.st_ctime_ns)
+        name = os.fspath(path)
+        if self._prefix is not None and name.startswith(self._prefix):
+            name = name[len(self._prefix):]
+        key = (name, st.st_mtime_ns, st.st_size, st.st_ino, st.st_ctime_ns)
         cached = self._used.get(key)
         if cached is not None:
             return cached

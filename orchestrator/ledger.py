@@ -59,8 +59,18 @@ def iso_ms(ms: int, form: str = "%Y-%m-%dT%H:%M:%S") -> str:
     return time.strftime(form, time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z"
 
 
+_second: list = [None, ""]  # the last whole second now_iso formatted, and its text
+
+
 def now_iso() -> str:
-    return iso_ms(now_ms())
+    """The current time as records write it. A run asks several times a stage: the
+    text of the second is formatted once per second, not on every call."""
+    ms = now_ms()
+    second = ms // 1000
+    if second != _second[0]:
+        _second[0], _second[1] = second, time.strftime("%Y-%m-%dT%H:%M:%S",
+                                                       time.gmtime(second))
+    return f"{_second[1]}.{ms % 1000:03d}Z"
 
 
 def safe_name(text: str, limit: int = 80) -> str:

@@ -65,7 +65,7 @@ class RunSession:
         self.console.masker = self.masker
         self.executor = LocalExecutor() if options.executor == "local" else \
             self._dask_executor()
-        self.digests = DigestCache(os.path.join(str(self.root), DIGESTS_CACHE))
+        self.digests = DigestCache(os.path.join(str(self.root), DIGESTS_CACHE), str(self.root))
         self.settings = RunSettings(
             timeout=options.timeout, prefix_output=options.jobs > 1,
             echo_output=self.console.streams_output, show_commands=self.console.debug,

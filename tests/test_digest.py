@@ -6,7 +6,7 @@ import shutil
 import pytest
 
 from orchestrator import digest
-from orchestrator.digest import artifact_digest, tree_digest
+from orchestrator.digest import DigestCache, artifact_digest, tree_digest
 
 
 @pytest.fixture
@@ -136,3 +136,20 @@ def test_an_odd_cache_file_is_no_cache(tree, tmp_path, content):
     assert tree_digest(tree, cache=cache) == (
         "e76843515ce5945a299984180fdc5078da03c5240a50a533c5b6b25ee4521513")
     assert len(cache.read) == 3  # nothing taken from the odd file
+
+
+def test_a_file_under_the_root_is_read_once_by_absolute_or_relative_name(tmp_path,
+                                                                         monkeypatch):
+    # the runner digests a stage's output by its absolute path, doit the next stage's
+    # file_dep by the same path relative to the project: one read, not two
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "out.txt").write_text("written by one stage, read by the next\n")
+    monkeypatch.chdir(tmp_path)
+    cache = DigestCache(root=str(tmp_path))
+    by_absolute = cache.file_digest(str(tmp_path / "data" / "out.txt"))
+    assert cache.file_digest("data/out.txt") == by_absolute
+    assert cache.read == [str(tmp_path / "data" / "out.txt")]
+    elsewhere = DigestCache()  # no root: names are taken as they are
+    elsewhere.file_digest(str(tmp_path / "data" / "out.txt"))
+    elsewhere.file_digest("data/out.txt")
+    assert len(elsewhere.read) == 2
