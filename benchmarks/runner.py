@@ -24,10 +24,11 @@ from benchmarks.report import render_doc, render_table
 REPO = Path(__file__).resolve().parent.parent
 TOOLS = ("pipeline", "doit", "make")
 # Operations measured per shape and size, in table order.
-OPERATIONS = ("full run", "no-op run", "no-op run, full path", "last output removed",
+OPERATIONS = ("full run", "no-op run", "no-op run, full path", "forced run", "last output removed",
               "dry run", "list", "status", "check", "history", "report", "peak RSS",
               "peak RSS, no-op", "record + events of a no-op")
 LARGE = 10_000  # sizes from here on use --large-repeat for full runs
+LONG_RUNS = ("full run", "forced run")  # every stage runs: what --large-repeat counts
 PARALLEL_DELAY_S = 0.05  # each stage of the parallel row sleeps this long
 PARALLEL_JOBS = 4
 # Snakemake (issue 17) is no dependency: `make bench-snakemake` installs it here
@@ -250,6 +251,8 @@ class Bench:
             "pipeline": {"full run": pipe + ["run"], "no-op run": pipe + ["run"],
                          # the same decision stage by stage, without the fast path
                          "no-op run, full path": pipe + ["run", "--no-fast-path"],
+                         # every stage run again, with the state of the runs above
+                         "forced run": pipe + ["run", "--force"],
                          "last output removed": pipe + ["run"],
                          "dry run": pipe + ["run", "--dry-run"], "list": pipe + ["list"],
                          # commands of our own, timed to show how they grow with the graph
@@ -257,8 +260,9 @@ class Bench:
                          "history": pipe + ["history"],
                          "report": pipe + ["report", "-o", "report.html"]},
             "doit": {"full run": doit + ["run"], "no-op run": doit + ["run"],
+                     "forced run": doit + ["run", "--always-execute"],
                      "last output removed": doit + ["run"], "list": doit + ["list"]},
-            "make": {"full run": ["make"], "no-op run": ["make"],
+            "make": {"full run": ["make"], "no-op run": ["make"], "forced run": ["make", "-B"],
                      "last output removed": ["make"], "dry run": ["make", "-n"]},
         }
 
@@ -278,7 +282,7 @@ class Bench:
             noop_memory = rows["peak RSS, no-op"].cells.setdefault(tool, Cell())
             for op, argv in ops.items():
                 cell = rows[op].cells.setdefault(tool, Cell())
-                runs = full_repeat if op == "full run" else repeat
+                runs = full_repeat if op in LONG_RUNS else repeat
                 self.progress(f"{shape} {size:,}: {tool} {op} x{runs}")
                 before = {"full run": lambda r=root: generate.clean_outputs(r),
                           "last output removed": lambda r=root: (r / last_output).unlink()
@@ -301,7 +305,8 @@ class Bench:
             generate.clean_outputs(root)
         for row in rows.values():
             row.repeats = repeat
-        rows["full run"].repeats = full_repeat
+        for op in LONG_RUNS:
+            rows[op].repeats = full_repeat
         self.rows.extend(rows.values())
 
     def project_rows(self) -> None:

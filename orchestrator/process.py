@@ -109,10 +109,11 @@ def start(argv, env: dict[str, str], cwd) -> Spawned | subprocess.Popen:
     large one (no copy of its page tables), about half a millisecond less per stage.
     Otherwise through `subprocess.Popen`. Either way the child inherits no descriptor
     but the three: Python opens its own non-inheritable, and `isolate_descriptors`
-    marks those inherited from our parent so, before each spawn (about 10 µs), in
-    whatever process starts it: the runner, or a Dask worker."""
+    marks those inherited from our parent so, before the first spawn, in whatever
+    process starts it: the runner, or a Dask worker."""
     if _SPAWN and os.path.isabs(argv[0]) and os.fspath(cwd) == os.getcwd():
-        isolate_descriptors()
+        if not _isolated:
+            isolate_descriptors()
         read_end, write_end = os.pipe()  # both non-inheritable: closed at exec
         actions = [(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
                    (os.POSIX_SPAWN_DUP2, write_end, 1), (os.POSIX_SPAWN_DUP2, write_end, 2)]
@@ -141,14 +142,20 @@ _SPAWN = hasattr(os, "posix_spawn") and hasattr(os, "POSIX_SPAWN_DUP2") \
     and sys.platform.startswith("linux")
 
 
+_isolated = False  # isolate_descriptors has run in this process
+
+
 def isolate_descriptors() -> None:
     """Mark every descriptor above stderr that this process inherited as not to be
     inherited in turn (what Popen's close_fds does for each child): a stage must not
-    hold open a pipe of whoever started the runner. Python's own are so already."""
+    hold open a pipe of whoever started the runner. Python's own are so already, and
+    so are sqlite's: once per process is enough (the first spawn), not once a stage."""
+    global _isolated
     try:
         fds = [int(name) for name in os.listdir("/proc/self/fd")]
     except OSError:
         return
+    _isolated = True
     for fd in fds:
         if fd > 2:
             try:

@@ -111,9 +111,16 @@ class StateCommits:
         if self._release is not None:
             self._settled.append(task_name)
 
-    def wrote(self) -> None:
-        """The state or the records changed: commit now, or soon."""
-        if not self.batching or time.monotonic() - self.committed_at >= COMMIT_INTERVAL_S:
+    def wrote(self, state: bool = True) -> None:
+        """The records changed, and with `state` doit's state too: commit now, or soon.
+        Without batching, records alone (a stage started: doit's thread runner says so
+        from a worker thread, and doit's DB is the main thread's) are written at once."""
+        if not self.batching:
+            if state:
+                self.commit()
+            else:
+                self.ledger.sync()
+        elif time.monotonic() - self.committed_at >= COMMIT_INTERVAL_S:
             self.commit()
         else:
             process.do_soon(self.committed_at + COMMIT_INTERVAL_S, self._soon)
@@ -279,7 +286,7 @@ class PipelineReporter:
             self.console.line(f"  doit: file_dep {sorted(task.file_dep)}, changed "
                               f"{sorted(task.dep_changed or [])}, {task.uptodate[0][0]!r}", "note")
         self.ledger.stage_started(sid, reason)
-        self.commits.wrote()
+        self.commits.wrote(state=False)
 
     @_locked
     def add_success(self, task) -> None:

@@ -9,9 +9,11 @@ as a `StageFailure`, which doit hands to the reporter.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import os
 import shutil
+import stat
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +62,16 @@ class StageFailure(TaskFailed):
         self.details = details or {}
 
 
+def _exists(path: str, directory: bool) -> bool:
+    """Is there a file (or, for a directory artifact, a directory) at `path`? A link is
+    followed, as `Path.is_file` does: one stat, no path object."""
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return False
+    return stat.S_ISDIR(mode) if directory else stat.S_ISREG(mode)
+
+
 class _Failed(Exception):
     def __init__(self, message: str, exit_code: int | None = None):
         super().__init__(message)
@@ -86,11 +98,18 @@ class StageLog:
     the rest of the wrapper on some file systems, and a large run of quiet stages would
     leave thousands of empty ones."""
 
-    __slots__ = ("path", "file")
+    __slots__ = ("_path", "_where", "file")
 
-    def __init__(self, path: Path):
-        self.path = path
+    def __init__(self, path: Path | Callable[[], Path]):
+        # a callable: the path is only worked out for a stage that prints something
+        self._path, self._where = (None, path) if callable(path) else (path, None)
         self.file = None
+
+    @property
+    def path(self) -> Path:
+        if self._path is None:
+            self._path = self._where()
+        return self._path
 
     @property
     def created(self) -> bool:
@@ -145,7 +164,7 @@ class StageAction:
             if problem:
                 return StageFailure(problem)
         started = time.monotonic()
-        log = StageLog(self.log_path(self.stage.id))
+        log = StageLog(functools.partial(self.log_path, self.stage.id))
         details: dict[str, Any] = {"startedAt": now_iso(), "logPath": None,
                                    "hooks": [], "attempts": [], "exitCode": None}
         freshness = freshness_of(task)
@@ -239,21 +258,20 @@ class StageAction:
                    if v.required and not environ.get(v.name)]
         if missing:
             raise _Failed("required environment variable not set: " + ", ".join(missing))
+        root = str(self.root)
         for inp in self.stage.inputs:
             if inp.is_external or inp.optional or inp.artifact in self.stage.cache_artifacts:
                 continue
             artifact = self.graph.artifacts[inp.artifact]
-            path = self.root / artifact.path
-            if not (path.is_dir() if artifact.is_directory else path.is_file()):
+            if not _exists(os.path.join(root, artifact.path), artifact.is_directory):
                 raise _Failed(f"missing input {artifact.display_path} (artifact {artifact.id})")
 
     def _check_outputs(self) -> None:
         """Every required output exists; every written artifact with a schema matches it."""
+        root = str(self.root)
         for out in self.stage.outputs:
             artifact = self.graph.artifacts[out.artifact]
-            path = self.root / artifact.path
-            exists = path.is_dir() if artifact.is_directory else path.is_file()
-            if not exists:
+            if not _exists(os.path.join(root, artifact.path), artifact.is_directory):
                 if out.optional or out.artifact in self.stage.cache_artifacts:
                     continue
                 raise _Failed(f"stage '{self.stage.id}' did not produce "

@@ -11,13 +11,15 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 
-SHAPE_MEASURES = ("full run", "no-op run", "no-op run, full path", "last output removed",
+SHAPE_MEASURES = ("full run", "no-op run", "no-op run, full path", "forced run",
+                  "last output removed",
                   "dry run", "list", "status", "check", "history", "report", "peak RSS",
                   "peak RSS, no-op", "record + events of a no-op")
 # Which tools each per-shape measure has a value for; the others show "–".
 TOOLS = {"full run": ("pipeline", "raw doit", "make"),
          "no-op run": ("pipeline", "raw doit", "make"),
          "no-op run, full path": ("pipeline",),
+         "forced run": ("pipeline", "raw doit", "make"),
          "last output removed": ("pipeline", "raw doit", "make"),
          "peak RSS, no-op": ("pipeline", "raw doit", "make"),
          "record + events of a no-op": ("pipeline",),
