@@ -25,7 +25,7 @@ from orchestrator.paths import RUNS_DIR
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from datetime import datetime
-    from typing import Any, Callable
+    from typing import Any, Callable, Iterable, Iterator
 
 RECORD_INTERVAL_S = 1.0
 # ... and longer when the record is big: rewriting it takes at most this share of a run
@@ -101,9 +101,11 @@ def stage_log_name(stage_id: str) -> str:
 
 
 def new_run_id(runs_dir: Path, label: str, moment: int | None = None,
-               content: Callable[[str], Any] | None = None) -> str:
+               content: Callable[[str], Any] | None = None,
+               text: Callable[[str], Iterable[str]] | None = None) -> str:
     """`<UTC time to the ms>_<label>`, claimed by creating its record file exclusively,
-    with `content(run_id)` as its first content: the file is written whole under a
+    with `content(run_id)` as its first content (or `text(run_id)`, its JSON text in
+    pieces): the file is written whole under a
     temporary name and then linked to its own (which fails if the name is taken), so a
     record never exists empty, even if the run is killed as it starts.
 
@@ -119,7 +121,10 @@ def new_run_id(runs_dir: Path, label: str, moment: int | None = None,
         target = runs_dir / f"{run_id}.json"
         tmp = runs_dir / f".{run_id}.{os.getpid()}.claim"
         try:
-            _write_json_file(tmp, content(run_id) if content else {"runId": run_id})
+            if text is not None:
+                _write_json_file(tmp, None, text(run_id))
+            else:
+                _write_json_file(tmp, content(run_id) if content else {"runId": run_id})
             os.link(tmp, target)
         except FileExistsError:
             moment += 1
@@ -129,11 +134,12 @@ def new_run_id(runs_dir: Path, label: str, moment: int | None = None,
         return run_id
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Replace `path` with `data` so that a reader sees the old or the new file, never half."""
+def write_json_atomic(path: Path, data: Any, chunks: Iterable[str] | None = None) -> None:
+    """Replace `path` with `data` (or its JSON text in `chunks`) so that a reader sees the
+    old or the new file, never half."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        _write_json_file(tmp, data)
+        _write_json_file(tmp, data, chunks)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)  # a full disk leaves no half-written file behind
@@ -153,21 +159,23 @@ def open_for_writing(path: Path) -> int:
                    0o644)
 
 
-def _write_json_file(path: Path, data: Any) -> None:
-    """Write `data` to a new file at `path`, synced (never through a symbolic link)."""
+def _write_json_file(path: Path, data: Any, chunks: Iterable[str] | None = None) -> None:
+    """Write `data` (or its JSON text in `chunks`) to a new file at `path`, synced (never
+    through a symbolic link)."""
     with open(open_for_writing(path), "w", encoding="utf-8") as f:
         # compact strings from the C encoder (json.dump to a file and any indent use the
         # pure-Python one, many times slower on a big record), one stage entry at a
         # time: a 10,000-stage record is never one multi-megabyte string
-        for chunk in _json_chunks(data):
-            f.write(chunk)
+        f.writelines(_json_chunks(data) if chunks is None else chunks)
         f.write("\n")
         f.flush()
         os.fsync(f.fileno())
 
 
-def _json_chunks(data: Any):
-    """`data` as compact JSON text, in pieces: a dict's `stages` list entry by entry."""
+def _json_chunks(data: Any, entry_text: Callable[[Any], str] = _encode_record
+                 ) -> Iterator[str]:
+    """`data` as compact JSON text, in pieces: a dict's `stages` list entry by entry,
+    each as `entry_text` gives it."""
     stages = data.get("stages") if isinstance(data, dict) else None
     if not isinstance(stages, list) or not stages:
         yield _encode_record(data)
@@ -175,10 +183,10 @@ def _json_chunks(data: Any):
     head = {key: value for key, value in data.items() if key != "stages"}
     text = _encode_record(head)
     yield text[:-1] + (',"stages":[' if head else '"stages":[')
-    yield _encode_record(stages[0])
+    yield entry_text(stages[0])
     for entry in stages[1:]:
         yield ","
-        yield _encode_record(entry)
+        yield entry_text(entry)
     yield "]}"
 
 
@@ -239,6 +247,9 @@ class RunLedger:
         # hold(): events and record rewrites wait in memory for sync() (see hold)
         self._held: list[tuple[str, dict]] | None = None
         self._record_held = False
+        # each stage entry's JSON text (masked) as last written, until the entry changes:
+        # a rewrite encodes the entries changed since the last one, not all 10,000
+        self._entry_text: dict[str, str] = {}
 
     @property
     def started(self) -> bool:
@@ -272,7 +283,7 @@ class RunLedger:
         for sid, status, reason in stages:
             self._stages[sid] = self._stage_entry(sid, status, reason)
 
-        def first_record(run_id: str) -> dict[str, Any]:
+        def first_record(run_id: str) -> Iterator[str]:
             self.record = {
                 "runId": run_id,
                 "pid": os.getpid(),
@@ -287,10 +298,10 @@ class RunLedger:
                 **(extra or {}),
                 "stages": list(self._stages.values()),
             }
-            return self.masker.mask_obj(self.record, RUNNER_MADE) if self.masker else self.record
+            return self._record_chunks()  # each entry's text kept for the next rewrite
 
         self.run_id = new_run_id(self.runs_dir, label or pipeline_id or "run", moment,
-                                 first_record)
+                                 text=first_record)
         (self.runs_dir / self.run_id).mkdir(exist_ok=True)
         if self.lock is not None:
             self.lock.describe(f"run {self.run_id}, pid {os.getpid()}")
@@ -319,6 +330,7 @@ class RunLedger:
 
     def stage_started(self, stage_id: str, reason: str | None) -> None:
         entry = self.stage(stage_id)
+        self._entry_text.pop(stage_id, None)
         entry.update(status="running", reason=reason, startedAt=now_iso())
         # why it runs: for whoever reads the events of a run in progress (report, logs)
         self.event("stage-started", stage_id, status="running", more={"reason": reason})
@@ -327,6 +339,7 @@ class RunLedger:
                        details: dict[str, Any] | None = None,
                        artifacts: list[dict] | None = None, error: str | None = None) -> None:
         entry = self.stage(stage_id)
+        self._entry_text.pop(stage_id, None)
         entry["status"] = status
         if reason is not None:
             entry["reason"] = reason
@@ -351,6 +364,7 @@ class RunLedger:
             return
         for entry in self._stages.values():
             if entry["status"] == "running":
+                self._entry_text.pop(entry["id"], None)
                 entry["status"] = "failed"
                 entry["error"] = entry["error"] or (
                     "interrupted" if status == "interrupted" else "did not finish")
@@ -466,14 +480,31 @@ class RunLedger:
 
     def _rewrite(self, now: float) -> None:
         self._record_held = False
-        record = self.masker.mask_obj(self.record, RUNNER_MADE) if self.masker else self.record
         try:
-            write_json_atomic(self.record_path, record)
+            write_json_atomic(self.record_path, None, self._record_chunks())
         except OSError as exc:
             self._storage_failed(exc, self.record_path)
         self._last_write = time.monotonic()
         self._write_interval = max(RECORD_INTERVAL_S,
                                    (self._last_write - now) / RECORD_TIME_SHARE)
+
+
+    def _record_chunks(self) -> Iterator[str]:
+        """The record's JSON text in pieces, as `_json_chunks` of the masked record gives
+        it, with the entries unchanged since the last rewrite from `_entry_text`."""
+        mask = self.masker.mask_obj if self.masker else None
+        known = self._entry_text
+
+        def entry_text(entry: dict[str, Any]) -> str:
+            encoded = known.get(entry["id"])
+            if encoded is None:
+                encoded = known[entry["id"]] = _encode_record(
+                    mask(entry, RUNNER_MADE) if mask else entry)
+            return encoded
+
+        head = {key: value for key, value in self.record.items() if key != "stages"}
+        return _json_chunks({**(mask(head, RUNNER_MADE) if mask else head),
+                             "stages": self.record["stages"]}, entry_text)
 
 
 # -- Reading the records back (for `pipeline logs`, `history`, `run --since`) ----------

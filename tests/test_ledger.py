@@ -31,7 +31,8 @@ def test_record_is_throttled_but_always_written_on_failure_and_finish(tmp_path, 
     writes = []
     real = ledger_module.write_json_atomic
     monkeypatch.setattr(ledger_module, "write_json_atomic",
-                        lambda path, data: (writes.append(data["status"]), real(path, data)))
+                        lambda path, data, chunks=None: (writes.append(ledger.record["status"]),
+                                                         real(path, data, chunks)))
     ledger = RunLedger(tmp_path, "g.json", {"force": False})
     stages = [(f"s{i}", "pending", None) for i in range(1000)]
     ledger.start("p", stages)
@@ -61,7 +62,7 @@ def test_a_slow_record_is_rewritten_less_often(tmp_path, monkeypatch):
     monkeypatch.setattr(ledger_module.time, "monotonic", lambda: clock[0])
     writes = []
 
-    def slow_write(path, data):
+    def slow_write(path, data, chunks=None):
         writes.append(clock[0])
         clock[0] += write_s
 
@@ -103,6 +104,56 @@ def test_stages_found_up_to_date_are_one_event_between_others(tmp_path):
     assert {s["id"]: s["status"] for s in ledger.record["stages"]} == {
         "a": "up-to-date", 'quo"te': "up-to-date", "ünï\\code": "up-to-date",
         "ran": "succeeded", "b": "up-to-date"}
+
+
+def test_a_rewrite_encodes_the_entries_changed_since_the_last_and_reads_whole(
+        tmp_path, monkeypatch):
+    """A 10,000-stage record is rewritten every few seconds while a run goes: each
+    rewrite encodes the entries that changed since the previous one and reuses the rest,
+    and the file is, every time, the whole record as it is then, secrets masked."""
+    from orchestrator.masking import Masker
+
+    encoded = []
+    real = ledger_module._encode_record
+    monkeypatch.setattr(ledger_module, "_encode_record",
+                        lambda data: (encoded.append(data.get("id")), real(data))[1])
+    ledger = RunLedger(tmp_path, "g.json", {"note": "uses hunter2"})
+    ledger.masker = Masker(["hunter2"])
+    ledger.start("p", [(f"s{i}", "pending", None) for i in range(100)])
+    assert len(encoded) == 101  # the claim's first content: the head and every entry
+    encoded.clear()
+
+    def rewritten() -> dict:
+        encoded.clear()
+        ledger.write_record(force=True)
+        return json.loads(ledger.record_path.read_text())
+
+    assert len(rewritten()["stages"]) == 100
+    assert encoded == [None]  # the head alone: no entry changed since
+    ledger.stage_started("s3", "never ran")
+    ledger.stage_finished("s4", "blocked", reason="hunter2 said no")
+    record = rewritten()
+    assert sorted(filter(None, encoded)) == ["s3", "s4"]
+    assert record["options"] == {"note": "uses ***"}
+    assert record["stages"][3]["status"] == "running"
+    assert record["stages"][4]["reason"] == "*** said no"
+    assert record["stages"][5] == {**ledger.record["stages"][5], "hooks": [],
+                                   "attempts": [], "warnings": []}
+    ledger.stage_finished("s3", "succeeded", details={"durationMs": 7})
+    ledger.stage("late")  # a stage doit ran that the plan did not list
+    ledger.stage_started("s9", "never ran")
+    record = rewritten()
+    assert sorted(filter(None, encoded)) == ["late", "s3", "s9"]
+    assert (record["stages"][3]["status"], record["stages"][3]["durationMs"]) == \
+        ("succeeded", 7)
+    encoded.clear()
+    ledger.finish("interrupted")  # s9, still running, ends failed
+    record = json.loads(ledger.record_path.read_text())
+    assert list(filter(None, encoded)) == ["s9"]
+    assert (record["stages"][9]["status"], record["stages"][9]["error"]) == \
+        ("failed", "interrupted")
+    assert record["stages"][-1]["id"] == "late" and record["status"] == "interrupted"
+    assert "hunter2" not in ledger.record_path.read_text()
 
 
 def test_a_record_written_in_pieces_reads_as_the_same_json(tmp_path):
