@@ -274,29 +274,40 @@ class Bench:
         last_output = generate.edges(shape, size)[-1][1]
         repeat = self.options.repeat
         full_repeat = self.options.large_repeat if size >= LARGE else repeat
+        roots, memory, noop_memory = {}, {}, {}
         for tool, write in writers.items():
-            root = self.work / f"{shape}-{size}-{tool}"
-            write(root, shape, size)
-            ops = self.commands()[tool]
-            memory = rows["peak RSS"].cells.setdefault(tool, Cell())
-            noop_memory = rows["peak RSS, no-op"].cells.setdefault(tool, Cell())
-            for op, argv in ops.items():
-                cell = rows[op].cells.setdefault(tool, Cell())
-                runs = full_repeat if op in LONG_RUNS else repeat
-                self.progress(f"{shape} {size:,}: {tool} {op} x{runs}")
-                before = {"full run": lambda r=root: generate.clean_outputs(r),
-                          "last output removed": lambda r=root: (r / last_output).unlink()
-                          }.get(op)
-                for _ in range(runs):
+            roots[tool] = self.work / f"{shape}-{size}-{tool}"
+            write(roots[tool], shape, size)
+            memory[tool] = rows["peak RSS"].cells.setdefault(tool, Cell())
+            noop_memory[tool] = rows["peak RSS, no-op"].cells.setdefault(tool, Cell())
+        commands = self.commands()
+        # Operation by operation, the tools alternating run by run: load on the machine
+        # (another process, the disk's cache, the CPU's clock) falls on all of them alike,
+        # and each tool still sees its operations in table order (its state builds up).
+        for op in OPERATIONS:
+            tools = [tool for tool in writers if op in commands[tool]]
+            if not tools:
+                continue
+            runs = full_repeat if op in LONG_RUNS else repeat
+            self.progress(f"{shape} {size:,}: {op} x{runs}, {', '.join(tools)} alternating")
+            for _ in range(runs):
+                for tool in tools:
+                    root = roots[tool]
+                    cell = rows[op].cells.setdefault(tool, Cell())
+                    before = {"full run": lambda r=root: generate.clean_outputs(r),
+                              "last output removed": lambda r=root: (r / last_output).unlink()
+                              }.get(op)
                     is_run = op in ("full run", "no-op run")
-                    self.sample(cell, argv, root, memory if is_run else None, before=before)
-                    if op == "no-op run" and cell.values and noop_memory.error is None:
-                        noop_memory.values.append(memory.values[-1])
-                if tool == "pipeline" and op == "no-op run":
-                    rows["record + events of a no-op"].cells["pipeline"] = \
-                        newest_record_size(root)
+                    self.sample(cell, commands[tool][op], root,
+                                memory[tool] if is_run else None, before=before)
+                    if op == "no-op run" and cell.values and noop_memory[tool].error is None:
+                        noop_memory[tool].values.append(memory[tool].values[-1])
+            if op == "no-op run" and "pipeline" in tools:
+                rows["record + events of a no-op"].cells["pipeline"] = \
+                    newest_record_size(roots["pipeline"])
+        for tool, root in roots.items():
             # Peak memory is the largest of any full or no-op run: the run's whole cost.
-            for peak in (memory, noop_memory):
+            for peak in (memory[tool], noop_memory[tool]):
                 if peak.values and peak.error is None:
                     peak.values = [max(peak.values)]
             if tool == "pipeline" and self.base_env is not None:

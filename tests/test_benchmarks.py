@@ -418,3 +418,39 @@ def test_without_snakemake_the_report_says_why_and_how_to_get_it():
     lines = render_snakemake(rows)
     assert f"- not measured: {note}" in lines
     assert not any(line.startswith("|") for line in lines)
+
+
+def test_the_tools_take_turns_run_by_run_each_seeing_its_operations_in_order(tmp_path):
+    """Drift on the machine (another process, the CPU's clock) must fall on every tool
+    alike: the runs of one operation alternate tool by tool, and each tool still runs its
+    operations in table order (its state builds up from the full run on)."""
+    from benchmarks import runner
+
+    options = runner.parse_args(["--quick", "--shapes", "chain", "--out",
+                                 str(tmp_path / "perf.md")])
+    options.repeat = 2
+    bench = runner.Bench(options, tmp_path)
+    order = []
+    real_sample = runner.Bench.sample
+
+    def sample(self, cell, argv, cwd, *args, **kwargs):
+        order.append((cwd.name.rsplit("-", 1)[1], tuple(argv)))
+        return real_sample(self, cell, argv, cwd, *args, **kwargs)
+
+    runner.Bench.sample = sample
+    try:
+        bench.shape_size("chain", 10)
+    finally:
+        runner.Bench.sample = real_sample
+    assert not bench.failures
+    commands = bench.commands()
+    tools = [tool for tool, _ in order]
+    # the first runs: each tool's full run, twice, taking turns
+    assert tools[:6] == ["pipeline", "doit", "make"] * 2
+    for tool, ops in commands.items():
+        seen = [argv for t, argv in order if t == tool]
+        expected = [tuple(argv) for argv in ops.values() for _ in range(2)]
+        assert seen == expected, tool
+    forced = [t for t, argv in order if argv in {tuple(ops["forced run"])
+                                                 for ops in commands.values()}]
+    assert forced == ["pipeline", "doit", "make"] * 2
