@@ -420,7 +420,8 @@ def test_without_snakemake_the_report_says_why_and_how_to_get_it():
     assert not any(line.startswith("|") for line in lines)
 
 
-def test_the_tools_take_turns_run_by_run_each_seeing_its_operations_in_order(tmp_path):
+def test_the_tools_take_turns_run_by_run_each_seeing_its_operations_in_order(tmp_path,
+                                                                             monkeypatch):
     """Drift on the machine (another process, the CPU's clock) must fall on every tool
     alike: the runs of one operation alternate tool by tool, and each tool still runs its
     operations in table order (its state builds up from the full run on)."""
@@ -437,11 +438,8 @@ def test_the_tools_take_turns_run_by_run_each_seeing_its_operations_in_order(tmp
         order.append((cwd.name.rsplit("-", 1)[1], tuple(argv)))
         return real_sample(self, cell, argv, cwd, *args, **kwargs)
 
-    runner.Bench.sample = sample
-    try:
-        bench.shape_size("chain", 10)
-    finally:
-        runner.Bench.sample = real_sample
+    monkeypatch.setattr(runner.Bench, "sample", sample)
+    bench.shape_size("chain", 10)
     assert not bench.failures
     commands = bench.commands()
     tools = [tool for tool, _ in order]
