@@ -438,11 +438,13 @@ def render_doc(rows: list[Row], options: Options, failures: list[str],
                     for target, status, evidence in verdicts]
     large = [r for r in rows if r.measure == "full run" and r.repeats != options.repeat]
     repeats = f"median of {options.repeat} runs"
+    forced = [r for r in rows if r.measure == "forced run"]
+    if forced and forced[0].repeats != options.repeat:
+        repeats += (f"; forced runs, which the full-run target judges: median of "
+                    f"{forced[0].repeats}")
     if large:
-        repeats += (f", except full runs at 10,000 stages and more: "
-                    f"{large[0].repeats} "
-                    f"run{'s' if large[0].repeats != 1 else ''} (each takes tens of seconds; "
-                    f"the forced runs the targets judge are medians of {options.repeat})")
+        repeats += (f"; full runs at 10,000 stages and more: {large[0].repeats} "
+                    f"run{'s' if large[0].repeats != 1 else ''} (each takes tens of seconds)")
     lines = [
         "# Performance",
         "",

@@ -430,6 +430,7 @@ def test_the_tools_take_turns_run_by_run_each_seeing_its_operations_in_order(tmp
     options = runner.parse_args(["--quick", "--shapes", "chain", "--out",
                                  str(tmp_path / "perf.md")])
     options.repeat = 2
+    options.forced_repeat = 3  # the forced rows, the full-run target's, take more samples
     bench = runner.Bench(options, tmp_path)
     order = []
     real_sample = runner.Bench.sample
@@ -447,8 +448,11 @@ def test_the_tools_take_turns_run_by_run_each_seeing_its_operations_in_order(tmp
     assert tools[:6] == ["pipeline", "doit", "make"] * 2
     for tool, ops in commands.items():
         seen = [argv for t, argv in order if t == tool]
-        expected = [tuple(argv) for argv in ops.values() for _ in range(2)]
+        expected = [tuple(argv) for op, argv in ops.items()
+                    for _ in range(3 if op == "forced run" else 2)]
         assert seen == expected, tool
     forced = [t for t, argv in order if argv in {tuple(ops["forced run"])
                                                  for ops in commands.values()}]
-    assert forced == ["pipeline", "doit", "make"] * 2
+    assert forced == ["pipeline", "doit", "make"] * 3
+    repeats = {row.measure: row.repeats for row in bench.rows}
+    assert repeats["forced run"] == 3 and repeats["no-op run"] == 2
