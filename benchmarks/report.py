@@ -45,6 +45,16 @@ def ratio(row: Row, tool: str) -> float | None:
     return ours.value / theirs.value
 
 
+def _engine_floor(row: Row) -> str:
+    """What the parallel row's raw doit, the runner `--jobs` is built on, costs next to
+    make in the same run: the floor under our own figure."""
+    doit, make = row.cells.get("doit"), row.cells.get("make")
+    if doit is None or make is None or doit.value is None or not make.value:
+        return ""
+    return (f"; raw doit's thread runner, which `--jobs` runs on, is itself "
+            f"{doit.value / make.value:.2f}× make here")
+
+
 def ratio_text(row: Row, tool: str) -> str:
     value = ratio(row, tool)
     return "" if value is None else f"{value:.2f}×"
@@ -240,7 +250,8 @@ def judge_second_round(rows: list[Row]) -> list[tuple[str, str, str]]:
                         f"ideal {ideal:.2f} s); {make:.2f}× make (make -j4's own efficiency: "
                         f"{ideal / row.cells['make'].value:.2f}, the floor of this machine: "
                         f"each stage's three processes cost a few ms beyond its sleep)"
-                        if make is not None else f"efficiency {efficiency:.2f}"))
+                        + _engine_floor(row) if make is not None
+                        else f"efficiency {efficiency:.2f}"))
     else:
         results.append(("`--jobs 4` on 200 independent 50 ms stages: efficiency at least "
                         "0.90", "not measured", "no parallel row"))
