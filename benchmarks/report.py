@@ -38,8 +38,8 @@ def cell_text(row: Row, tool: str) -> str:
     return fmt(cell.value, row.unit)
 
 
-def ratio(row: Row, tool: str) -> float | None:
-    ours, theirs = row.cells.get("pipeline"), row.cells.get(tool)
+def ratio(row: Row, tool: str, ours_tool: str = "pipeline") -> float | None:
+    ours, theirs = row.cells.get(ours_tool), row.cells.get(tool)
     if ours is None or theirs is None or ours.value is None or not theirs.value:
         return None
     return ours.value / theirs.value
@@ -48,11 +48,9 @@ def ratio(row: Row, tool: str) -> float | None:
 def _engine_floor(row: Row) -> str:
     """What the parallel row's raw doit, the runner `--jobs` is built on, costs next to
     make in the same run: the floor under our own figure."""
-    doit, make = row.cells.get("doit"), row.cells.get("make")
-    if doit is None or make is None or doit.value is None or not make.value:
-        return ""
-    return (f"; raw doit's thread runner, which `--jobs` runs on, is itself "
-            f"{doit.value / make.value:.2f}× make here")
+    floor = ratio(row, "make", ours_tool="doit")
+    return "" if floor is None else (f"; raw doit's thread runner, which `--jobs` runs "
+                                     f"on, is itself {floor:.2f}× make here")
 
 
 def ratio_text(row: Row, tool: str) -> str:

@@ -33,6 +33,7 @@ LARGE = 10_000  # sizes from here on use --large-repeat for full runs
 # times have two modes, and with three samples one fast run moves the median ratio 5-10%
 LONG_RUNS = ("full run",)
 FORCED_RUNS = ("forced run",)
+FORCED_REPEAT = 5  # runs per forced-run row by default
 PARALLEL_DELAY_S = 0.05  # each stage of the parallel row sleeps this long
 PARALLEL_JOBS = 4
 # Snakemake (issue 17) is no dependency: `make bench-snakemake` installs it here
@@ -86,7 +87,7 @@ class Options:
     dask: bool = False  # also the Dask executor's rows (benchmarks/dask_rows.py)
     snakemake: Path | None = None  # the snakemake executable, when there is one
     snakemake_stages: int = 200  # the chain Snakemake's no-op is timed on
-    forced_repeat: int = 5  # runs per forced-run row: the full-run target's evidence
+    forced_repeat: int = FORCED_REPEAT  # runs per forced-run row (the full-run target)
 
 
 SECRET_BYTES = 65536
@@ -137,9 +138,10 @@ def parse_args(argv: list[str]) -> Options:
     parser.add_argument("--large-repeat", type=_positive, default=1,
                         help=f"runs per full-run measurement at {LARGE:,} stages and more, "
                              "where one full run takes tens of seconds (default 1)")
-    parser.add_argument("--forced-repeat", type=_positive, default=5,
+    parser.add_argument("--forced-repeat", type=_positive, default=FORCED_REPEAT,
                         help="runs per forced-run measurement, the rows the full-run "
-                             "target is judged on (default 5)")
+                             "target is judged on; at least --repeat "
+                             f"(default {FORCED_REPEAT})")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "performance.md",
                         help="where to write the report (default docs/performance.md)")
     parser.add_argument("--quick", action="store_true",
