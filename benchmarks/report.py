@@ -184,9 +184,22 @@ def judge(rows: list[Row]) -> list[tuple[str, str, str]]:
     return results
 
 
-def _versus(rows: list[Row], size: int, measure: str, tool: str, limit: float
-            ) -> tuple[str, str]:
-    """Met when pipeline ÷ `tool` is at most `limit` for every shape measured."""
+def _runs_range(row: Row, tool: str) -> str:
+    """A tool's fastest and slowest sample of a row: "2.00–2.10 s" ("" without two)."""
+    cell = row.cells.get(tool)
+    if cell is None or cell.error or len(cell.values) < 2:
+        return ""
+    low, high = fmt(min(cell.values), row.unit), fmt(max(cell.values), row.unit)
+    unit = low.rsplit(" ", 1)[-1]
+    if high.endswith(" " + unit):
+        low = low[: -len(unit) - 1]
+    return f"{low}–{high}"
+
+
+def _versus(rows: list[Row], size: int, measure: str, tool: str, limit: float,
+            spread: bool = False) -> tuple[str, str]:
+    """Met when pipeline ÷ `tool` is at most `limit` for every shape measured. With
+    `spread`, each shape also gives both tools' fastest and slowest runs."""
     found = [r for r in _find(rows, None, f"{size:,}", measure) if r.group in
              ("chain", "fanout")]
     if not found:
@@ -195,9 +208,11 @@ def _versus(rows: list[Row], size: int, measure: str, tool: str, limit: float
     for row in found:
         value = ratio(row, tool)
         met = met and value is not None and value <= limit
+        ranges = (_runs_range(row, "pipeline"), _runs_range(row, tool)) if spread else ()
+        runs = f"; runs {ranges[0]} vs {ranges[1]}" if all(ranges) and ranges else ""
         parts.append(f"{row.group}: " + ("not measured" if value is None else
                                           f"{value:.2f}× ({cell_text(row, 'pipeline')} vs "
-                                          f"{cell_text(row, tool)})"))
+                                          f"{cell_text(row, tool)}{runs})"))
     return ("met" if met else "not met"), "; ".join(parts)
 
 
@@ -218,9 +233,9 @@ def judge_second_round(rows: list[Row]) -> list[tuple[str, str, str]]:
         ("one output removed at the end of a 10,000-stage graph at most 1.0× raw doit",
          *_versus(rows, 10000, "last output removed", "doit", 1.0)),
         ("forced full run of 1,000 stages at most 1.05× raw doit",
-         *_versus(rows, 1000, "forced run", "doit", 1.05)),
+         *_versus(rows, 1000, "forced run", "doit", 1.05, spread=True)),
         ("forced full run of 10,000 stages at most 1.05× raw doit",
-         *_versus(rows, 10000, "forced run", "doit", 1.05)),
+         *_versus(rows, 10000, "forced run", "doit", 1.05, spread=True)),
     ]
     found = [r for r in _find(rows, None, "10,000", "record + events of a no-op")]
     values = [r.cells["pipeline"].value for r in found if "pipeline" in r.cells]
