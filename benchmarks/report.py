@@ -208,8 +208,11 @@ def _versus(rows: list[Row], size: int, measure: str, tool: str, limit: float,
     for row in found:
         value = ratio(row, tool)
         met = met and value is not None and value <= limit
-        ranges = (_runs_range(row, "pipeline"), _runs_range(row, tool)) if spread else ()
-        runs = f"; runs {ranges[0]} vs {ranges[1]}" if all(ranges) and ranges else ""
+        runs = ""
+        if spread:
+            ours, theirs = _runs_range(row, "pipeline"), _runs_range(row, tool)
+            if ours and theirs:
+                runs = f"; runs {ours} vs {theirs}"
         parts.append(f"{row.group}: " + ("not measured" if value is None else
                                           f"{value:.2f}× ({cell_text(row, 'pipeline')} vs "
                                           f"{cell_text(row, tool)}{runs})"))
